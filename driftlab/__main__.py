@@ -1,0 +1,3 @@
+from driftlab.cli import main
+
+main()

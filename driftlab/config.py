@@ -1,0 +1,204 @@
+"""The experiment config: TOML, validated by pydantic. Unknown keys are errors.
+
+Method- and monitor-specific sections are validated against the config class their
+registry entry declares, so a new loop brings its own settings and nothing here changes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, get_type_hints
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from driftlab.errors import ConfigError
+from driftlab.guard import GuardConfig
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(Section):
+    name: str = Field("smollm2-135m-instruct", description="built-in name, local path or hub id")
+    device: str = Field("auto", description="auto, cpu or cuda[:i]")
+    batch_size: int = Field(64, ge=1, description="sequences per forward pass when sampling")
+
+
+class TaskConfig(Section):
+    model_config = ConfigDict(extra="allow")  # the rest is the task's own settings, checked below
+    name: str = "arithmetic"
+    train_size: int = Field(32, ge=1, description="unlabeled questions the loop sees per round")
+    eval_size: int = Field(50, ge=1, description="held-out questions with ground truth")
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class TrainConfig(Section):
+    """LoRA SFT/DPO settings. CPU always trains in fp32 without gradient checkpointing."""
+
+    learning_rate: float = Field(2e-4, gt=0)
+    epochs: float = Field(2.0, gt=0)
+    batch_size: int = Field(8, ge=1)
+    gradient_accumulation: int = Field(1, ge=1)
+    lora_rank: int = Field(16, ge=1)
+    lora_alpha: int = Field(32, ge=1)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_targets: list[str] | Literal["all-linear"] = "all-linear"
+    max_length: int = Field(512, ge=16)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+
+
+class ExperimentConfig(Section):
+    name: str = "experiment"
+    seed: int = 0
+    rounds: int = Field(3, ge=0)
+    model: ModelConfig = ModelConfig()
+    task: TaskConfig = TaskConfig()
+    loop: dict[str, Any] = Field(default_factory=lambda: {"method": "lmsi"})
+    train: TrainConfig = TrainConfig()
+    monitors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    guard: GuardConfig = GuardConfig()
+
+    @property
+    def method(self) -> str:
+        return self.loop.get("method", "lmsi")
+
+    def loop_settings(self) -> BaseModel:
+        """The loop's own typed config (its registry entry declares the class)."""
+        from driftlab.loops import LOOPS
+
+        entry = LOOPS.get(self.method)
+        body = {k: v for k, v in self.loop.items() if k != "method"}
+        return _validate(entry.Config, body, "loop")
+
+    def monitor_settings(self) -> dict[str, BaseModel]:
+        """Each enabled monitor's typed config: defaults unless the config names it."""
+        from driftlab.monitors import MONITORS
+
+        out = {}
+        for name in MONITORS.names():
+            body = dict(self.monitors.get(name, {}))
+            cfg = _validate(MONITORS.get(name).Config, body, f"monitors.{name}")
+            if cfg.enabled:
+                out[name] = cfg
+        for name in self.monitors:
+            MONITORS.get(name)  # unknown monitor names are errors
+        return out
+
+    def check(self) -> ExperimentConfig:
+        """Validate every nested, registry-typed section now, not mid-run."""
+        self.loop_settings()
+        self.monitor_settings()
+        self.build_task()
+        return self
+
+    def build_task(self):
+        from driftlab.tasks import TASKS
+
+        factory = TASKS.get(self.task.name)
+        return build_from_settings(
+            factory, self.task.settings(), "task", extra_keys=("name", "train_size", "eval_size")
+        )
+
+
+def build_from_settings(factory, settings: dict[str, Any], where: str, extra_keys=()):
+    """Call a registered factory with config settings, validated against its signature.
+
+    The signature becomes a pydantic model (unknown keys forbidden), so a task or other
+    factory declares its settings once, as ordinary keyword arguments with type hints.
+    """
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    hints = get_type_hints(target)
+    fields = {}
+    for name, p in inspect.signature(factory).parameters.items():
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            default = ... if p.default is p.empty else p.default
+            fields[name] = (hints.get(name, Any), default)
+    model = create_model(f"{where}_settings", __config__=ConfigDict(extra="forbid"), **fields)
+    try:
+        valid = model.model_validate(settings)
+    except ValidationError as e:
+        raise ConfigError(format_errors(e, where, allowed=[*extra_keys, *fields])) from None
+    return factory(**{k: getattr(valid, k) for k in settings})
+
+
+def _validate(cls: type[BaseModel], body: dict[str, Any], where: str) -> BaseModel:
+    try:
+        return cls.model_validate(body)
+    except ValidationError as e:
+        raise ConfigError(format_errors(e, where, cls)) from None
+
+
+def format_errors(
+    err: ValidationError,
+    prefix: str = "",
+    cls: type[BaseModel] | None = None,
+    allowed: list[str] | None = None,
+) -> str:
+    """One line per problem, each naming the dotted key and what is allowed."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in ((prefix,) if prefix else ()) + tuple(e["loc"]))
+        if e["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            keys = allowed if allowed is not None else _allowed_keys(cls, e["loc"][:-1])
+            hint = f"; allowed keys: {', '.join(keys)}" if keys else ""
+            lines.append(f"{loc}: unknown key{hint}")
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            lines.append(f"{loc}: {msg} (got {e.get('input')!r})")
+    return "invalid config:\n  " + "\n  ".join(lines)
+
+
+def _allowed_keys(cls: type[BaseModel] | None, path: tuple) -> list[str]:
+    if cls is None:
+        return []
+    for part in path:
+        field = cls.model_fields.get(str(part))
+        ann = getattr(field, "annotation", None) if field else None
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return []
+        cls = ann
+    return list(cls.model_fields)
+
+
+def load_config(path: str | Path | None = None, preset: str | None = None) -> ExperimentConfig:
+    if preset is not None:
+        try:
+            text = resources.files("driftlab.presets").joinpath(f"{preset}.toml").read_text()
+        except FileNotFoundError:
+            raise ConfigError(
+                f"unknown preset {preset!r}; choose one of: {', '.join(list_presets())}"
+            ) from None
+        source = f"preset {preset}"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        text, source = p.read_text(), str(p)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: not valid TOML: {e}") from None
+    try:
+        cfg = ExperimentConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{source}: " + format_errors(e, cls=ExperimentConfig)) from None
+    try:
+        return cfg.check()
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+
+
+def list_presets() -> list[str]:
+    root = resources.files("driftlab.presets")
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def dump_config(cfg: ExperimentConfig) -> str:
+    return tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True))

@@ -1,0 +1,106 @@
+"""Tripwires: rules over each round's metrics that stop a loop going off the rails.
+
+A rule reads like the comparison it makes, against round 0 (`baseline`), the round before
+(`previous`) or a constant:
+
+    capability.accuracy < baseline - 0.05
+    diversity.distinct_2 < 0.7 * baseline
+    reference_ppl.ppl > previous * 1.2
+    capability.no_answer_rate > 0.5
+
+When a rule fires, the round's model is not promoted; the run halts, or rolls back to the
+best round so far and goes on from there (config `action`).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+REFS = ("baseline", "previous")
+_NUM = r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+_RULE = re.compile(
+    rf"^\s*(?P<metric>[A-Za-z_][\w.]*)\s*(?P<op><=|>=|<|>)\s*(?:"
+    rf"(?P<const>{_NUM})"
+    rf"|(?:(?P<lfactor>{_NUM})\s*\*\s*)?(?P<ref>baseline|previous)"
+    rf"(?:\s*\*\s*(?P<rfactor>{_NUM}))?(?:\s*(?P<sign>[-+])\s*(?P<offset>{_NUM}))?"
+    rf")\s*$"
+)
+
+
+@dataclass(frozen=True)
+class Rule:
+    text: str
+    metric: str
+    op: str
+    ref: str | None  # None: compare with a constant
+    factor: float = 1.0
+    offset: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str) -> Rule:
+        m = _RULE.match(text)
+        if not m:
+            raise ValueError(
+                f"cannot read rule {text!r}; write METRIC OP THRESHOLD, e.g. "
+                "'capability.accuracy < baseline - 0.05', 'diversity.distinct_2 < 0.7 * baseline' "
+                "or 'capability.no_answer_rate > 0.5' (OP is one of < <= > >=; "
+                "references: baseline, previous)"
+            )
+        if m["const"] is not None:
+            return cls(text, m["metric"], m["op"], None, 0.0, float(m["const"]))
+        factor = float(m["lfactor"] or 1.0) * float(m["rfactor"] or 1.0)
+        offset = float(m["offset"] or 0.0) * (-1 if m["sign"] == "-" else 1)
+        return cls(text, m["metric"], m["op"], m["ref"], factor, offset)
+
+    def threshold(self, baseline: dict[str, Any], previous: dict[str, Any]) -> float | None:
+        if self.ref is None:
+            return self.offset
+        ref = (baseline if self.ref == "baseline" else previous).get(self.metric)
+        if not isinstance(ref, (int, float)) or math.isnan(ref):
+            return None
+        return self.factor * ref + self.offset
+
+    def check(self, current: dict[str, Any], baseline: dict[str, Any], previous: dict[str, Any]) -> dict | None:
+        """The evidence if the rule fires on `current`, else None. Missing metrics never fire."""
+        value = current.get(self.metric)
+        limit = self.threshold(baseline, previous)
+        if not isinstance(value, (int, float)) or math.isnan(value) or limit is None:
+            return None
+        if OPS[self.op](value, limit):
+            return {"rule": self.text, "metric": self.metric, "value": value, "threshold": limit,
+                    "reference": self.ref, "reference_value": (baseline if self.ref == "baseline"
+                                                               else previous).get(self.metric)
+                    if self.ref else None}
+        return None
+
+
+class GuardConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rules: list[str] = Field(default_factory=list, description="tripwire rules, see driftlab.guard")
+    action: Literal["halt", "rollback"] = "halt"
+    best_metric: str = Field("capability.accuracy", description="what 'best round' means for rollback")
+    best_mode: Literal["max", "min"] = "max"
+
+    @field_validator("rules")
+    @classmethod
+    def _parse(cls, rules: list[str]) -> list[str]:
+        for r in rules:
+            Rule.parse(r)
+        return rules
+
+    def parsed(self) -> list[Rule]:
+        return [Rule.parse(r) for r in self.rules]
+
+
+def describe(hit: dict) -> str:
+    """The sentence the CLI and run.json give for a fired rule."""
+    ref = f" ({hit['reference']} {hit['reference_value']:.4g})" if hit.get("reference") else ""
+    return (f"rule '{hit['rule']}' fired at round {hit['round']}: {hit['metric']} = {hit['value']:.4g}, "
+            f"threshold {hit['threshold']:.4g}{ref}")

@@ -1,0 +1,207 @@
+"""The transformers backend: batched sampling, log-probabilities, per-round LoRA adapters.
+
+CPU always runs fp32: bf16 matmul on these CPUs is ~600x slower than fp32.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+from transformers.utils import logging as hf_logging
+
+from driftlab import progress
+from driftlab.errors import DriftlabError
+from driftlab.models.base import Chat, Completion, SamplingParams
+from driftlab.models.builtin import resolve
+
+hf_logging.set_verbosity_error()
+
+# Used when a tokenizer ships no chat template (base models).
+FALLBACK_TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] | capitalize }}: {{ m['content'] }}\n\n{% endfor %}"
+    "{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def pick_dtype(device: torch.device) -> torch.dtype:
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32  # CPU: always fp32
+
+
+class HFModel:
+    """A causal LM from transformers, optionally with a stack of LoRA adapters merged in order."""
+
+    def __init__(self, model, tokenizer, name: str, batch_size: int = 32) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(
+        cls,
+        source: str,
+        adapters: list[str | Path] = (),
+        device: str = "auto",
+        batch_size: int = 32,
+    ) -> HFModel:
+        path = resolve(source)
+        dev = pick_device(device)
+        try:
+            tok = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(dev))
+        except OSError as e:
+            raise DriftlabError(f"cannot load model {source!r}: {e}") from None
+        model.to(dev).eval()
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token
+        if not tok.chat_template:
+            tok.chat_template = FALLBACK_TEMPLATE
+        self = cls(model, tok, source, batch_size)
+        for adapter in adapters:
+            self.merge_adapter(adapter)
+        return self
+
+    def merge_adapter(self, adapter: str | Path) -> None:
+        """Stack one round's LoRA adapter onto the current weights (merge, then drop LoRA layers)."""
+        from peft import PeftModel
+
+        peft_model = PeftModel.from_pretrained(self.model, str(adapter))
+        self.model = peft_model.merge_and_unload().eval()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # ---- prompts ---------------------------------------------------------------------------
+    def render(self, chat: Chat, add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.apply_chat_template(
+            chat, tokenize=False, add_generation_prompt=add_generation_prompt
+        )
+
+    # ---- sampling --------------------------------------------------------------------------
+    def generate(
+        self, chats: list[Chat], params: SamplingParams, desc: str = "sampling"
+    ) -> list[list[Completion]]:
+        """n completions per chat. Prompts are sorted by length so batches pad little."""
+        prompts = [self.render(c) for c in chats]
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        per_batch = max(1, self.batch_size // params.n)
+        out: list[list[Completion]] = [[] for _ in prompts]
+        gen_cfg = self._generation_config(params)
+        with progress.task(desc, total=len(prompts) * params.n, unit="samples") as advance:
+            for b, start in enumerate(range(0, len(order), per_batch)):
+                idx = order[start : start + per_batch]
+                # One seed per batch: reproducible, and the same after a resume.
+                torch.manual_seed(params.seed * 100_003 + b)
+                texts = self._generate_batch([prompts[i] for i in idx], gen_cfg, params)
+                for j, i in enumerate(idx):
+                    out[i] = texts[j * params.n : (j + 1) * params.n]
+                advance(len(idx) * params.n)
+        return out
+
+    def _generation_config(self, params: SamplingParams) -> GenerationConfig:
+        greedy = params.temperature == 0
+        return GenerationConfig(
+            do_sample=not greedy,
+            temperature=None if greedy else params.temperature,
+            top_p=None if greedy else params.top_p,
+            top_k=None,
+            max_new_tokens=params.max_new_tokens,
+            num_return_sequences=params.n,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+            stop_strings=list(params.stop) or None,
+        )
+
+    @torch.inference_mode()
+    def _generate_batch(
+        self, prompts: list[str], cfg: GenerationConfig, params: SamplingParams
+    ) -> list[Completion]:
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            self.device
+        )
+        kwargs = {"tokenizer": tok} if params.stop else {}
+        seqs = self.model.generate(**enc, generation_config=cfg, **kwargs)
+        new = seqs[:, enc["input_ids"].shape[1] :]
+        completions = []
+        for row in new:
+            ids = row.tolist()
+            n_tok = len(ids)
+            finish = "length"
+            for k, t in enumerate(ids):
+                if t == tok.eos_token_id or t == tok.pad_token_id:
+                    n_tok, finish = k, "stop"
+                    break
+            text = tok.decode(ids[:n_tok], skip_special_tokens=True)
+            for s in params.stop:
+                if s in text:
+                    text, finish = text[: text.index(s)], "stop"
+            completions.append(Completion(text.strip(), n_tok, finish))
+        return completions
+
+    # ---- scoring ---------------------------------------------------------------------------
+    def logprobs(self, chats: list[Chat], completions: list[str]) -> list[float]:
+        """Sum log p(completion | rendered chat) per pair, in nats."""
+        prompts = [self.render(c) for c in chats]
+        rows = []
+        for p, c in zip(prompts, completions, strict=True):
+            p_ids = self.tokenizer(p, add_special_tokens=False)["input_ids"]
+            c_ids = self.tokenizer(c, add_special_tokens=False)["input_ids"]
+            rows.append((p_ids + c_ids, len(p_ids)))
+        return [s for s, _ in self._score(rows, "scoring")]
+
+    def text_logprobs(self, texts: list[str]) -> list[tuple[float, int]]:
+        """(sum log p, tokens scored) of raw texts; the first token is context only."""
+        bos = [self.tokenizer.bos_token_id] if self.tokenizer.bos_token_id is not None else []
+        rows = []
+        for t in texts:
+            ids = bos + self.tokenizer(t, add_special_tokens=False)["input_ids"]
+            rows.append((ids, 1))
+        return self._score(rows, "perplexity")
+
+    @torch.inference_mode()
+    def _score(self, rows: list[tuple[list[int], int]], desc: str) -> list[tuple[float, int]]:
+        """Each row is (token ids, index of the first scored token)."""
+        pad = self.tokenizer.pad_token_id
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
+        out: list[tuple[float, int]] = [(0.0, 0)] * len(rows)
+        with progress.task(desc, total=len(rows), unit="texts") as advance:
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                width = max(len(rows[i][0]) for i in idx)
+                ids = torch.full((len(idx), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(idx), width), dtype=torch.long)
+                for j, i in enumerate(idx):
+                    r = rows[i][0]
+                    ids[j, : len(r)] = torch.tensor(r)
+                    mask[j, : len(r)] = 1
+                logits = self.model(
+                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
+                ).logits.float()
+                logp = torch.log_softmax(logits[:, :-1], dim=-1)
+                tok_lp = logp.gather(-1, ids[:, 1:, None].to(self.device))[..., 0].cpu()
+                for j, i in enumerate(idx):
+                    r, first = rows[i]
+                    lp = tok_lp[j, first - 1 : len(r) - 1]
+                    out[i] = (float(lp.sum()), int(lp.numel()))
+                advance(len(idx))
+        return out
+
+
+def default_threads() -> None:
+    """Use every core for intra-op work unless the user chose otherwise."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(os.cpu_count() or 1)

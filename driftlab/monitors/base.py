@@ -1,0 +1,98 @@
+"""The monitor protocol, after scikit-learn's estimator contract.
+
+`__init__` stores settings; `fit(baseline)` takes round 0's stored result (None while
+measuring round 0 itself) and returns self; `score(ctx)` measures one model. Results are
+plain data, stored per round, so a resumed run refits from disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from driftlab.findings import Finding
+from driftlab.models.base import Chat, Completion, Generator, SamplingParams
+from driftlab.registry import Registry
+from driftlab.tasks.base import Problem, Task
+
+
+class MonitorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+
+
+class EvalSampling(MonitorConfig):
+    """How monitors sample the held-out set. Equal settings share one generation."""
+
+    samples: int = Field(4, ge=1, description="samples per held-out question")
+    temperature: float = Field(0.7, gt=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_new_tokens: int = Field(128, ge=1)
+
+
+@dataclass
+class MonitorResult:
+    metrics: dict[str, float]
+    findings: list[Finding] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)  # per-item evidence
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # small tables to plot
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metrics": self.metrics,
+            "findings": [f.to_dict() for f in self.findings],
+            "tables": self.tables,
+            "records": self.records,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MonitorResult:
+        findings = [Finding(**f) for f in d.get("findings", [])]
+        return cls(d["metrics"], findings, d.get("records", []), d.get("tables", {}))
+
+
+class MeasureContext:
+    """One model under measurement, with a sample cache so monitors share generations."""
+
+    def __init__(self, round: int, model: Generator, task: Task, eval_set: list[Problem], seed: int):
+        self.round = round
+        self.model = model
+        self.task = task
+        self.eval_set = eval_set
+        self.seed = seed
+        self._cache: dict[tuple, list[list[Completion]]] = {}
+
+    def sample(self, chats: list[Chat], params: SamplingParams, desc: str) -> list[list[Completion]]:
+        key = (repr(chats), params)
+        if key not in self._cache:
+            self._cache[key] = self.model.generate(chats, params, desc=desc)
+        return self._cache[key]
+
+    def eval_samples(self, cfg: EvalSampling, n: int, greedy: bool = False) -> list[list[Completion]]:
+        """The model's chain-of-thought answers to the held-out set; shared across monitors."""
+        chats = [[{"role": "user", "content": self.task.cot_prompt(p.question)}] for p in self.eval_set]
+        params = SamplingParams(
+            n=1 if greedy else n,
+            temperature=0.0 if greedy else cfg.temperature,
+            top_p=1.0 if greedy else cfg.top_p,
+            max_new_tokens=cfg.max_new_tokens,
+            seed=self.seed,
+        )
+        what = "greedy answers" if greedy else f"{n} samples per question"
+        return self.sample(chats, params, desc=f"round {self.round}: eval, {what}")
+
+
+class Monitor(Protocol):
+    name: ClassVar[str]
+    Config: ClassVar[type[MonitorConfig]]
+
+    def __init__(self, config: MonitorConfig) -> None: ...
+
+    def fit(self, baseline: MonitorResult | None) -> Monitor: ...
+
+    def score(self, ctx: MeasureContext) -> MonitorResult: ...
+
+
+MONITORS: Registry[type[Monitor]] = Registry("monitor")

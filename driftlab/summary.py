@@ -1,0 +1,49 @@
+"""The per-round table printed at the end of a run (and by `driftlab report` in the terminal)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.table import Table
+
+# (column title, run.json key, format); columns whose key no round has are left out.
+COLUMNS = [
+    ("vote", "loop.mean_vote_share", "{:.2f}"),
+    ("loss", "train.last_loss", "{:.3f}"),
+    ("acc", "capability.accuracy", "{:.1%}"),
+    ("acc SC", "capability.accuracy_sc", "{:.1%}"),
+    ("ECE", "capability.ece", "{:.3f}"),
+    ("AUROC", "capability.auroc", "{:.2f}"),
+    ("dist-2", "diversity.distinct_2", "{:.3f}"),
+    ("ans H", "diversity.answer_entropy", "{:.2f}"),
+    ("ppl", "reference_ppl.ppl", "{:.2f}"),
+    ("ppl p90", "reference_ppl.ppl_p90", "{:.2f}"),
+    ("secs", "wall_s", "{:.0f}"),
+]
+
+
+def _fmt(fmt: str, v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return fmt.format(v)
+
+
+def round_table(run: dict[str, Any]) -> Table:
+    rounds = run.get("rounds", [])
+    cols = [c for c in COLUMNS if any(c[1] in r for r in rounds)]
+    table = Table(title=f"{run.get('name', 'run')}: {run.get('method', '')} on {run.get('model', '')}"
+                        f" ({run.get('status', '?')})")
+    table.add_column("round", justify="right")
+    table.add_column("status")
+    table.add_column("selected", justify="right")
+    for title, _, _ in cols:
+        table.add_column(title, justify="right")
+    for r in rounds:
+        sel = (f"{r['loop.questions_selected']:.0f}/{r['loop.questions']:.0f}"
+               if "loop.questions" in r else "-")
+        status = r.get("status", "")
+        if status == "trained" and r.get("promoted") is False:
+            status = "rejected"
+        table.add_row(str(r["round"]), status, sel, *(_fmt(f, r.get(k)) for _, k, f in cols))
+    return table

@@ -1,0 +1,52 @@
+"""Tasks: questions for the loop, ground truth for evaluation only.
+
+A loop receives `Question`s (id + text) and never a `Problem`, so it cannot see an answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A question with its ground-truth answer (normalized string). Evaluation only."""
+
+    id: str
+    question: str
+    answer: str
+    meta: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def as_question(self) -> Question:
+        return Question(self.id, self.question)
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    """A worked example used as a few-shot prompt (part of the prompt, like the paper's exemplars)."""
+
+    question: str
+    rationale: str
+    answer: str
+
+
+class Task(Protocol):
+    name: str
+    exemplars: list[Exemplar]
+
+    def problems(self, split: str, n: int) -> list[Problem]:
+        """n problems of a split ("train" questions for the loop, "eval" held out), deterministic."""
+        ...
+
+    def extract(self, text: str) -> str | None:
+        """The answer a model's text commits to, normalized; None when it commits to none."""
+        ...
+
+    def is_correct(self, predicted: str | None, truth: str) -> bool: ...

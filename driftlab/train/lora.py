@@ -1,0 +1,77 @@
+"""Shared LoRA + TrainingArguments settings for every trainer, with the CPU overrides.
+
+TRL's configs default to bf16 and some recipes turn on gradient checkpointing: on a CPU,
+bf16 matmul is ~600x slower than fp32 and checkpointing only costs time, so both are off.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from peft import LoraConfig
+from transformers import TrainerCallback
+
+from driftlab import progress
+from driftlab.config import TrainConfig
+
+
+def lora_config(cfg: TrainConfig) -> LoraConfig:
+    return LoraConfig(
+        r=cfg.lora_rank,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=cfg.lora_targets,
+        task_type="CAUSAL_LM",
+    )
+
+
+def training_args(cfg: TrainConfig, output_dir: str, seed: int, device: torch.device) -> dict[str, Any]:
+    """Keyword arguments common to SFTConfig and DPOConfig."""
+    on_gpu = device.type == "cuda"
+    return dict(
+        output_dir=output_dir,
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation,
+        warmup_steps=cfg.warmup_ratio,  # a float < 1 is a fraction of all steps
+        max_length=cfg.max_length,
+        seed=seed,
+        data_seed=seed,
+        bf16=on_gpu and torch.cuda.is_bf16_supported(),
+        fp16=False,
+        use_cpu=not on_gpu,
+        gradient_checkpointing=False,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=False,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        disable_tqdm=True,  # our own progress bar below
+    )
+
+
+class ProgressCallback(TrainerCallback):
+    """Training steps as a rich progress bar; keeps the loss history for the record."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc = desc
+        self.losses: list[float] = []
+        self._ctx = None
+        self._advance = None
+
+    def on_train_begin(self, args, state, control, **kw):
+        self._ctx = progress.task(self.desc, total=state.max_steps, unit="steps")
+        self._advance = self._ctx.__enter__()
+
+    def on_step_end(self, args, state, control, **kw):
+        self._advance(1)
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if logs and "loss" in logs:
+            self.losses.append(float(logs["loss"]))
+
+    def on_train_end(self, args, state, control, **kw):
+        if self._ctx is not None:
+            self._ctx.__exit__(None, None, None)
