@@ -136,7 +136,8 @@ class Experiment:
         progress.log(f"[bold]round {k}[/] (from round {self.head})")
         self._use(self.head)
         rows, loop_info = self._propose(k)
-        summary: dict[str, Any] = {"round": k, "parent": self.head, **flatten("loop", loop_info["stats"])}
+        summary: dict[str, Any] = {"round": k, "parent": self.head, **flatten("loop", loop_info["stats"]),
+                                   **flatten("audit", self._audit(rows))}
         if not rows:
             summary.update(status="empty", promoted=False, head=self.head,
                            note="nothing selected; model unchanged")
@@ -195,6 +196,19 @@ class Experiment:
         s = self.store
         return [{"round": j, "proposals": read_jsonl(s.artifact(j, "proposals.jsonl"))}
                 for j in range(1, k) if s.has(j, "proposals.jsonl")]
+
+    def _audit(self, rows: list[dict]) -> dict[str, float]:
+        """How right was what the loop chose to train on? Ground truth, for the record only.
+
+        The loop never sees this: it is computed afterwards from train.jsonl, for rows whose
+        question has a known answer (self-training amplifies its own mistakes when it is low).
+        """
+        truth = {p.id: p.answer for p in self.pool}
+        judged = [self.task.is_correct(self.task.extract(r["completion"][-1]["content"]), truth[r["question_id"]])
+                  for r in rows if r.get("question_id") in truth and "completion" in r]
+        if not judged or not getattr(self.task, "has_ground_truth", True):
+            return {}
+        return {"train_rows_judged": len(judged), "train_answer_accuracy": sum(judged) / len(judged)}
 
     def _loop_task(self) -> LoopTask:
         t = self.task

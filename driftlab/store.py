@@ -56,6 +56,17 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def parse_jsonl_lines(text: str, where: str) -> Iterator[tuple[str, Any]]:
+    """('FILE, line N', object) per non-blank line of a user's JSONL file; bad JSON names the line."""
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"{where}, line {lineno}", json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DriftlabError(f"{where}, line {lineno}: not valid JSON ({e.msg})") from None
+
+
 @contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
     """Yield a temporary folder that becomes `path` only if the block finishes."""

@@ -10,6 +10,13 @@ from rich.table import Table
 # (column title, run.json key, format); columns whose key no round has are left out.
 COLUMNS = [
     ("vote", "loop.mean_vote_share", "{:.2f}"),
+    ("judge", "loop.judge_score_mean", "{:.2f}"),
+    ("parse fail", "loop.parse_failure_rate", "{:.0%}"),
+    ("pairs", "loop.pairs_kept", "{:.0f}"),
+    ("revised", "loop.revision_changed_rate", "{:.0%}"),
+    ("flagged", "loop.flag_rate", "{:.0%}"),
+    ("probes fixed", "loop.probe_fixed_rate", "{:.0%}"),
+    ("label acc", "audit.train_answer_accuracy", "{:.0%}"),
     ("loss", "train.last_loss", "{:.3f}"),
     ("acc", "capability.accuracy", "{:.1%}"),
     ("acc SC", "capability.accuracy_sc", "{:.1%}"),

@@ -158,3 +158,13 @@ def test_tiny_model_runs_constitutional(mode, tiny_config, tmp_path):
         assert all(p["passes"][0]["critique_request"] for p in rows)
     else:
         assert all("logp_ab" in p["feedback"] for p in rows if p["selected"])
+
+
+def test_a_revision_that_parrots_the_critique_is_not_trained():
+    def reply(content, i):
+        return "It was rude." if content.startswith(("Look at your last reply", "Write a new version")) else "rude"
+
+    loop = Constitutional(ConstitutionalConfig(mode="sl"))
+    data = loop.run_round(RoundContext(1, Scripted(reply), LOOP_TASK, [Question("a", "Say hi")], seed=0))
+    assert data.train == [] and data.proposals[0]["reason"] == "revision repeats the critique"
+    assert data.stats["parroted_revisions"] == 1

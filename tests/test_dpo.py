@@ -54,3 +54,4 @@ def test_dpo_with_the_initial_model_as_reference(tiny_model, tmp_path):
     assert loads == [1] and res.steps == 4
     with pytest.raises(DriftlabError, match="loader of model_0"):
         get_trainer("dpo")(m, ROWS, CFG, tmp_path / "b", seed=0, desc="t", reference="initial")
+

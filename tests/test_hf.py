@@ -56,6 +56,14 @@ def test_logprobs_match_a_manual_forward_pass(model):
     alone = [model.text_logprobs([t])[0] for t in texts]
     for (a, n), (b, m) in zip(together, alone):
         assert n == m and a == pytest.approx(b, abs=1e-4) and a < 0 and math.isfinite(a)
+    # A token budget smaller than two rows splits every batch; the numbers stay the same.
+    model.score_tokens = 8
+    try:
+        split = model.text_logprobs(texts)
+    finally:
+        del model.score_tokens
+    assert [n for _, n in split] == [n for _, n in together]
+    assert [s for s, _ in split] == pytest.approx([s for s, _ in together], abs=1e-4)
 
 
 def test_adapters_stack_on_reload(model, tiny_model, tmp_path):

@@ -174,3 +174,28 @@ def test_expected_mode_reads_the_score_distribution():
     [row] = data.train
     assert row["chosen"][0]["content"] == "good" and data.stats["parse_failure_rate"] == 0.0
     assert data.stats["judgements"] == 3
+
+
+def test_option_logprobs_fast_path_matches_the_generic_scorer(tiny_model):
+    """The judges' left-padded, last-positions-only scorer gives the generic scorer's sums."""
+    from driftlab.loops.choices import option_logprobs
+    from driftlab.models.hf import HFModel
+
+    m = HFModel.load(str(tiny_model), batch_size=3)
+    chats = [[{"role": "user", "content": "Is the sky blue? " * k}] for k in (1, 3, 7, 2)]
+    options = ["(A)", "Score: 3", "Yes", "No thanks at all"]
+    fast, slow = option_logprobs(m, chats, options), m.logprobs(chats, options)
+    assert fast == pytest.approx(slow, abs=1e-4)
+    # Options of one prompt that differ in their last token share a forward pass; others do not.
+    shared = [chats[1]] * 6 + [chats[2]] * 2
+    options = [f"Score: {v}" for v in range(6)] + ["(A)", "(B)"]
+    assert option_logprobs(m, shared, options) == pytest.approx(m.logprobs(shared, options), abs=1e-4)
+    assert option_logprobs(m, [], []) == []
+
+
+def test_length_bias_finding_ignores_pairs_of_equal_length():
+    loop = SelfRewarding(SelfRewardingConfig())
+    stats = {"parse_failure_rate": 0.0, "pairs_kept": 5}
+    assert loop._findings(stats, {"chosen": [96] * 5, "rejected": [96] * 5}) == []
+    [f] = loop._findings(stats, {"chosen": [90, 80, 70, 60, 96], "rejected": [10, 20, 30, 40, 96]})
+    assert "longer reply in 100% of pairs" in f.message

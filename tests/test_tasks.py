@@ -349,3 +349,17 @@ def test_gsm8k_offline_is_one_clear_error(monkeypatch, tmp_path):
     message = str(err.value)
     assert message.startswith("gsm8k needs the Hugging Face hub, which is not reachable")
     assert "'arithmetic'" in message and "'jsonl'" in message
+
+
+def test_instructions_task_ships_prompts_and_names_bad_lines(tmp_path):
+    from driftlab.errors import DriftlabError
+
+    shipped = build_task("instructions")
+    assert len(shipped.problems("train", 10)) == 10 and shipped.has_ground_truth is False
+    bad = tmp_path / "i.jsonl"
+    bad.write_text('{"instruction": "Write a haiku."}\n\n{"instruction": \n')
+    with pytest.raises(DriftlabError, match=r"i.jsonl, line 3: not valid JSON"):
+        build_task("instructions", path=str(bad))
+    bad.write_text('{"instruction": "Write a haiku."}\n{"prompt": "x"}\n')
+    with pytest.raises(DriftlabError, match=r"i.jsonl, line 2: needs a non-empty string 'instruction'"):
+        build_task("instructions", path=str(bad))

@@ -15,6 +15,7 @@ import importlib
 from collections.abc import Callable
 
 from driftlab.errors import ConfigError
+from driftlab.loops.choices import option_logprobs
 from driftlab.loops.constitutional import normalise
 from driftlab.models.base import Generator
 
@@ -55,7 +56,7 @@ def judge_classify(model: Generator, cases: list[tuple[str, str]], threshold: fl
             chat = _chat(prompt, response, question)
             chats += [chat, chat]
             options += ["Yes", "No"]
-    lps = model.logprobs(chats, options) if chats else []
+    lps = option_logprobs(model, chats, options, "classifying replies")
     out = []
     for n in range(len(cases)):
         y1, n1, y2, n2 = lps[4 * n: 4 * n + 4]

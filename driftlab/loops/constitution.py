@@ -10,13 +10,13 @@ in a user's file is reported with the file (and line, for JSONL) and what is wro
 
 from __future__ import annotations
 
-import json
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from driftlab.errors import DriftlabError
+from driftlab.store import parse_jsonl_lines
 
 REQUIRED = ("critique", "revision")
 OPTIONAL = ("name", "comparison")
@@ -61,6 +61,15 @@ def load_constitution(path: str | Path | None = None) -> Constitution:
     raise DriftlabError(f"{where}: unknown format {p.suffix!r}; use .toml or .jsonl")
 
 
+def check_constitution(path: str | None) -> str | None:
+    """A pydantic field validator: the constitution loads now, not mid-run."""
+    try:
+        load_constitution(path)
+    except DriftlabError as e:
+        raise ValueError(str(e)) from None
+    return path
+
+
 def _from_toml(text: str, where: str) -> Constitution:
     try:
         data = tomllib.loads(text)
@@ -77,14 +86,8 @@ def _from_toml(text: str, where: str) -> Constitution:
 
 def _from_jsonl(text: str, where: str, name: str) -> Constitution:
     principles = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DriftlabError(f"{where}, line {lineno}: not valid JSON ({e.msg})") from None
-        principles.append(_principle(item, f"{where}, line {lineno}", len(principles) + 1))
+    for line_where, item in parse_jsonl_lines(text, where):
+        principles.append(_principle(item, line_where, len(principles) + 1))
     return _finish(name, principles, where)
 
 

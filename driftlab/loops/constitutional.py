@@ -26,10 +26,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from driftlab.errors import DriftlabError
 from driftlab.findings import Finding
 from driftlab.loops.base import LOOPS, RoundContext, RoundData
-from driftlab.loops.constitution import Constitution, Principle, load_constitution
+from driftlab.loops.choices import option_logprobs
+from driftlab.loops.constitution import check_constitution, Constitution, Principle, load_constitution
 from driftlab.models.base import Chat, Generator, SamplingParams
 
 CHOICES = ("(A)", "(B)")
@@ -51,14 +51,7 @@ class ConstitutionalConfig(BaseModel):
     reference: Literal["current", "initial"] = "current"
     beta: float = Field(0.1, gt=0, description="DPO beta (rl)")
 
-    @field_validator("constitution")
-    @classmethod
-    def _loadable(cls, v: str | None) -> str | None:
-        try:
-            load_constitution(v)
-        except DriftlabError as e:
-            raise ValueError(str(e)) from None
-        return v
+    _constitution_loads = field_validator("constitution")(check_constitution)
 
 
 # ---- SL-CAI: critique and revision --------------------------------------------------------------
@@ -171,6 +164,8 @@ class Constitutional:
             final = steps[-1]["revision"]
             if not final:
                 reason = "empty revision"
+            elif final.strip() == steps[-1]["critique"].strip():
+                reason = "revision repeats the critique"  # a small model often parrots its critique
             elif cfg.drop_truncated and steps[-1]["finish"] == "length":
                 reason = "revision cut off at max_new_tokens"
             else:
@@ -188,6 +183,7 @@ class Constitutional:
             "critiques": sum(len(s) for s in passes),
             "empty_revisions": reasons.count("empty revision"),
             "truncated_revisions": reasons.count("revision cut off at max_new_tokens"),
+            "parroted_revisions": reasons.count("revision repeats the critique"),
             "revision_changed_rate": sum(pr["changed"] for pr in proposals) / max(1, len(proposals)),
             "response_chars_mean": statistics.fmean([len(c[0].text) for c in first]) if first else 0.0,
             "revision_chars_mean": statistics.fmean([len(pr["final"]) for pr in kept]) if kept else float("nan"),
@@ -219,7 +215,7 @@ class Constitutional:
                 chat = choice_prompt(p, first, second, q)
                 chats += [chat, chat]
                 options += list(CHOICES)
-        lps = ctx.model.logprobs(chats, options) if chats else []
+        lps = option_logprobs(ctx.model, chats, options, f"round {ctx.round}: AI feedback")
         prefs = {}
         for n, (i, principle) in enumerate(asked):
             la, lb, la2, lb2 = lps[4 * n: 4 * n + 4]

@@ -26,11 +26,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from driftlab.errors import ConfigError, DriftlabError
+from driftlab.errors import ConfigError
 from driftlab.findings import Finding
 from driftlab.loops.base import LOOPS, RoundContext, RoundData
 from driftlab.loops.classifiers import callable_classify, judge_classify, load_callable
-from driftlab.loops.constitution import load_constitution
+from driftlab.loops.constitution import check_constitution, load_constitution
 from driftlab.loops.constitutional import critique_and_revise
 from driftlab.loops.fewshot import clean_prompt, write_prompts
 from driftlab.models.base import Generator, SamplingParams
@@ -78,14 +78,7 @@ class RedTeamConfig(BaseModel):
                 raise ValueError(str(e)) from None
         return v
 
-    @field_validator("constitution")
-    @classmethod
-    def _loadable(cls, v: str | None) -> str | None:
-        try:
-            load_constitution(v)
-        except DriftlabError as e:
-            raise ValueError(str(e)) from None
-        return v
+    _constitution_loads = field_validator("constitution")(check_constitution)
 
 
 @LOOPS.register("red_team")

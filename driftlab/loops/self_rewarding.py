@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from driftlab.errors import ConfigError
 from driftlab.findings import Finding
 from driftlab.loops.base import LOOPS, RoundContext, RoundData
+from driftlab.loops.choices import option_logprobs
 from driftlab.loops.fewshot import write_prompts
 from driftlab.loops.judge_prompts import fill, resolve_template
 from driftlab.loops.scores import parse_score
@@ -93,7 +94,7 @@ def build_pair(scores: list[float | None], min_margin: float = 0.0) -> tuple[int
 def expected_scores(model, chats: list, low: int = 0, high: int = 5) -> list[dict]:
     """The judge's expected score per chat, from the normalised log-probs of "Score: low..high"."""
     options = [f"Score: {v}" for v in range(low, high + 1)]
-    lps = model.logprobs([c for c in chats for _ in options], options * len(chats)) if chats else []
+    lps = option_logprobs(model, [c for c in chats for _ in options], options * len(chats), "judging")
     out = []
     for n in range(len(chats)):
         chunk = lps[n * len(options):(n + 1) * len(options)]
@@ -229,9 +230,10 @@ class SelfRewarding:
                                "unscored candidates): nothing to train on", "warning",
                                {"ties": stats["pairs_dropped_tie"],
                                 "unscored": stats["pairs_dropped_unscored"]}))
-        elif stats["pairs_kept"] >= 4:
-            longer = sum(c > r for c, r in zip(lengths["chosen"], lengths["rejected"])) / stats["pairs_kept"]
-            if longer >= 0.75 or longer <= 0.25:
+        else:  # pairs of equal length (e.g. both cut off at max_new_tokens) say nothing about length
+            differ = [(c, r) for c, r in zip(lengths["chosen"], lengths["rejected"]) if c != r]
+            longer = sum(c > r for c, r in differ) / len(differ) if differ else 0.5
+            if len(differ) >= 4 and (longer >= 0.75 or longer <= 0.25):
                 what = "longer" if longer >= 0.75 else "shorter"
                 out.append(Finding("self_rewarding", f"the judge chose the {what} reply in "
                                    f"{max(longer, 1 - longer):.0%} of pairs: a length bias DPO will amplify",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 Message = dict[str, str]  # {"role": "user" | "assistant" | "system", "content": ...}

@@ -18,6 +18,7 @@ from driftlab.models.base import Chat, Completion, SamplingParams
 from driftlab.models.builtin import resolve
 
 hf_logging.set_verbosity_error()
+hf_logging.disable_progress_bar()  # ours say what is being loaded or sampled
 
 # Used when a tokenizer ships no chat template (base models).
 FALLBACK_TEMPLATE = (
@@ -40,6 +41,8 @@ def pick_dtype(device: torch.device) -> torch.dtype:
 
 class HFModel:
     """A causal LM from transformers, optionally with a stack of LoRA adapters merged in order."""
+
+    score_tokens = 4096  # padded tokens per scoring batch: bounds the logits (~0.8 GB at 49k vocab)
 
     def __init__(self, model, tokenizer, name: str, batch_size: int = 32) -> None:
         self.model = model
@@ -174,25 +177,38 @@ class HFModel:
 
     @torch.inference_mode()
     def _score(self, rows: list[tuple[list[int], int]], desc: str) -> list[tuple[float, int]]:
-        """Each row is (token ids, index of the first scored token)."""
+        """Each row is (token ids, index of the first scored token).
+
+        Batches are capped by tokens as well as rows, and each position keeps only the
+        log-probability of its target (gather minus logsumexp): a full log-softmax over a
+        49k vocabulary at every position of 64 long rows costs gigabytes.
+        """
         pad = self.tokenizer.pad_token_id
         order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
         out: list[tuple[float, int]] = [(0.0, 0)] * len(rows)
         with progress.task(desc, total=len(rows), unit="texts") as advance:
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                width = max(len(rows[i][0]) for i in idx)
+            start = 0
+            while start < len(order):
+                width = len(rows[order[start]][0])
+                idx = [order[start]]
+                for i in order[start + 1 :]:
+                    w = max(width, len(rows[i][0]))
+                    if len(idx) >= self.batch_size or w * (len(idx) + 1) > self.score_tokens:
+                        break
+                    idx.append(i)
+                    width = w
+                start += len(idx)
                 ids = torch.full((len(idx), width), pad, dtype=torch.long)
                 mask = torch.zeros((len(idx), width), dtype=torch.long)
                 for j, i in enumerate(idx):
                     r = rows[i][0]
                     ids[j, : len(r)] = torch.tensor(r)
                     mask[j, : len(r)] = 1
-                logits = self.model(
-                    input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
-                ).logits.float()
-                logp = torch.log_softmax(logits[:, :-1], dim=-1)
-                tok_lp = logp.gather(-1, ids[:, 1:, None].to(self.device))[..., 0].cpu()
+                ids, mask = ids.to(self.device), mask.to(self.device)
+                logits = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+                target = logits.gather(-1, ids[:, 1:, None])[..., 0]
+                tok_lp = (target - logits.logsumexp(-1)).cpu()
+                del logits
                 for j, i in enumerate(idx):
                     r, first = rows[i]
                     lp = tok_lp[j, first - 1 : len(r) - 1]

@@ -13,11 +13,11 @@ Splits are fixed by a hash of the text, so adding instructions never moves one a
 from __future__ import annotations
 
 import hashlib
-import json
 from importlib import resources
 from pathlib import Path
 
 from driftlab.errors import ConfigError, DriftlabError
+from driftlab.store import parse_jsonl_lines
 from driftlab.tasks import TASKS
 from driftlab.tasks.base import Exemplar, Problem
 
@@ -35,20 +35,15 @@ def read_instructions(path: str | Path | None = None) -> list[dict]:
             raise DriftlabError(f"instruction file {p} does not exist")
         text, where = p.read_text("utf-8"), str(p)
     rows, seen = [], set()
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DriftlabError(f"{where}, line {lineno}: not valid JSON ({e.msg})") from None
+    for line_where, row in parse_jsonl_lines(text, where):
         instruction = row.get("instruction") if isinstance(row, dict) else None
         if not isinstance(instruction, str) or not instruction.strip():
-            raise DriftlabError(f"{where}, line {lineno}: needs a non-empty string 'instruction'")
+            raise DriftlabError(f"{line_where}: needs a non-empty string 'instruction'")
         if instruction in seen:
             continue
         seen.add(instruction)
-        rows.append({"id": str(row.get("id") or f"line-{lineno}"), "category": str(row.get("category", "")),
+        line_id = "line-" + line_where.rsplit(" ", 1)[-1]
+        rows.append({"id": str(row.get("id") or line_id), "category": str(row.get("category", "")),
                      "instruction": instruction.strip()})
     if not rows:
         raise DriftlabError(f"{where} holds no instructions")
