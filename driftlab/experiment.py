@@ -203,10 +203,12 @@ class Experiment:
         The loop never sees this: it is computed afterwards from train.jsonl, for rows whose
         question has a known answer (self-training amplifies its own mistakes when it is low).
         """
+        if not getattr(self.task, "has_ground_truth", True):
+            return {}
         truth = {p.id: p.answer for p in self.pool}
         judged = [self.task.is_correct(self.task.extract(r["completion"][-1]["content"]), truth[r["question_id"]])
                   for r in rows if r.get("question_id") in truth and "completion" in r]
-        if not judged or not getattr(self.task, "has_ground_truth", True):
+        if not judged:
             return {}
         return {"train_rows_judged": len(judged), "train_answer_accuracy": sum(judged) / len(judged)}
 

@@ -189,15 +189,14 @@ class HFModel:
         with progress.task(desc, total=len(rows), unit="texts") as advance:
             start = 0
             while start < len(order):
-                width = len(rows[order[start]][0])
-                idx = [order[start]]
-                for i in order[start + 1 :]:
-                    w = max(width, len(rows[i][0]))
-                    if len(idx) >= self.batch_size or w * (len(idx) + 1) > self.score_tokens:
-                        break
-                    idx.append(i)
-                    width = w
-                start += len(idx)
+                # Rows ascend in length, so a batch is as wide as its last row.
+                end = start + 1
+                while (end < len(order) and end - start < self.batch_size
+                       and len(rows[order[end]][0]) * (end - start + 1) <= self.score_tokens):
+                    end += 1
+                idx = order[start:end]
+                width = len(rows[idx[-1]][0])
+                start = end
                 ids = torch.full((len(idx), width), pad, dtype=torch.long)
                 mask = torch.zeros((len(idx), width), dtype=torch.long)
                 for j, i in enumerate(idx):
