@@ -40,7 +40,10 @@ def run(
             raise DriftlabError("give a CONFIG file or --preset NAME (one of them)")
         cfg = load_config(config, preset)
         out_dir = out_dir or Path("runs") / cfg.name
-    result = run_experiment(cfg, out_dir, resume=resume, rounds=rounds)
+    try:
+        result = run_experiment(cfg, out_dir, resume=resume, rounds=rounds)
+    finally:  # halted and failed runs get their report too
+        _write_report(out_dir, "run.json")
     out.print(round_table(result))
     for event in result.get("rollbacks") or []:
         out.print(f"[yellow]rolled back:[/] {event['message']}; went on from round {event['restored_round']}")
@@ -48,7 +51,34 @@ def run(
         h = result["halt"]
         out.print(f"[red]halted:[/] {h['message']}. Round {h['round']} was not promoted; "
                   f"the final model is round {h['final_round']}'s.")
+    if result.get("status") == "awaiting_review":
+        r = result["review"]
+        out.print(f"[yellow]paused for review:[/] round {r['round']} proposed {r['examples']} training examples "
+                  f"({r['decided']} decided so far). Review them with\n  driftlab review {out_dir}\nthen finish "
+                  f"the review and train on what was accepted with\n  driftlab run --resume --out {out_dir}")
     out.print(f"artifacts: {out_dir}")
+
+
+def _write_report(out_dir: Path, marker: str) -> None:
+    """Write DIR/report.html once `marker` exists; a report that fails must not hide how the work ended."""
+    from driftlab.report import write_report
+
+    if not (out_dir / marker).exists():
+        return
+    try:
+        err.print(f"report: {write_report(out_dir)}", highlight=False)
+    except Exception as e:  # noqa: BLE001
+        err.print(f"[yellow]report not written:[/] {type(e).__name__}: {e}", highlight=False)
+
+
+@app.command()
+def report(
+    directory: Annotated[Path, typer.Argument(help="a run, diff or w2s directory")],
+) -> None:
+    """Rebuild DIR/report.html (self-contained, opens offline) from the stored artifacts alone."""
+    from driftlab.report import write_report
+
+    out.print(f"report: {write_report(directory)}")
 
 
 @app.command()
@@ -65,12 +95,159 @@ def models() -> None:
 
 
 @app.command()
+def diff(
+    model_a: Annotated[str, typer.Argument(help="model A: built-in name, hub id, path, or runs/NAME@ROUND")],
+    model_b: Annotated[str, typer.Argument(help="model B, the same kinds")],
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder (also the step cache)")],
+    prompts: Annotated[Optional[Path], typer.Option(help="JSONL of prompts (default: the shipped set)")] = None,
+    samples: Annotated[int, typer.Option(min=1, help="samples per prompt per model")] = 1,
+    max_prompts: Annotated[Optional[int], typer.Option(min=2, help="a seeded subset of the prompts")] = None,
+    max_new_tokens: Annotated[int, typer.Option(min=1)] = 96,
+    intent: Annotated[Optional[str], typer.Option(help="what the fine-tune was meant to do")] = None,
+    cluster: Annotated[str, typer.Option(help="kmeans (k by silhouette) or hdbscan")] = "kmeans",
+    labeler: Annotated[str, typer.Option(help="model spec that writes labels")] = "smollm2-135m-instruct",
+    judge: Annotated[Optional[str], typer.Option(help="model spec that validates labels (default: labeler)")] = None,
+    alpha: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.05,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Find, name and validate what changed between two models (writes DIR/findings.json)."""
+    from pydantic import ValidationError
+
+    from driftlab.diff import DiffSettings, run_diff
+    from driftlab.diff.table import findings_table, verdict
+
+    try:
+        settings = DiffSettings(prompts=str(prompts) if prompts else None, samples=samples,
+                                max_prompts=max_prompts, max_new_tokens=max_new_tokens, intent=intent,
+                                cluster_method=cluster, labeler=labeler, judge=judge, alpha=alpha, seed=seed)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise DriftlabError(f"diff: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    doc = run_diff(model_a, model_b, settings, out_dir)
+    out.print(findings_table(doc))
+    out.print(verdict(doc))
+    _write_report(out_dir, "findings.json")
+    out.print(f"artifacts: {out_dir}/findings.json, map.json, map.svg")
+
+
+@app.command()
+def w2s(
+    config: Annotated[Optional[Path], typer.Argument(help="weak-to-strong config (TOML)")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="a built-in w2s config, e.g. w2s-quick")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="results directory (reruns reuse its cache)")] = None,
+) -> None:
+    """Weak-to-strong generalization (Burns et al. 2023) on a model ladder: PGR, agreement, experiments."""
+    from driftlab.w2s import load_w2s_config, run_w2s
+    from driftlab.w2s.results import tables
+
+    cfg = load_w2s_config(config, preset)
+    out_dir = out_dir or Path("runs") / cfg.name
+    results = run_w2s(cfg, out_dir)
+    for table in tables(results):
+        out.print(table)
+    _write_report(out_dir, "results.json")
+    out.print(f"results: {out_dir}/results.json ({results['wall_seconds']:.0f}s)")
+
+
+@app.command()
+def review(
+    run_dir: Annotated[Path, typer.Argument(help="a run paused for review (status awaiting_review)")],
+    host: Annotated[str, typer.Option(help="address to serve on; there is no login, keep it on loopback")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
+    reviewer: Annotated[Optional[str], typer.Option(help="your name on each decision (default: login name)")] = None,
+    finish: Annotated[bool, typer.Option(help="mark the round reviewed and write its train.jsonl (no server)")] = False,
+    undecided: Annotated[Optional[str], typer.Option(help="with --finish: examples nobody decided are "
+                                                     "'accept'ed or 'reject'ed")] = None,
+) -> None:
+    """Accept, reject or edit a paused round's proposed training data in the browser."""
+    import getpass
+
+    from driftlab.review import open_review, serve
+
+    try:
+        name = reviewer or getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        name = "reviewer"
+    if undecided not in (None, "accept", "reject"):
+        raise DriftlabError(f"--undecided must be accept or reject (got {undecided!r})")
+    if not finish:
+        if undecided is not None:
+            raise DriftlabError("--undecided only goes with --finish")
+        serve(run_dir, host, port, name)
+        return
+    s = open_review(run_dir).finish(name, undecided)
+    out.print(f"round {s['round']} reviewed by {', '.join(s['reviewers']) or 'nobody'}: {s['accepted']} accepted, "
+              f"{s['edited']} edited, {s['rejected']} rejected, {s['undecided']} undecided "
+              f"({s['finished']['undecided']}ed): {s['trained']} of {s['proposed']} rows to train on")
+    out.print(f"train on them with: driftlab run --resume --out {run_dir}")
+
+
+probes_app = typer.Typer(no_args_is_help=True, help="Probe sets: bias pairs, concept probes, stable reflectivity.")
+app.add_typer(probes_app, name="probes")
+
+
+@probes_app.command("build")
+def probes_build(
+    kind: Annotated[str, typer.Argument(help="bias, semantic or reflectivity")],
+    out_file: Annotated[Path, typer.Option("--out", help="the new set (JSONL; a manifest is written beside)")],
+    model: Annotated[str, typer.Option(help="model that writes items")] = "smollm2-135m-instruct",
+    n: Annotated[int, typer.Option(help="items to attempt")] = 20,
+    base: Annotated[Optional[Path], typer.Option(help="set to extend (default: the shipped starter set)")] = None,
+    judge: Annotated[Optional[str], typer.Option(help="on-task judge (default: the writing model)")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Write new probe items with a model, filter malformed, off-task and duplicate ones, store a version."""
+    from driftlab.models.spec import load_model
+    from driftlab.probes.build import build
+    from driftlab.probes.sets import check_kind
+
+    check_kind(kind)
+    m = build(kind, load_model(model), out_file, n, base, load_model(judge) if judge else None, seed)
+    c = m["counts"]
+    out.print(f"{kind} set {m['version']} ({m['items']} items) -> {out_file}: {c['generated']} written, "
+              f"{c['malformed']} malformed, {c['off_task']} off task, {c['duplicates']} duplicates, {c['kept']} kept")
+
+
+@probes_app.command("run")
+def probes_run(
+    model: Annotated[str, typer.Argument(help="model to score: built-in name, path, hub id, runs/NAME@ROUND")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for probes.json")],
+    kinds: Annotated[list[str], typer.Option("--kind", help="repeatable; default: all")] = [],  # noqa: B006
+    baseline: Annotated[Optional[str], typer.Option(help="compare with this model (plays round 0)")] = None,
+    judge: Annotated[Optional[str], typer.Option(help="fixed judge for favourability / same meaning")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Score a model on the probe sets and print every metric and finding."""
+    from driftlab.probes.run import MONITOR_OF, run_probes
+
+    res = run_probes(model, kinds or list(MONITOR_OF), out_dir, baseline, judge=judge, seed=seed)
+    table = Table(title=f"probes: {model}" + (f" vs {baseline}" if baseline else ""))
+    for col in ("probe", "metric", "value") + (("baseline",) if baseline else ()):
+        table.add_column(col)
+    for kind, r in res["probes"].items():
+        for k, v in r["metrics"].items():
+            row = [kind, k, f"{v:.4g}"]
+            if baseline:
+                b = r.get("baseline_metrics", {}).get(k)
+                row.append("" if b is None else f"{b:.4g}")
+            table.add_row(*row)
+    out.print(table)
+    for r in res["probes"].values():
+        for f in r["findings"]:
+            out.print(f"[yellow]finding:[/] {f['message']}")
+    out.print(f"artifacts: {out_dir / 'probes.json'}")
+
+
+@app.command()
 def presets() -> None:
     """List the built-in experiment presets."""
     from driftlab.config import list_presets
+    from driftlab.w2s.config import list_w2s_presets
 
     for name in list_presets():
         out.print(name)
+    for name in list_w2s_presets():
+        out.print(f"{name} (driftlab w2s --preset {name})")
 
 
 def main() -> None:

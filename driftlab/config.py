@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from driftlab.errors import ConfigError
 from driftlab.guard import GuardConfig
+from driftlab.review.settings import ReviewConfig
+from driftlab.train.mitigations import MitigationConfig
 
 
 class Section(BaseModel):
@@ -64,6 +66,8 @@ class ExperimentConfig(Section):
     train: TrainConfig = TrainConfig()
     monitors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     guard: GuardConfig = GuardConfig()
+    mitigations: MitigationConfig = MitigationConfig()
+    review: ReviewConfig = ReviewConfig()
 
     @property
     def method(self) -> str:
@@ -167,14 +171,13 @@ def _allowed_keys(cls: type[BaseModel] | None, path: tuple) -> list[str]:
     return list(cls.model_fields)
 
 
-def load_config(path: str | Path | None = None, preset: str | None = None) -> ExperimentConfig:
+def read_config(cls: type[BaseModel], path: str | Path | None, preset: str | None,
+                presets: list[str]) -> tuple[Any, str]:
+    """(validated `cls`, where it came from) from a TOML file or a shipped preset named in `presets`."""
     if preset is not None:
-        try:
-            text = resources.files("driftlab.presets").joinpath(f"{preset}.toml").read_text()
-        except FileNotFoundError:
-            raise ConfigError(
-                f"unknown preset {preset!r}; choose one of: {', '.join(list_presets())}"
-            ) from None
+        if preset not in presets:
+            raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(presets)}")
+        text = resources.files("driftlab.presets").joinpath(f"{preset}.toml").read_text()
         source = f"preset {preset}"
     else:
         p = Path(path)
@@ -186,9 +189,15 @@ def load_config(path: str | Path | None = None, preset: str | None = None) -> Ex
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: not valid TOML: {e}") from None
     try:
-        cfg = ExperimentConfig.model_validate(data)
+        return cls.model_validate(data), source
     except ValidationError as e:
-        raise ConfigError(f"{source}: " + format_errors(e, cls=ExperimentConfig)) from None
+        raise ConfigError(f"{source}: " + format_errors(e, cls=cls)) from None
+
+
+def load_config(path: str | Path | None = None, preset: str | None = None) -> ExperimentConfig:
+    if preset is not None and preset.startswith("w2s-"):
+        raise ConfigError(f"{preset} is a weak-to-strong preset: run it with driftlab w2s --preset {preset}")
+    cfg, source = read_config(ExperimentConfig, path, preset, list_presets())
     try:
         return cfg.check()
     except ConfigError as e:
@@ -197,7 +206,8 @@ def load_config(path: str | Path | None = None, preset: str | None = None) -> Ex
 
 def list_presets() -> list[str]:
     root = resources.files("driftlab.presets")
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
+    # w2s-*.toml are `driftlab w2s` configs (driftlab/w2s/config.py), not loop experiments
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml") and not p.name.startswith("w2s-"))
 
 
 def dump_config(cfg: ExperimentConfig) -> str:

@@ -20,7 +20,9 @@ from driftlab.guard import describe
 from driftlab.loops import LOOPS, LoopTask, RoundContext
 from driftlab.models.hf import HFModel, default_threads
 from driftlab.monitors import MONITORS, MeasureContext, MonitorResult
+from driftlab.review import ReviewPending, review_gate
 from driftlab.train import get_trainer
+from driftlab.train.mitigations import load_replay_file, mix
 from driftlab.store import RunStore, atomic_dir, read_json, read_jsonl, write_json, write_jsonl
 from driftlab.tasks.base import Problem, Question
 
@@ -51,6 +53,7 @@ class Experiment:
         self.pool = self.task.problems("train", cfg.task.train_size * max(cfg.rounds, 1))
         if not self.pool:
             raise DriftlabError(f"task {cfg.task.name!r} gave no training questions")
+        self._check_mitigations()
         self.model: HFModel | None = None
         self._model_round: int | None = None
         self.head = 0
@@ -77,6 +80,9 @@ class Experiment:
         default_threads()
         try:
             self._run()
+        except ReviewPending as e:  # not a failure: the run waits for a person's decisions
+            progress.log(f"[yellow]paused:[/] {e}; review with: driftlab review {self.store.root}")
+            return self.store.update_run(status="awaiting_review", review=e.info)
         except (KeyboardInterrupt, Exception) as e:
             reason = "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
             self.store.update_run(status="failed", error=reason)
@@ -136,13 +142,19 @@ class Experiment:
         progress.log(f"[bold]round {k}[/] (from round {self.head})")
         self._use(self.head)
         rows, loop_info = self._propose(k)
+        rows, review = review_gate(self.store, k, rows, self.model, self.cfg.review)  # may pause the run
         summary: dict[str, Any] = {"round": k, "parent": self.head, **flatten("loop", loop_info["stats"]),
                                    **flatten("audit", self._audit(rows))}
+        summary.update(flatten("review", review))
+        if rows:
+            rows, mitigation = self._mitigate(k, rows)
+            if self.cfg.mitigations.active:
+                summary.update(flatten("mitigate", mitigation))
         if not rows:
             summary.update(status="empty", promoted=False, head=self.head,
                            note="nothing selected; model unchanged")
         else:
-            summary.update(flatten("train", self._train(k, rows)))
+            summary.update(flatten("train", self._train(k, rows, mitigation)))
             self._model_round = k
             for name, res in self._measure(k).items():
                 summary.update(flatten(name, res.metrics))
@@ -216,23 +228,69 @@ class Experiment:
         t = self.task
         return LoopTask(t.name, t.cot_prompt, t.direct_prompt, t.extract, tuple(t.exemplars))
 
-    def _train(self, k: int, rows: list[dict]) -> dict[str, Any]:
+    def _train(self, k: int, rows: list[dict], mitigation: dict[str, Any]) -> dict[str, Any]:
         s = self.store
         adapter = s.artifact(k, "adapter")
-        lineage = [str(p.relative_to(s.root)) for p in [*self._lineage(self.head), adapter]]
+        from_base = self.cfg.mitigations.train_from == "base"
+        stack = [] if from_base else self._lineage(self.head)
+        lineage = {"parent": self.head, "adapters": [str(p.relative_to(s.root)) for p in [*stack, adapter]],
+                   "train_from": "base" if from_base else f"round {self.head}", "mitigations": mitigation}
+        if from_base:  # the data came from the parent; the weights start again from model_0
+            self.model = self._load_initial()
         if adapter.exists():  # trained before a resume
             self.model.merge_adapter(adapter)
-            write_json(s.artifact(k, "lineage.json"), {"parent": self.head, "adapters": lineage})
+            write_json(s.artifact(k, "lineage.json"), lineage)
             return read_json(adapter / "train_stats.json")
         trainer = get_trainer(self.loop.trainer)
         seed = step_seed(self.cfg.seed, k, "train")
-        with atomic_dir(adapter) as tmp:  # adapter and its stats appear together or not at all
+        with atomic_dir(adapter) as tmp:  # adapter, stats and rows appear together or not at all
             result = trainer(self.model, rows, self.cfg.train, tmp, seed, desc=f"round {k}: training",
                              initial_model=self._load_initial, **getattr(self.loop, "train_context", {}))
             info = {**result.summary(), "losses": result.losses}
             write_json(tmp / "train_stats.json", info)
-        write_json(s.artifact(k, "lineage.json"), {"parent": self.head, "adapters": lineage})
+            write_jsonl(tmp / "train_rows.jsonl", rows)  # exactly what was trained on
+        write_json(s.artifact(k, "lineage.json"), lineage)
         return info
+
+    # ---- mitigations -----------------------------------------------------------------------
+    def _check_mitigations(self) -> None:
+        m = self.cfg.mitigations
+        if m.replay_fraction > 0 and self.loop.trainer != "sft":
+            raise DriftlabError(f"mitigations.replay_fraction needs an SFT loop; {self.cfg.method} trains "
+                                f"with {self.loop.trainer}")
+        if m.replay_fraction > 0 and m.replay_source == "task" and not hasattr(self.task, "reference_solution"):
+            raise DriftlabError(f"mitigations.replay_source = 'task': task {self.task.name!r} has no reference "
+                                "solutions; give a JSONL file of {prompt, completion} rows instead")
+        if m.replay_fraction > 0 and m.replay_source != "task":
+            load_replay_file(m.replay_source)  # fail now, not at round 1
+
+    def _mitigate(self, k: int, rows: list[dict]) -> tuple[list[dict], dict[str, Any]]:
+        """Round k's training set from the loop's rows (see train/mitigations.py)."""
+        m = self.cfg.mitigations
+        if not m.active:
+            return rows, {}
+        ancestors = [read_jsonl(self.store.artifact(j, "train.jsonl")) for j in self._ancestry(self.head)]
+        embed_fn = None
+        if m.dedup == "embedding":
+            from driftlab.models.embed import embed as embed_fn
+        return mix(m, rows, ancestors, self._replay_pool() if m.replay_fraction else [],
+                   step_seed(self.cfg.seed, k, "replay"), embed_fn)
+
+    def _ancestry(self, head: int) -> list[int]:
+        """The promoted rounds that led to `head`, oldest first (0, the base, has no rows)."""
+        chain = []
+        while head > 0:
+            chain.append(head)
+            head = read_json(self.store.artifact(head, "lineage.json"))["parent"]
+        return chain[::-1]
+
+    def _replay_pool(self) -> list[dict]:
+        m = self.cfg.mitigations
+        if m.replay_source != "task":
+            return load_replay_file(m.replay_source)
+        return [{"prompt": [{"role": "user", "content": self.task.cot_prompt(p.question)}],
+                 "completion": [{"role": "assistant", "content": self.task.reference_solution(p)}],
+                 "question_id": p.id} for p in self.pool]
 
     def _measure(self, k: int) -> dict[str, MonitorResult]:
         s = self.store

@@ -22,14 +22,20 @@ from typing import Any
 
 from driftlab.errors import DriftlabError
 
-STATUSES = ("running", "completed", "halted", "failed")
+STATUSES = ("running", "completed", "halted", "failed", "awaiting_review")
 
 
 def _atomic_write(path: Path, data: str) -> None:
+    atomic_write_bytes(path, data.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename: all or nothing."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

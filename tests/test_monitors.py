@@ -45,7 +45,9 @@ def ctx(tiny_model):
 def test_every_monitor_honours_the_contract(name, ctx):
     """One conformance test for every registered monitor (scikit-learn style)."""
     cls = MONITORS.get(name)
-    cfg = ExperimentConfig(monitors={name: {"max_new_tokens": 6} if "max_new_tokens" in cls.Config.model_fields else {}}).monitor_settings()[name]
+    # enabled: some monitors (diff) are off by default because they are costly
+    body = {"enabled": True} | ({"max_new_tokens": 6} if "max_new_tokens" in cls.Config.model_fields else {})
+    cfg = ExperimentConfig(monitors={name: body}).monitor_settings()[name]
     mon = cls(cfg)
     assert mon.fit(None) is mon
     res = mon.score(ctx)
@@ -66,3 +68,40 @@ def test_capability_finds_a_significant_drop():
     mon = Capability(CapabilityConfig()).fit(base)
     [f] = mon._findings([{"id": str(i), "greedy_correct": False} for i in range(12)], {"accuracy": 0.0})
     assert f.severity == "warning" and "12 broken" in f.message and f.data["p"] < 0.001
+
+
+def test_self_bleu_and_dispersion_by_hand():
+    from driftlab.monitors.diversity import dispersion, self_bleu
+
+    assert self_bleu(["the cat sat on the mat"] * 3) == pytest.approx(1.0)
+    assert self_bleu(["alpha beta gamma delta", "one two three four"]) == pytest.approx(0.0, abs=1e-6)
+    assert math.isnan(self_bleu(["only one", "   "]))
+    same = np.array([[1.0, 0.0], [1.0, 0.0]])
+    opposite = np.array([[1.0, 0.0], [0.0, 1.0]])
+    assert dispersion(same) == pytest.approx(0.0) and dispersion(opposite) == pytest.approx(1.0)
+    assert math.isnan(dispersion(same[:1]))
+
+
+def test_diversity_finds_a_collapse_against_round_0():
+    from driftlab.monitors.diversity import Diversity, DiversityConfig
+
+    mon = Diversity(DiversityConfig(warn_drop=0.2)).fit(MonitorResult({"distinct_2": 0.8, "dispersion": 0.5}))
+    [f] = mon._drops({"distinct_2": 0.4, "dispersion": 0.45}, round_=2)
+    assert f.data["metric"] == "distinct_2" and f.data["relative_drop"] == pytest.approx(0.5)
+    assert "possible mode collapse" in f.message
+    assert Diversity(DiversityConfig()).fit(None)._drops({"distinct_2": 0.1}, 1) == []
+
+
+def test_reference_ppl_flags_vanishing_tails():
+    from driftlab.monitors.reference_ppl import ReferencePPL, ReferencePPLConfig
+
+    mon = ReferencePPL(ReferencePPLConfig())
+    n = len(mon.passages)
+    base = np.linspace(10, 100, n)
+    mon.fit(MonitorResult({"ppl": 1.0}, records=[{"ppl": float(x)} for x in base]))
+    metrics = {"ppl_p90": 1.0, "ppl_median": 1.0, "tail_ratio": 2.0}
+    # the rarest passages lose the most: change grows with round-0 perplexity
+    [f] = mon._tail(metrics, base * (1 + base / 100), round_=3)
+    assert metrics["tail_skew"] == pytest.approx(1.0) and "vanishing tails" in f.message
+    # a uniform rise is no tail effect
+    assert mon._tail(dict(metrics), base * 1.5, round_=3) == []

@@ -14,6 +14,10 @@ contains them is used as is, any other value names a registered template.
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import AfterValidator
+
 from driftlab.errors import ConfigError
 from driftlab.registry import Registry
 
@@ -59,6 +63,18 @@ def resolve_template(value: str, fields: tuple[str, ...] = ("prompt", "response"
         f"judge prompt {value[:60]!r} is neither a registered template "
         f"({', '.join(JUDGE_PROMPTS.names())}) nor a text with the placeholders {placeholders}"
     )
+
+
+def _check(value: str) -> str:
+    try:
+        resolve_template(value)
+    except ConfigError as e:  # as a ValueError, pydantic names the config key
+        raise ValueError(str(e)) from None
+    return value
+
+
+JudgePrompt = Annotated[str, AfterValidator(_check)]
+"""A config field holding a template name or text, checked when the config loads."""
 
 
 def fill(template: str, **fields: str) -> str:

@@ -99,11 +99,11 @@ class RedTeam:
         if self.cfg.red_model is None:
             return ctx.model
         if self._red is None:
-            from driftlab.models.hf import HFModel
+            from driftlab.models import load_generator  # any backend: openai:..., vllm:...
 
             target = ctx.model
-            self._red = HFModel.load(self.cfg.red_model, device=str(getattr(target, "device", "auto")),
-                                     batch_size=getattr(target, "batch_size", 32))
+            self._red = load_generator(self.cfg.red_model, device=str(getattr(target, "device", "auto")),
+                                       batch_size=getattr(target, "batch_size", 32))
         return self._red
 
     def classify(self, model: Generator, cases: list[tuple[str, str]]) -> list[dict]:

@@ -27,14 +27,13 @@ import math
 import statistics
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from driftlab.errors import ConfigError
 from driftlab.findings import Finding
 from driftlab.loops.base import LOOPS, RoundContext, RoundData
 from driftlab.loops.choices import option_logprobs
 from driftlab.loops.fewshot import write_prompts
-from driftlab.loops.judge_prompts import fill, resolve_template
+from driftlab.loops.judge_prompts import JudgePrompt, fill, resolve_template
 from driftlab.loops.scores import parse_score
 from driftlab.models.base import SamplingParams
 from driftlab.tasks.base import Question
@@ -52,7 +51,7 @@ class SelfRewardingConfig(BaseModel):
     judge_max_new_tokens: int = Field(128, ge=1)
     judge_mode: Literal["sample", "expected"] = Field("sample", description="sample: k sampled, parsed "
                                                       "judgements (paper); expected: score distribution")
-    judge_prompt: str = Field("additive-5pt", description="a registered template name, or a text "
+    judge_prompt: JudgePrompt = Field("additive-5pt", description="a registered template name, or a text "
                               "with {prompt} and {response}")
     min_margin: float = Field(0.0, ge=0, le=5, description="drop pairs whose score gap is below this "
                               "(ties are always dropped)")
@@ -61,15 +60,6 @@ class SelfRewardingConfig(BaseModel):
     beta: float = Field(0.1, gt=0, description="DPO beta")
     generated_prompts: int = Field(0, ge=0, description="self-written new prompts per round")
     fewshot: int = Field(8, ge=1, description="examples shown when writing a new prompt (paper: 8)")
-
-    @field_validator("judge_prompt")
-    @classmethod
-    def _known_template(cls, v: str) -> str:
-        try:
-            resolve_template(v)
-        except ConfigError as e:
-            raise ValueError(str(e)) from None
-        return v
 
 
 def build_pair(scores: list[float | None], min_margin: float = 0.0) -> tuple[int | None, int | None, str]:

@@ -1,6 +1,9 @@
-"""Diversity: distinct-n of sampled answers, answer entropy, length (mode-collapse signals).
+"""Diversity: distinct-n, self-BLEU, embedding dispersion, answer entropy, length.
 
-Self-training on its own majority paths can narrow what a model says; these fall first.
+Self-training on its own majority paths can narrow what a model says (mode collapse);
+these fall first. Lexical (distinct-n, self-BLEU) and semantic (MiniLM dispersion)
+measures are both kept: a model can reword one idea endlessly, or say new things in
+its old words. From round 1 on, a drop beyond `warn_drop` of round 0's value is a finding.
 """
 
 from __future__ import annotations
@@ -11,17 +14,55 @@ from collections import Counter
 import numpy as np
 from pydantic import Field
 
+from driftlab.findings import Finding
 from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
 
 
 class DiversityConfig(EvalSampling):
     max_n: int = Field(3, ge=1, le=5, description="distinct-1..max_n")
+    self_bleu: bool = Field(True, description="self-BLEU within each question's samples (sacrebleu)")
+    embedding: str | None = Field("minilm-l6", description="embedder for dispersion; none to skip")
+    warn_drop: float = Field(0.2, gt=0, lt=1, description="relative fall from round 0 that is a finding")
+
+
+# Falling means less diverse for these; (metric, what it measures) for findings.
+WATCHED = {
+    "distinct_2": "distinct bigrams",
+    "distinct_2_within": "distinct bigrams within a question's samples",
+    "dispersion": "embedding dispersion",
+    "dispersion_within": "embedding dispersion within a question's samples",
+    "answer_entropy": "answer entropy across samples",
+}
 
 
 def distinct_n(texts: list[str], n: int) -> float:
     """Unique n-grams / all n-grams over whitespace tokens (Li et al. 2016); 0 if none."""
     grams = [tuple(t[i : i + n]) for t in (x.split() for x in texts) for i in range(len(t) - n + 1)]
     return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def self_bleu(texts: list[str]) -> float:
+    """Mean BLEU of each text against the others as references (Zhu et al. 2018); 1 = all alike.
+
+    Texts are whitespace-normalised; fewer than two non-empty texts give NaN (undefined).
+    """
+    from sacrebleu.metrics import BLEU
+
+    texts = [t for t in (" ".join(x.split()) for x in texts) if t]
+    if len(texts) < 2:
+        return float("nan")
+    bleu = BLEU(effective_order=True)
+    scores = [bleu.sentence_score(t, texts[:i] + texts[i + 1 :]).score for i, t in enumerate(texts)]
+    return float(np.mean(scores)) / 100
+
+
+def dispersion(vecs: np.ndarray) -> float:
+    """Mean pairwise cosine distance of unit vectors; NaN for fewer than two."""
+    n = len(vecs)
+    if n < 2:
+        return float("nan")
+    sims = vecs @ vecs.T
+    return float(1 - (sims.sum() - np.trace(sims)) / (n * (n - 1)))
 
 
 def entropy(items: list) -> float:
@@ -38,8 +79,10 @@ class Diversity:
 
     def __init__(self, config: DiversityConfig) -> None:
         self.cfg = config
+        self.baseline: dict[str, float] = {}
 
     def fit(self, baseline: MonitorResult | None) -> Diversity:
+        self.baseline = dict(baseline.metrics) if baseline else {}
         return self
 
     def score(self, ctx: MeasureContext) -> MonitorResult:
@@ -53,10 +96,45 @@ class Diversity:
         metrics["answer_entropy"] = float(
             np.mean([entropy([ctx.task.extract(c.text) for c in comps]) for comps in samples])
         )
-        lengths = [c.num_tokens for comps in samples for c in comps]
+        if self.cfg.self_bleu:
+            metrics["self_bleu_within"] = _nanmean([self_bleu([c.text for c in comps]) for comps in samples])
+        if self.cfg.embedding:
+            from driftlab.models.embed import embed
+
+            vecs = embed(texts, self.cfg.embedding)
+            metrics["dispersion"] = dispersion(vecs)
+            bounds = np.cumsum([0] + [len(comps) for comps in samples])
+            metrics["dispersion_within"] = _nanmean(
+                [dispersion(vecs[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+        lengths = np.array([c.num_tokens for comps in samples for c in comps])
         metrics["length_mean"] = float(np.mean(lengths))
         metrics["length_std"] = float(np.std(lengths))
+        for q in (10, 50, 90):
+            metrics[f"length_p{q}"] = float(np.percentile(lengths, q))
         metrics["truncated_rate"] = float(
             np.mean([c.finish_reason == "length" for comps in samples for c in comps])
         )
-        return MonitorResult(metrics)
+        hist = np.histogram(lengths, bins=min(20, max(1, len(set(lengths.tolist())))))
+        table = [{"tokens_from": float(lo), "tokens_to": float(hi), "count": int(n)}
+                 for lo, hi, n in zip(hist[1][:-1], hist[1][1:], hist[0])]
+        return MonitorResult(metrics, findings=self._drops(metrics, ctx.round), tables={"length_hist": table})
+
+    def _drops(self, metrics: dict[str, float], round_: int) -> list[Finding]:
+        """A finding per watched metric that fell more than warn_drop below round 0's."""
+        out = []
+        for key, what in WATCHED.items():
+            base, now = self.baseline.get(key), metrics.get(key)
+            if base is None or now is None or not base > 0 or math.isnan(now):
+                continue
+            fall = 1 - now / base
+            if fall > self.cfg.warn_drop:
+                out.append(Finding(
+                    "diversity", f"{what} fell {fall:.0%} from round 0 ({base:.3g} -> {now:.3g}) at round "
+                    f"{round_}: possible mode collapse", "warning",
+                    {"metric": key, "baseline": base, "value": now, "relative_drop": fall}))
+        return out
+
+
+def _nanmean(xs: list[float]) -> float:
+    xs = [x for x in xs if not math.isnan(x)]
+    return float(np.mean(xs)) if xs else float("nan")

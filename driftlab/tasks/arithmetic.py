@@ -186,6 +186,20 @@ class ArithmeticTask(NumericTask):
             )
         return out
 
+    def reference_solution(self, problem: Problem) -> str:
+        """A correct worked solution in the exemplars' style: the "human data" replay mixes in.
+
+        Replay (Gerstgrasser et al. 2024) needs data from the original distribution rather
+        than the model's; the generator knows every step, so it writes that data exactly.
+        """
+        ops, operands = problem.meta["ops"], problem.meta["operands"]
+        value, steps = operands[0], []
+        for op, n in zip(ops, operands[1:], strict=True):
+            new = evaluate([op], [value, n])
+            steps.append(f"{value} {op} {n} = {new}.")
+            value = new
+        return f"Start with {operands[0]}. {' '.join(steps)} The answer is {value}."
+
     def _draw(self, rng: random.Random) -> tuple[list[str], list[int]]:
         """Operations and operands whose running value stays positive."""
         top = self.max_operand

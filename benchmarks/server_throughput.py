@@ -1,0 +1,78 @@
+"""Sampling throughput: llama.cpp's server (openai backend) vs the transformers backend, one CPU.
+
+Both sample the same chats with the same settings and the same number of threads, one after
+the other (never at once), in one run, and the ratio is printed. They are not the same
+computation, which is the point of the comparison: llama.cpp runs the GGUF's Q4_1 weights
+with its own kernels, one sequence at a time (llama-cpp-python's server does not batch),
+while transformers runs the de-quantized fp32 weights, many sequences per forward pass.
+
+    python benchmarks/server_throughput.py [--prompts 16] [--samples 4] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("DRIFTLAB_QUIET", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.llama_server
+
+
+def measure(model, chats, params) -> tuple[int, float]:
+    start = time.perf_counter()
+    out = model.generate(chats, params)
+    seconds = time.perf_counter() - start
+    return sum(c.num_tokens for row in out for c in row), seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--prompts", type=int, default=16)
+    ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--max-new-tokens", type=int, default=96)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=64, help="transformers: sequences per batch")
+    args = ap.parse_args()
+
+    import torch
+
+    from driftlab.models import load_generator
+    from driftlab.models.base import SamplingParams
+    from driftlab.models.hf import HFModel
+    from driftlab.tasks import build_task
+    from tests.llama_server import MODEL_ALIAS, LlamaServer
+
+    task = build_task("arithmetic")
+    chats = [[{"role": "user", "content": task.cot_prompt(p.question)}]
+             for p in task.problems("eval", args.prompts)]
+    params = SamplingParams(n=args.samples, temperature=0.7, top_p=0.95,
+                            max_new_tokens=args.max_new_tokens, seed=0)
+
+    torch.set_num_threads(args.threads)
+    hf = HFModel.load("smollm2-135m-instruct", device="cpu", batch_size=args.batch_size)
+    measure(hf, chats[:1], SamplingParams(n=1, temperature=0, max_new_tokens=4))  # warm-up
+    hf_tokens, hf_s = measure(hf, chats, params)
+    del hf
+
+    with LlamaServer(threads=args.threads) as url:  # starts only after transformers is done
+        server = load_generator(f"openai:{MODEL_ALIAS}@{url}", concurrency=1, timeout=600)
+        measure(server, chats[:1], SamplingParams(n=1, temperature=0, max_new_tokens=4))
+        sv_tokens, sv_s = measure(server, chats, params)
+        failures = server.stats.get("failure", 0)
+
+    print(f"SmolLM2-135M-Instruct, {args.prompts} prompts x {args.samples} samples, T=0.7, top-p 0.95, "
+          f"max {args.max_new_tokens} new tokens, {args.threads} threads each, run one after the other")
+    print(f"{'backend':<38}{'tokens':>8}{'seconds':>9}{'tok/s':>9}")
+    rows = [(f"transformers fp32, batch {args.batch_size}", hf_tokens, hf_s),
+            ("llama.cpp server Q4_1, 1 sequence", sv_tokens, sv_s)]
+    for name, tokens, secs in rows:
+        print(f"{name:<38}{tokens:>8}{secs:>9.1f}{tokens / secs:>9.1f}")
+    ratio = (sv_tokens / sv_s) / (hf_tokens / hf_s)
+    print(f"ratio llama.cpp / transformers: {ratio:.2f}x (server request failures: {failures})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""The diff's settings: one validated model shared by the command and the monitor."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class DiffSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompts: str | None = Field(None, description="JSONL of prompts; default: the shipped diff set")
+    max_prompts: int | None = Field(None, ge=2, description="use a seeded subset of this many prompts")
+    samples: int = Field(1, ge=1, description="samples per prompt per model")
+    temperature: float = Field(0.7, gt=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_new_tokens: int = Field(96, ge=1)
+    seed: int = 0
+    embedder: str = "minilm-l6"
+    cluster_method: Literal["kmeans", "hdbscan"] = "kmeans"
+    k_min: int = Field(2, ge=2)
+    k_max: int = Field(12, ge=2)
+    alpha: float = Field(0.05, gt=0, lt=1)
+    labeler: str = Field("smollm2-135m-instruct", description="model spec that writes labels")
+    judge: str | None = Field(None, description="model spec that validates labels; default: the labeler")
+    labels_per_cluster: int = Field(2, ge=1)
+    keyword_labels: bool = Field(True, description="add a distinctive-words label candidate (validated like any)")
+    max_labeled: int = Field(5, ge=0, description="label at most this many significant clusters")
+    examples: int = Field(4, ge=1, description="texts per model shown to the labeler")
+    heldout_fraction: float = Field(0.5, gt=0, lt=1)
+    max_pairs: int = Field(24, ge=2, description="held-out prompt pairs per label validation")
+    permutations: int = Field(2000, ge=99)
+    logratio: bool = Field(True, description="score every text under both models")
+    intent: str | None = None
+    batch_size: int = Field(32, ge=1)
+
+    @model_validator(mode="after")
+    def _k_range(self) -> DiffSettings:
+        if self.k_max < self.k_min:
+            raise ValueError(f"k_max ({self.k_max}) must be >= k_min ({self.k_min})")
+        return self
+
+    def judge_spec(self) -> str:
+        return self.judge or self.labeler

@@ -1,0 +1,68 @@
+"""Validate a label on held-out prompts: can a judge, given only the label, tell which of
+two answers to the same prompt came from the model the label describes?
+
+Each pair is asked in both orders and the choice read from the judge's log-probabilities
+of "1" and "2", so position bias cancels and no reply has to parse. The AUC of the fit
+scores gets a paired permutation p-value; Benjamini-Hochberg runs across all labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from driftlab.diff.labeling import clip
+from driftlab.diff.stats import paired_auc, permutation_p
+from driftlab.models.base import Generator
+
+JUDGE = """Description: the text {label}.
+
+Text 1: {one}
+
+Text 2: {two}
+
+Which text fits the description better? Answer with 1 or 2."""
+
+
+def heldout_pairs(records: list[dict], members: set[int], side: str, heldout: set[str],
+                  max_pairs: int, seed: int) -> list[tuple[str, str, str]]:
+    """(prompt_id, positive text, other text) on held-out prompts, sample 0 of each model;
+    prompts where either text is in the cluster first, then others, up to max_pairs."""
+    by_prompt: dict[str, dict[str, tuple[int, dict]]] = {}
+    for i, r in enumerate(records):
+        if r["prompt_id"] in heldout and r["sample"] == 0:
+            by_prompt.setdefault(r["prompt_id"], {})[r["model"]] = (i, r)
+    other = "a" if side == "b" else "b"
+    full = [(pid, d) for pid, d in sorted(by_prompt.items()) if side in d and other in d]
+    rng = np.random.default_rng(seed)
+    rng.shuffle(full)
+    inside = [x for x in full if x[1][side][0] in members or x[1][other][0] in members]
+    rest = [x for x in full if x not in inside]
+    chosen = (inside + rest)[:max_pairs]
+    return [(pid, d[side][1]["text"], d[other][1]["text"]) for pid, d in chosen]
+
+
+def judge_fit(judge: Generator, label: str, pairs: list[tuple[str, str, str]]) -> tuple[np.ndarray, float]:
+    """P(judge picks the positive text) per pair, averaged over both orders; and the share of
+    pairs where both orders agree."""
+    chats, comps = [], []
+    for _, pos, neg in pairs:
+        for one, two in ((neg, pos), (pos, neg)):  # positive second, then first
+            chat = [{"role": "user", "content": JUDGE.format(label=label, one=clip(one, 400), two=clip(two, 400))}]
+            chats += [chat, chat]
+            comps += ["1", "2"]
+    lp = np.asarray(judge.logprobs(chats, comps), dtype=float).reshape(len(pairs), 2, 2)
+    p_two = 1.0 / (1.0 + np.exp(lp[:, :, 0] - lp[:, :, 1]))  # P("2") within {"1", "2"}
+    pick_pos = np.stack([p_two[:, 0], 1.0 - p_two[:, 1]], axis=1)  # order 0: pos is 2; order 1: pos is 1
+    agree = float(np.mean((pick_pos[:, 0] > 0.5) == (pick_pos[:, 1] > 0.5))) if len(pairs) else float("nan")
+    return pick_pos.mean(axis=1), agree
+
+
+def validate(judge: Generator, label: str, pairs: list[tuple[str, str, str]], permutations: int,
+             seed: int) -> dict:
+    if not pairs:
+        return {"auc": None, "p": None, "n_pairs": 0, "n_prompts": 0, "position_consistency": None,
+                "mean_fit": None}
+    fit, agree = judge_fit(judge, label, pairs)
+    return {"auc": paired_auc(fit), "p": permutation_p(fit, permutations, seed),
+            "n_pairs": len(pairs), "n_prompts": len({p for p, _, _ in pairs}),
+            "position_consistency": agree, "mean_fit": float(fit.mean())}

@@ -1,0 +1,206 @@
+"""The diff pipeline: statistics, caching, labeling and validation on scripted models."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from driftlab.diff import DiffSettings, ModelPool, run_diff
+from driftlab.diff.cache import StepCache
+from driftlab.diff.stats import bh, cluster_tests, paired_auc, permutation_p
+from driftlab.errors import DriftlabError
+from tests.scripted import Scripted
+
+OCEAN = "I love the ocean, its waves and the whales swimming in the deep blue sea."
+
+
+def test_bh_matches_hand_computation():
+    # p sorted: 0.01, 0.02, 0.03, 0.5 -> p*m/rank = 0.04, 0.04, 0.04, 0.5 (then monotone from the top)
+    assert bh([0.03, 0.5, 0.01, 0.02]) == pytest.approx([0.04, 0.5, 0.04, 0.04])
+    assert bh([]) == []
+
+
+def test_planted_cluster_imbalance_is_detected_and_null_is_not():
+    rng = np.random.default_rng(0)
+    is_b = np.array([False] * 300 + [True] * 300)
+    labels = rng.integers(0, 5, size=600)
+    labels[300:360] = 5  # 60 of B's texts in a cluster A never uses
+    rows = cluster_tests(labels, is_b, alpha=0.05)
+    top = rows[0]
+    assert top["id"] == 5 and top["significant"] and top["more_in"] == "b"
+    assert (top["n_a"], top["n_b"]) == (0, 60) and top["q"] < 1e-10 and top["cohens_h"] > 0.8
+    # B's other clusters shrink (shares sum to 1), so none of them can be "more in B"
+    assert not any(r["significant"] and r["more_in"] == "b" for r in rows[1:])
+    # The null: both models spread over the same clusters; count how often anything is called.
+    hits = sum(any(r["significant"] for r in cluster_tests(np.random.default_rng(s).integers(0, 6, 600), is_b, 0.05))
+               for s in range(40))
+    assert hits <= 4  # BH at 0.05 over 40 independent nulls (expected ~2)
+
+
+def test_n_is_the_real_count_of_texts():
+    is_b = np.array([False] * 7 + [True] * 3)  # unequal samples: shares use each model's own total
+    [row] = [r for r in cluster_tests(np.array([0] * 5 + [1] * 2 + [0] * 3), is_b, 0.05) if r["id"] == 0]
+    assert (row["n_a"], row["n_b"]) == (5, 3)
+    assert row["share_a"] == pytest.approx(5 / 7) and row["share_b"] == pytest.approx(1.0)
+
+
+def test_paired_auc_and_permutation_p():
+    assert paired_auc(np.full(20, 0.9)) == 1.0
+    assert paired_auc(np.full(20, 0.5)) == 0.5
+    assert permutation_p(np.full(20, 0.9), 500, 0) < 0.01
+    null = [permutation_p(np.random.default_rng(s).uniform(0, 1, 20), 200, s) for s in range(30)]
+    assert np.mean(np.array(null) < 0.05) <= 0.2
+
+
+def test_step_cache_reuses_and_rekeys(tmp_path):
+    calls = []
+    cache = StepCache(tmp_path)
+    v1, k1 = cache.json("step", {"x": 1}, lambda: calls.append(1) or {"v": 1})
+    v2, k2 = StepCache(tmp_path).json("step", {"x": 1}, lambda: calls.append(2) or {"v": 2})
+    v3, k3 = cache.json("step", {"x": 2}, lambda: calls.append(3) or {"v": 3})
+    assert (v1, v2, v3) == ({"v": 1}, {"v": 1}, {"v": 3}) and calls == [1, 3] and k1 == k2 != k3
+    a, _ = cache.array("emb", {"x": 1}, lambda: np.eye(2))
+    b, _ = StepCache(tmp_path).array("emb", {"x": 1}, lambda: pytest.fail("recomputed"))
+    assert np.array_equal(a, b)
+    assert not list(tmp_path.glob(".*"))  # atomic writes leave no temporary files
+
+
+# ---- the pipeline on scripted models -------------------------------------------------------
+def _prompts(tmp_path, n=40):
+    path = tmp_path / "prompts.jsonl"
+    topics = ["cooking", "trains", "gardens", "music", "chess", "taxes", "birds", "paint"]
+    path.write_text("".join(json.dumps({"id": f"q{i}", "category": topics[i % 8],
+                                        "prompt": f"Tell me about {topics[i % 8]}, question {i}."}) + "\n"
+                            for i in range(n)))
+    return str(path)
+
+
+def _answer(prompt: str, i: int) -> str:
+    topic = re.search(r"about (\w+)", prompt).group(1)
+    return f"Here is a plain note on {topic}: it is a common subject with a long history."
+
+
+def _judge_logprob(content: str, completion: str) -> float:
+    """Picks the text that contains a word of the description (ocean words), else a coin;
+    says yes to an intent about the sea."""
+    if content.startswith("A language model was fine-tuned"):
+        return 0.0 if (completion == "yes") == ("sea" in content) else -2.0
+    desc = re.search(r"Description: the text (.*)\.\n", content).group(1).lower()
+    one = re.search(r"Text 1: (.*)\n\nText 2", content, re.S).group(1).lower()
+    two = re.search(r"Text 2: (.*)\n\nWhich", content, re.S).group(1).lower()
+    words = [w for w in re.findall(r"\w+", desc) if len(w) > 3]
+    fit1, fit2 = (sum(w in t for w in words) for t in (one, two))
+    if fit1 == fit2:
+        return -0.7
+    return 0.0 if (completion == "1") == (fit1 > fit2) else -3.0
+
+
+def _models(planted: bool):
+    a = Scripted(_answer, lambda c, t: -50.0 if "ocean" in t else -10.0)
+    b_reply = (lambda p, i: OCEAN if int(re.search(r"question (\d+)", p).group(1)) % 2 == 0 else _answer(p, i)) \
+        if planted else _answer
+    b = Scripted(b_reply, lambda c, t: -10.0 if "ocean" in t else -12.0)
+    labeler = Scripted(lambda p, i: "mention the ocean, waves and whales. More text here.")
+    judge = Scripted(None, _judge_logprob)
+    return {"A": a, "B": b, "labeler": labeler, "judge": judge}
+
+
+def _settings(tmp_path, **kw):
+    return DiffSettings(prompts=_prompts(tmp_path), labeler="labeler", judge="judge", permutations=200,
+                        k_max=6, max_pairs=20, **kw)
+
+
+def test_diff_finds_names_and_validates_a_planted_behavior(tmp_path):
+    models = _models(planted=True)
+    out = tmp_path / "out"
+    doc = run_diff("A", "B", _settings(tmp_path, intent="talk more about the sea"), out, ModelPool(preset=models),
+                   identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    top = doc["findings"][0]
+    assert top["status"] == "validated" and top["more_in"] == "b" and top["rank"] == 1
+    assert top["label"] == "mention the ocean, waves and whales"  # first sentence, cleaned
+    # half the held-out pairs show the behavior, the rest are coin flips for the judge
+    assert top["validation"]["auc"] > 0.8 and top["validation"]["q"] < 0.05
+    assert top["validation"]["n_pairs"] == 20 and top["effect"]["n_b"] == 20 and top["effect"]["n_a"] == 0
+    assert top["intent"] == "intended" and top["intent_p_yes"] > 0.8
+    assert doc["baseline_classifier"]["tfidf_auc"] > 0.7
+    character = doc["characteristic"]
+    assert character["b"][0]["text"] == OCEAN and character["b"][0]["logratio"] == 40.0
+    assert character["a"][0]["logratio"] == -2.0 and character["mean_logratio"]["b"] > character["mean_logratio"]["a"]
+    assert doc["split"] == {"label_prompts": 20, "heldout_prompts": 20}
+    # validation pairs come from held-out prompts only; labels from the other half
+    assert (out / "findings.json").exists() and (out / "map.svg").read_text().startswith("<svg")
+    points = json.loads((out / "map.json").read_text())["points"]
+    assert len(points) == 80 and {p["model"] for p in points} == {"a", "b"}
+
+
+def test_null_diff_reports_no_finding(tmp_path):
+    doc = run_diff("A", "B", _settings(tmp_path), tmp_path / "out", ModelPool(preset=_models(planted=False)),
+                   identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    assert not any(c["significant"] for c in doc["clusters"])
+    # only the log-ratio sets (always some texts are the most characteristic) get labeled, and fail
+    assert {f["source"] for f in doc["findings"]} <= {"logratio"}
+    assert not any(f["status"] == "validated" for f in doc["findings"])
+
+
+def test_a_label_the_judge_cannot_use_is_marked_unvalidated(tmp_path):
+    models = _models(planted=True)
+    models["labeler"] = Scripted(lambda p, i: "are written in English")
+    doc = run_diff("A", "B", _settings(tmp_path, keyword_labels=False), tmp_path / "out", ModelPool(preset=models),
+                   identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    assert doc["findings"] and all(f["status"] == "unvalidated" for f in doc["findings"])
+
+
+def test_rerun_with_a_changed_later_step_does_not_resample(tmp_path):
+    models = _models(planted=True)
+    s = _settings(tmp_path)
+    run_diff("A", "B", s, tmp_path / "out", ModelPool(preset=models), identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    n_a, n_b, n_label = len(models["A"].calls), len(models["B"].calls), len(models["labeler"].calls)
+    doc = run_diff("A", "B", s.model_copy(update={"labels_per_cluster": 3}), tmp_path / "out",
+                   ModelPool(preset=models), identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    assert (len(models["A"].calls), len(models["B"].calls)) == (n_a, n_b)  # no new sampling
+    assert len(models["labeler"].calls) == n_label + 1  # the changed step ran again
+    assert {"samples_a", "samples_b", "embed", "cluster"} <= set(doc["cached_steps"])
+
+
+def test_bad_prompt_files_are_one_clear_error(tmp_path):
+    pool = ModelPool(preset=_models(planted=False))
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "fine"}\n{"nope": 1}\n')
+    with pytest.raises(DriftlabError, match="line 2: needs a non-empty string field 'prompt'"):
+        run_diff("A", "B", DiffSettings(prompts=str(bad)), None, pool)
+    with pytest.raises(DriftlabError, match="does not exist"):
+        run_diff("A", "B", DiffSettings(prompts=str(tmp_path / "missing.jsonl")), None, pool)
+
+
+def test_clustering_picks_k_by_silhouette_and_hdbscan_finds_the_blobs():
+    from driftlab.diff.clustering import cluster
+
+    rng = np.random.default_rng(0)
+    centers = np.eye(8)[:3] * 5
+    x = np.vstack([c + rng.normal(0, 0.2, (40, 8)) for c in centers])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    labels, info = cluster(x, "kmeans", 2, 8, seed=0)
+    assert info["k"] == 3 and max(info["scores"], key=info["scores"].get) == "3"
+    assert len(set(labels[:40])) == 1 and labels[0] != labels[40] != labels[80]
+    labels, info = cluster(x, "hdbscan", 2, 8, seed=0)
+    assert info["k"] == 3 and info["noise"] <= 6
+    labels, info = cluster(np.ones((10, 4)), "kmeans", 2, 8, seed=0)  # nothing to split
+    assert info["k"] == 1 and set(labels.tolist()) == {0}
+
+
+def test_settings_reject_an_empty_k_range():
+    with pytest.raises(ValueError, match="k_max"):
+        DiffSettings(k_min=6, k_max=3)
+
+
+def test_keyword_label_names_the_overused_words():
+    from driftlab.diff.keywords import keyword_label
+
+    pirate = [f"Ahoy, matey! Here is answer {i} about the tire. Arr!" for i in range(30)]
+    plain = [f"Here is answer {i} about the tire." for i in range(30)]
+    label = keyword_label(pirate, plain)
+    assert label.startswith("uses the words") and "ahoy" in label and "matey" in label
+    assert keyword_label(plain, plain) is None
