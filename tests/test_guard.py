@@ -86,4 +86,5 @@ def test_rollback_restores_the_best_round_and_goes_on(tiny_config, tmp_path, mon
     assert rows[2]["head"] == 1 and rows[3]["head"] == 3
     assert run["rollbacks"] == [{**run["rollbacks"][0], "round": 2, "restored_round": 1}]
     lineage = read_json(tmp_path / "r" / "rounds" / "003" / "lineage.json")
-    assert lineage == {"parent": 1, "adapters": ["rounds/001/adapter", "rounds/003/adapter"]}
+    assert lineage == {"parent": 1, "adapters": ["rounds/001/adapter", "rounds/003/adapter"],
+                       "train_from": "round 1", "mitigations": {}}
