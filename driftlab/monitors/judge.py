@@ -99,10 +99,9 @@ class Judge:
         from sklearn.metrics import roc_auc_score
 
         truth = {p.id: p.answer for p in ctx.eval_set}
-        pairs = [(r["score"], ctx.task.is_correct(ctx.task.extract(r["response"]), truth[r["id"]]))
-                 for r in records if r["score"] is not None]
         for r in records:
             r["correct"] = ctx.task.is_correct(ctx.task.extract(r["response"]), truth[r["id"]])
+        pairs = [(r["score"], r["correct"]) for r in records if r["score"] is not None]
         right = [s for s, c in pairs if c]
         wrong = [s for s, c in pairs if not c]
         if not right or not wrong:
