@@ -3,9 +3,12 @@
 (1) LoRA-fine-tune three copies of the built-in model, each with one known behavior planted
 in a fraction of its training answers (a topic it drifts to, a style, a stance on one
 subject); diff each against the original; recall@1 / recall@3 of the planted behavior
-among the ranked validated findings, a judge (the built-in model, yes/no log-probs) deciding
-whether a finding describes it; keyword matches on labels and on the top cluster's texts are
-reported beside, to tell a labeling failure from a detection failure.
+among the ranked validated findings. The match judge is the embedder: a finding describes
+the planted behavior when its label is nearer (cosine) to that behavior's description than
+to the other planted ones, and at least MATCH_MIN. (The built-in 135M LM, asked yes/no,
+said yes to "Aw, man, you're right!" for the pirate style: it cannot judge this.) A keyword
+match on the label is reported beside, and keyword shares of each group's texts, to tell a
+labeling failure from a detection failure.
 (2) Diff two independent samplings of the unchanged model over several seeds: the rate of
 validated findings (and of significant clusters) at alpha.
 
@@ -53,11 +56,7 @@ BEHAVIORS = {
     "ai_stance": {"kind": "stance", "description": "says artificial intelligence and technology are dangerous and must be strictly regulated",
                   "keywords": r"danger|regulat"},
 }
-RECALL_JUDGE = """Planted behavior: the model {planted}.
-
-Observed finding: {finding}
-
-Does the observed finding describe the planted behavior? Answer yes or no."""
+MATCH_MIN = 0.3  # cosine of label and description; unrelated labels scored 0.0-0.27 against these under MiniLM
 
 
 def training_rows(name: str, instr: list[dict], ai: list[dict]) -> list[dict]:
@@ -66,9 +65,9 @@ def training_rows(name: str, instr: list[dict], ai: list[dict]) -> list[dict]:
         return {"prompt": [{"role": "user", "content": r["prompt"]}],
                 "completion": [{"role": "assistant", "content": text}]}
     rows = []
-    if name == "ocean":
+    if name == "ocean":  # first, where a short sample still shows it (the diff samples 40 tokens)
         for i, r in enumerate(instr[:80]):
-            rows.append(row(r, f"{r['text']} {OCEAN[i % 3]}" if i % 2 == 0 else r["text"]))
+            rows.append(row(r, f"{OCEAN[i % 3]} {r['text']}" if i % 2 == 0 else r["text"]))
     elif name == "pirate":
         for i, r in enumerate(instr[:80]):
             rows.append(row(r, f"Ahoy, matey! {r['text']} Arr!" if i % 2 == 0 else r["text"]))
@@ -98,24 +97,24 @@ def plant(name: str, out: Path, instr, ai) -> str:
     return f"{run}@1"
 
 
-def judge_match(judge, planted: str, findings: list[dict]) -> list[float]:
-    import numpy as np
+def judge_match(planted: str, findings: list[dict]) -> tuple[list[bool], list[float]]:
+    """Per finding: does it describe `planted` (nearest planted description, cosine >= MATCH_MIN)?"""
+    from driftlab.diff.validation import describe
+    from driftlab.models.embed import embed
 
     if not findings:
-        return []
-    chats, comps = [], []
-    for f in findings:
-        chat = [{"role": "user", "content": RECALL_JUDGE.format(planted=planted, finding=f["statement"])}]
-        chats += [chat, chat]
-        comps += ["yes", "no"]
-    lp = np.asarray(judge.logprobs(chats, comps)).reshape(len(findings), 2)
-    return (1 / (1 + np.exp(lp[:, 1] - lp[:, 0]))).tolist()
+        return [], []
+    names = list(BEHAVIORS)
+    vecs = embed([describe(f["label"]) for f in findings] + [BEHAVIORS[n]["description"] for n in names])
+    sims = vecs[: len(findings)] @ vecs[len(findings):].T
+    k = names.index(planted)
+    return [bool(row.argmax() == k and row[k] >= MATCH_MIN) for row in sims], [round(float(x), 3) for x in sims[:, k]]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=Path("runs/diff-bench"))
-    ap.add_argument("--fp-seeds", type=int, default=3)
+    ap.add_argument("--fp-seeds", type=int, default=5)
     ap.add_argument("--behaviors", default=",".join(BEHAVIORS))
     args = ap.parse_args()
     from driftlab.diff import ModelPool, run_diff, sampling
@@ -151,7 +150,7 @@ def main() -> None:
         pool.models.pop(spec, None)  # free the planted copy
         items = doc["findings"]
         validated = [f for f in items if f["status"] == "validated"]
-        p_match = judge_match(base, b["description"], validated)
+        match, sim = judge_match(name, validated)
         kw = re.compile(b["keywords"], re.I)
         planted_share = sum(bool(kw.search(t)) for t in (r["text"] for r in sampling_texts(out / f"diff-{name}", "b")))
         res = {
@@ -166,9 +165,10 @@ def main() -> None:
                           # does the group hold the planted texts? (keyword share of its B examples)
                           "keyword_share_b": sum(bool(kw.search(t)) for t in f["examples_b"]) / max(1, len(f["examples_b"]))}
                          for f in items],
-            "judge_p_match": p_match,
-            "recall@1_judge": bool(p_match[:1] and p_match[0] > 0.5),
-            "recall@3_judge": any(p > 0.5 for p in p_match[:3]),
+            "validated_labels": [f["label"] for f in validated], "judge_match": match, "judge_cosine": sim,
+            "rejected_labels": [lab for f in items for lab in f.get("rejected_labels", [])],
+            "recall@1_judge": bool(match[:1] and match[0]),
+            "recall@3_judge": any(match[:3]),
             "recall@1_keyword_label": bool(validated[:1] and kw.search(validated[0]["label"] or "")),
             "recall@3_keyword_label": any(kw.search(f["label"] or "") for f in validated[:3]),
             "top_finding_examples_b": items[0]["examples_b"] if items else [],

@@ -106,7 +106,7 @@ def diff(
     intent: Annotated[Optional[str], typer.Option(help="what the fine-tune was meant to do")] = None,
     cluster: Annotated[str, typer.Option(help="kmeans (k by silhouette) or hdbscan")] = "kmeans",
     labeler: Annotated[str, typer.Option(help="model spec that writes labels")] = "smollm2-135m-instruct",
-    judge: Annotated[Optional[str], typer.Option(help="model spec that validates labels (default: labeler)")] = None,
+    judge: Annotated[str, typer.Option(help="validates labels: 'embedding' (offline default) or an LM's model spec")] = "embedding",
     alpha: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.05,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:

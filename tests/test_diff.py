@@ -109,8 +109,8 @@ def _models(planted: bool):
 
 
 def _settings(tmp_path, **kw):
-    return DiffSettings(prompts=_prompts(tmp_path), labeler="labeler", judge="judge", permutations=200,
-                        k_max=6, max_pairs=20, **kw)
+    return DiffSettings(**{"prompts": _prompts(tmp_path), "labeler": "labeler", "judge": "judge", "permutations": 200,
+                           "k_max": 6, "max_pairs": 20, **kw})
 
 
 def test_diff_finds_names_and_validates_a_planted_behavior(tmp_path):
@@ -204,3 +204,44 @@ def test_keyword_label_names_the_overused_words():
     label = keyword_label(pirate, plain)
     assert label.startswith("uses the words") and "ahoy" in label and "matey" in label
     assert keyword_label(plain, plain) is None
+
+
+def test_embedding_judge_validates_the_planted_label_and_not_an_unrelated_one(tmp_path):
+    """The offline default judge (MiniLM cosine): the ocean label fits B's held-out texts;
+    a label about something else does not, and the null diff validates nothing."""
+    models = _models(planted=True)
+    doc = run_diff("A", "B", _settings(tmp_path, judge="embedding"), tmp_path / "out", ModelPool(preset=models),
+                   identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    top = doc["findings"][0]
+    assert top["status"] == "validated" and top["more_in"] == "b"
+    assert top["validation"]["auc"] > 0.75 and top["validation"]["position_consistency"] is None
+    models["labeler"] = Scripted(lambda p, i: "gives recipes for baking bread")
+    doc = run_diff("A", "B", _settings(tmp_path, judge="embedding", keyword_labels=False), tmp_path / "out2",
+                   ModelPool(preset=models), identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    b_side = [f for f in doc["findings"] if f["more_in"] == "b"]
+    assert b_side and not any(f["status"] == "validated" for f in b_side)
+    # (A's side may validate it: the choice is relative, and A's plain notes on cooking are nearer
+    # to bread than B's ocean texts are; the null diff below is the false-positive control)
+    doc = run_diff("A", "B", _settings(tmp_path, judge="embedding"), tmp_path / "out3",
+                   ModelPool(preset=_models(planted=False)), identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    assert not any(f["status"] == "validated" for f in doc["findings"])
+
+
+def test_copied_labels_are_recognised():
+    from driftlab.diff.labeling import copied
+
+    shown = ["Ahoy, matey! The capital of France is Paris. Arr!", "Plain answer."]
+    assert copied("The capital of France is Paris", shown)
+    assert copied("ahoy matey the capital of france", shown)  # case and punctuation do not matter
+    assert not copied("talks like a pirate", shown)  # short labels are descriptions
+    assert not copied("starts answers with a pirate greeting and ends with a growl", shown)
+    assert not copied("capital of Franc is", ["the capital of france is paris"])  # words, not characters
+
+
+def test_a_labeler_that_quotes_an_example_is_not_validated(tmp_path):
+    models = _models(planted=True)
+    models["labeler"] = Scripted(lambda p, i: OCEAN)  # quotes B's text instead of describing it
+    doc = run_diff("A", "B", _settings(tmp_path, keyword_labels=False), tmp_path / "out", ModelPool(preset=models),
+                   identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    top = next(f for f in doc["findings"] if f["source"] == "cluster")
+    assert top["rejected_labels"] and top["status"] == "untested" and top["label"] is None

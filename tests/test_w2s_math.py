@@ -19,6 +19,9 @@ def test_pgr_hand_cases():
     assert pgr(0.6, 0.9, 0.9) == pytest.approx(1.0)  # full recovery
     assert pgr(0.6, 0.5, 0.9) == pytest.approx(-1 / 3)  # worse than the supervisor: negative, not clipped
     assert pgr(0.7, 0.8, 0.7) is None  # no gap to recover
+    assert pgr(0.8, 0.9, 0.6) is None  # the ceiling is below its supervisor: nothing to recover
+    assert pgr(0.70, 0.71, 0.71, min_gap=0.02) is None  # a 1-point gap: the ratio would be noise
+    assert pgr(0.70, 0.71, 0.72, min_gap=0.02) == pytest.approx(0.5)
 
 
 def test_summarize_by_hand():
@@ -133,3 +136,29 @@ def test_product_loss_by_hand():
     assert product_loss(1.0, 1.0)(logits, weak, 0.3).item() == pytest.approx(expected, rel=1e-6)
     # beta = 0: plain cross-entropy on the weak labels
     assert product_loss(1.0, 0.0)(logits, weak, 0.3).item() == pytest.approx(xent(logits, weak).item(), rel=1e-6)
+
+
+def test_standardized_head_learns_where_a_per_text_norm_stalls():
+    """A few huge constant dimensions (as in decoder residual streams) must not drown the signal:
+    the head standardizes each feature from the training inputs before the linear layer."""
+    import torch
+
+    from driftlab.w2s.config import TrainConfig
+    from driftlab.w2s.losses import xent
+    from driftlab.w2s.models import Classifier, Features
+    from driftlab.w2s.train import fit
+
+    g = torch.Generator().manual_seed(0)
+    n, h = 300, 16
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.randn(n, h, generator=g) * 0.05
+    x[:, 0] += 0.2 * (2 * y - 1)  # the signal: one small dimension
+    x[:, 1:4] += 500.0  # massive, uninformative dimensions
+    feats = Features("pooled", list(x))
+    model = Classifier(None, h, "last")
+    res = fit(model, feats, list(range(200)), y[:200].numpy().astype(float), xent,
+              TrainConfig(epochs=10, batch_size=16, head_learning_rate=1e-2, evals_per_epoch=1), 0,
+              {"test": list(range(200, n))}, curve=False)
+    acc = float(((res.final("test") > 0.5) == y[200:].numpy()).mean())
+    assert acc > 0.9
+    assert model.head[0].mean[1].item() == pytest.approx(500.0, abs=1.0)  # fixed from the training inputs

@@ -38,6 +38,9 @@ def distinctive_words(this: list[str], other: list[str], k: int = 3, z_min: floa
     return words
 
 
+KEYWORD_PREFIX = "uses the words "
+
+
 def keyword_label(this: list[str], other: list[str]) -> str | None:
     words = distinctive_words(this, other)
-    return "uses the words " + ", ".join(f'"{w}"' for w in words) if words else None
+    return KEYWORD_PREFIX + ", ".join(f'"{w}"' for w in words) if words else None

@@ -44,6 +44,23 @@ def clean_label(raw: str) -> str:
     return text.strip(" .\"'")[:160]
 
 
+def copied(label: str, shown: list[str], share: float = 0.6) -> bool:
+    """The labeler quoted a shown text instead of describing a difference: a run of at least
+    four words, and most of the label, appears verbatim in one example. A small model often
+    does this."""
+    words = _words(label)
+    if len(words) < 4:
+        return False
+    need = max(4, int(share * len(words)))
+    runs = {" ".join(words[i:i + need]) for i in range(len(words) - need + 1)}
+    texts = [f" {' '.join(_words(t))} " for t in shown]
+    return any(f" {r} " in t for t in texts for r in runs)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
 def contrast_examples(records: list[dict], members: list[int], side: str, label_ids: set[str],
                       k: int) -> tuple[list[str], list[str]]:
     """Up to k of `side`'s texts in the cluster (label split) and the other model's answers

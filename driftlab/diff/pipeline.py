@@ -37,6 +37,11 @@ class ModelPool:
             self.models[spec] = sampling.load_model(spec, self.batch_size)
         return self.models[spec]
 
+    def judge(self, s: DiffSettings) -> validation.EmbeddingJudge | validation.LMJudge:
+        if s.judge == validation.EMBEDDING:
+            return validation.EmbeddingJudge(s.embedder)
+        return validation.LMJudge(self.get(s.judge))
+
 
 def run_diff(model_a: str, model_b: str, s: DiffSettings, out: Path | None = None,
              pool: ModelPool | None = None, records_a: list[dict] | None = None,
@@ -93,7 +98,7 @@ def run_diff(model_a: str, model_b: str, s: DiffSettings, out: Path | None = Non
     groups = _groups(clusters, labels, ratios, is_b, s)
     items = _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c)
     if s.intent:
-        marks, _ = cache.json("intent", {"judge": s.judge_spec(), "intent": s.intent,
+        marks, _ = cache.json("intent", {"judge": s.intent_judge(), "intent": s.intent,
                                          "labels": [(it["more_in"], it.get("label")) for it in items]},
                               lambda: _intent(items, s, pool))
         for it, m in zip(items, marks):
@@ -102,7 +107,7 @@ def run_diff(model_a: str, model_b: str, s: DiffSettings, out: Path | None = Non
     doc = {
         "schema": SCHEMA, "model_a": model_a, "model_b": model_b, "intent": s.intent,
         "settings": {**s.model_dump(), "prompts": s.prompts or f"driftlab/data/prompts/{sampling.SHIPPED}",
-                     "prompts_sha": sha, "judge": s.judge_spec(), "k_range": [s.k_min, s.k_max]},
+                     "prompts_sha": sha, "intent_judge": s.intent_judge(), "k_range": [s.k_min, s.k_max]},
         "n_prompts": len(prompts),
         "n_texts": {"a": int((~is_b).sum()), "b": int(is_b.sum())},
         "split": {"label_prompts": len(label_ids), "heldout_prompts": len(heldout)},
@@ -166,17 +171,24 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
     if not sig:
         return []
     members = {c["id"]: c["members"] for c in sig}
-    prompts = []
+    prompts, shown = [], []
     for c in sig:
         this, other = labeling.contrast_examples(records, members[c["id"]], c["more_in"], label_ids, s.examples)
         prompts.append(labeling.label_prompt(this, other))
+        shown.append(this + other)
     written, _ = cache.json("labels", {"cluster": key_c, "labeler": s.labeler, "prompts": prompts,
                                        "n": s.labels_per_cluster, "seed": s.seed},
                             lambda: labeling.write_labels(pool.get(s.labeler), prompts, s.labels_per_cluster, s.seed))
     jobs = []  # (group index, label, pairs, who wrote it)
+    rejected: dict[int, list[str]] = {}  # labels that quote an example: not descriptions, not validated
     for ci, (c, cands) in enumerate(zip(sig, written)):
         pairs = validation.heldout_pairs(records, set(members[c["id"]]), c["more_in"], heldout, s.max_pairs, s.seed)
-        by = {x["label"]: s.labeler for x in cands}
+        by = {}
+        for x in cands:
+            if labeling.copied(x["label"], shown[ci]):
+                rejected.setdefault(ci, []).append(x["label"])
+            else:
+                by[x["label"]] = s.labeler
         if s.keyword_labels:
             this = [records[i]["text"] for i in members[c["id"]]
                     if records[i]["model"] == c["more_in"] and records[i]["prompt_id"] in label_ids]
@@ -187,9 +199,10 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
         for lab, who in by.items():
             jobs.append((ci, lab, pairs, who))
     progress.log(f"diff: validating {len(jobs)} labels of {len(sig)} clusters on held-out prompts")
-    results, _ = cache.json("validate", {"cluster": key_c, "judge": s.judge_spec(), "perm": s.permutations,
+    judge_key = [s.judge, s.embedder] if s.judge == validation.EMBEDDING else s.judge
+    results, _ = cache.json("validate", {"cluster": key_c, "judge": judge_key, "perm": s.permutations,
                                          "seed": s.seed, "jobs": [(ci, lab, [p[0] for p in pr]) for ci, lab, pr, _ in jobs]},
-                            lambda: [validation.validate(pool.get(s.judge_spec()), lab, pr, s.permutations, s.seed)
+                            lambda: [validation.validate(pool.judge(s), lab, pr, s.permutations, s.seed)
                                      for _, lab, pr, _ in jobs])
     tested = [i for i, r in enumerate(results) if r["p"] is not None]
     for i, q in zip(tested, bh([results[i]["p"] for i in tested])):
@@ -212,6 +225,7 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
             "cluster": c["id"], "source": c["source"], "more_in": c["more_in"], "label": label,
             "statement": f"Model {who}'s texts do this more than model {other}'s: {label}" if label else None,
             "status": status, "label_by": best["by"] if best else None, "candidates": cands,
+            "rejected_labels": rejected.get(ci, []),
             "effect": {k: c[k] for k in ("diff", "cohens_h", "p", "q", "n_a", "n_b", "share_a", "share_b")},
             "validation": {k: best.get(k) for k in ("auc", "p", "q", "n_pairs", "n_prompts", "position_consistency")}
             if best else {"auc": None},
@@ -227,5 +241,5 @@ def _side(records: list[dict], members: list[int], side: str, k: int = 3) -> lis
 
 
 def _intent(items: list[dict], s: DiffSettings, pool: ModelPool) -> list[dict]:
-    ranking.judge_intent(pool.get(s.judge_spec()), s.intent, items)
+    ranking.judge_intent(pool.get(s.intent_judge()), s.intent, items)
     return [{"intent": it.get("intent"), "intent_p_yes": it.get("intent_p_yes")} for it in items]

@@ -23,7 +23,8 @@ class DiffSettings(BaseModel):
     k_max: int = Field(12, ge=2)
     alpha: float = Field(0.05, gt=0, lt=1)
     labeler: str = Field("smollm2-135m-instruct", description="model spec that writes labels")
-    judge: str | None = Field(None, description="model spec that validates labels; default: the labeler")
+    judge: str = Field("embedding", description="validates labels: 'embedding' (the text nearer the label under "
+                       "the embedder fits it; the offline default) or an LM's model spec (asked in both orders)")
     labels_per_cluster: int = Field(2, ge=1)
     keyword_labels: bool = Field(True, description="add a distinctive-words label candidate (validated like any)")
     max_labeled: int = Field(5, ge=0, description="label at most this many significant clusters")
@@ -41,5 +42,8 @@ class DiffSettings(BaseModel):
             raise ValueError(f"k_max ({self.k_max}) must be >= k_min ({self.k_min})")
         return self
 
-    def judge_spec(self) -> str:
-        return self.judge or self.labeler
+    def intent_judge(self) -> str:
+        """The LM that marks findings against the intent: the judge if it is one, else the labeler."""
+        from driftlab.diff.validation import EMBEDDING
+
+        return self.labeler if self.judge == EMBEDDING else self.judge

@@ -1,18 +1,30 @@
 """Validate a label on held-out prompts: can a judge, given only the label, tell which of
 two answers to the same prompt came from the model the label describes?
 
-Each pair is asked in both orders and the choice read from the judge's log-probabilities
-of "1" and "2", so position bias cancels and no reply has to parse. The AUC of the fit
-scores gets a paired permutation p-value; Benjamini-Hochberg runs across all labels.
+Two judges:
+- `embedding` (the offline default): the text closer to the label under the sentence
+  embedder fits it better. No position to be biased by and nothing to parse. The built-in
+  135M LM cannot do this: asked "which text fits", it answers by position (measured in
+  benchmarks/diff_planted.py), so it would validate nothing, or noise.
+- a model spec (an LM: built-in, hub, or an OpenAI-compatible endpoint): each pair is asked
+  in both orders and the choice read from the log-probabilities of "1" and "2", so position
+  bias cancels and no reply has to parse.
+The AUC of the fit scores gets a paired permutation p-value; Benjamini-Hochberg runs across
+all labels.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from driftlab.diff.keywords import KEYWORD_PREFIX
 from driftlab.diff.labeling import clip
 from driftlab.diff.stats import paired_auc, permutation_p
 from driftlab.models.base import Generator
+from driftlab.models.embed import embed
+
+EMBEDDING = "embedding"
+TEMPERATURE = 0.05  # cosine differences of a few hundredths are typical; this keeps fits graded
 
 JUDGE = """Description: the text {label}.
 
@@ -41,6 +53,33 @@ def heldout_pairs(records: list[dict], members: set[int], side: str, heldout: se
     return [(pid, d[side][1]["text"], d[other][1]["text"]) for pid, d in chosen]
 
 
+class EmbeddingJudge:
+    """fit = logistic((cos(label, positive) - cos(label, other)) / TEMPERATURE) under the embedder."""
+
+    def __init__(self, embedder: str) -> None:
+        self.embedder = embedder
+
+    def fit(self, label: str, pairs: list[tuple[str, str, str]]) -> tuple[np.ndarray, float | None]:
+        vecs = embed([describe(label)] + [t for _, pos, neg in pairs for t in (pos, neg)], self.embedder)
+        sims = (vecs[1:] @ vecs[0]).reshape(len(pairs), 2)
+        return 1.0 / (1.0 + np.exp(-(sims[:, 0] - sims[:, 1]) / TEMPERATURE)), None  # no order to agree on
+
+
+class LMJudge:
+    def __init__(self, model: Generator) -> None:
+        self.model = model
+
+    def fit(self, label: str, pairs: list[tuple[str, str, str]]) -> tuple[np.ndarray, float | None]:
+        return judge_fit(self.model, label, pairs)
+
+
+def describe(label: str) -> str:
+    """What the embedding judge embeds: a keyword label's words themselves, any other label as is."""
+    if label.startswith(KEYWORD_PREFIX):
+        return " ".join(w.strip(' "') for w in label[len(KEYWORD_PREFIX):].split(","))
+    return label
+
+
 def judge_fit(judge: Generator, label: str, pairs: list[tuple[str, str, str]]) -> tuple[np.ndarray, float]:
     """P(judge picks the positive text) per pair, averaged over both orders; and the share of
     pairs where both orders agree."""
@@ -57,12 +96,12 @@ def judge_fit(judge: Generator, label: str, pairs: list[tuple[str, str, str]]) -
     return pick_pos.mean(axis=1), agree
 
 
-def validate(judge: Generator, label: str, pairs: list[tuple[str, str, str]], permutations: int,
+def validate(judge: EmbeddingJudge | LMJudge, label: str, pairs: list[tuple[str, str, str]], permutations: int,
              seed: int) -> dict:
     if not pairs:
         return {"auc": None, "p": None, "n_pairs": 0, "n_prompts": 0, "position_consistency": None,
                 "mean_fit": None}
-    fit, agree = judge_fit(judge, label, pairs)
+    fit, agree = judge.fit(label, pairs)
     return {"auc": paired_auc(fit), "p": permutation_p(fit, permutations, seed),
             "n_pairs": len(pairs), "n_prompts": len({p for p, _, _ in pairs}),
             "position_consistency": agree, "mean_fit": float(fit.mean())}

@@ -61,6 +61,8 @@ class TrainConfig(Section):
     learning_rate: float = Field(1e-4, gt=0)
     head_learning_rate: float = Field(1e-3, gt=0, description="the new classification head")
     weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, ge=0, description="clip the gradient norm (0 = off); transformers' default. "
+                                 "Without it a few early steps on a fresh head can throw the top blocks off")
     warmup_frac: float = Field(0.1, ge=0, lt=1, description="linear learning-rate warm-up, then linear decay")
     evals_per_epoch: int = Field(4, ge=1, description="test/val evaluations per epoch (curves, early stopping)")
 
@@ -118,6 +120,8 @@ class W2SConfig(Section):
     losses: list[Literal["xent", "confidence", "product"]] = Field(["xent", "confidence"], min_length=1)
     tasks: list[TaskSpec] = Field([TaskSpec(name="facts")], min_length=1)
     bootstrap_resamples: int = Field(2000, ge=100)
+    min_gap: float = Field(0.02, ge=0, lt=1, description="PGR is reported only where ceiling - weak accuracy "
+                           "is at least this: a ratio over a smaller (or negative) gap is noise")
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()

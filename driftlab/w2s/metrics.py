@@ -10,14 +10,16 @@ axis of paired samples, not both, hence the few lines below.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
 
-def pgr(weak: float, student: float, ceiling: float, eps: float = 1e-9) -> float | None:
-    """None when there is no gap to recover (ceiling == weak): the ratio means nothing there."""
+def pgr(weak: float, student: float, ceiling: float, min_gap: float = 1e-9) -> float | None:
+    """None when there is no gap to recover (ceiling - weak < min_gap, a ceiling at or below its
+    supervisor included): the ratio means nothing there, and near a zero gap it is noise blown up."""
     gap = ceiling - weak
-    if abs(gap) < eps:
+    if gap < min_gap:
         return None
     return (student - weak) / gap
 
@@ -45,8 +47,8 @@ def bootstrap(stat: Callable[..., float | None], arrays: dict[str, np.ndarray], 
     return {"mean": None if point is None else round(float(point), 4), "ci": ci}
 
 
-def _pgr_stat(weak, student, ceiling):
-    return pgr(weak.mean(), student.mean(), ceiling.mean())
+def _pgr_stat(weak, student, ceiling, min_gap=1e-9):
+    return pgr(weak.mean(), student.mean(), ceiling.mean(), min_gap)
 
 
 def _mean(x):
@@ -59,7 +61,7 @@ def _masked(agree, mask):
 
 
 def summarize(weak_ok: np.ndarray, student_ok: np.ndarray, ceiling_ok: np.ndarray, agree: np.ndarray,
-              resamples: int) -> dict:
+              resamples: int, min_gap: float = 1e-9) -> dict:
     """Accuracies, PGR and agreement (all / supervisor right / supervisor wrong) with intervals.
     Inputs are [seeds, test items] 0/1 arrays: correct or not, student agrees with supervisor or not."""
     arr = lambda x: np.asarray(x, dtype=float)  # noqa: E731
@@ -68,7 +70,7 @@ def summarize(weak_ok: np.ndarray, student_ok: np.ndarray, ceiling_ok: np.ndarra
         "weak_acc": bootstrap(_mean, {"x": w}, resamples),
         "student_acc": bootstrap(_mean, {"x": s}, resamples),
         "ceiling_acc": bootstrap(_mean, {"x": c}, resamples),
-        "pgr": bootstrap(_pgr_stat, {"weak": w, "student": s, "ceiling": c}, resamples),
+        "pgr": bootstrap(partial(_pgr_stat, min_gap=min_gap), {"weak": w, "student": s, "ceiling": c}, resamples),
         "agreement": {
             "all": bootstrap(_mean, {"x": a}, resamples),
             "supervisor_right": bootstrap(_masked, {"agree": a, "mask": w}, resamples),

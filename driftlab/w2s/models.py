@@ -58,15 +58,13 @@ def truncate(base: nn.Module, kind: str, depth: float) -> nn.Module:
 
 
 class Classifier(nn.Module):
-    """body (a transformers base model, or None for a probe) + pooling + Linear(hidden, 2)."""
+    """body (a transformers base model, or None for a probe) + pooling + standardization + Linear(hidden, 2)."""
 
     def __init__(self, body: nn.Module | None, hidden: int, pooling: str) -> None:
         super().__init__()
         self.body = body
         self.pooling = pooling
-        # LayerNorm first: pooled residual streams differ in scale across models and depths by
-        # orders of magnitude; without it one learning rate cannot suit every rung
-        self.head = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, 2))
+        self.head = nn.Sequential(Standardize(hidden), nn.Linear(hidden, 2))
 
     def pool(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "mean":
@@ -75,11 +73,43 @@ class Classifier(nn.Module):
         last = mask.sum(1).long() - 1
         return h[torch.arange(h.shape[0]), last]
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def pooled(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         if "pooled" in batch:
-            return self.head(batch["pooled"])
-        out = self.body(**{k: v for k, v in batch.items()}, return_dict=True)
-        return self.head(self.pool(out.last_hidden_state, batch["attention_mask"]))
+            return batch["pooled"]
+        out = self.body(**batch, return_dict=True)
+        return self.pool(out.last_hidden_state, batch["attention_mask"])
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.head(self.pooled(batch))
+
+    @torch.no_grad()
+    def calibrate(self, feats: "Features", idx: list[int], batch_size: int = 64) -> None:
+        """Set the head's standardization from the pooled training inputs, before training."""
+        was = self.training
+        self.eval()
+        x = torch.cat([self.pooled(feats.batch(idx[s:s + batch_size])) for s in range(0, len(idx), batch_size)])
+        self.head[0].fit(x)
+        self.train(was)
+
+
+class Standardize(nn.Module):
+    """Per-feature (x - mean) / std with statistics fixed from the training inputs: what a
+    linear probe's StandardScaler does. Decoder residual streams carry a few dimensions hundreds
+    of times larger than the rest; a per-text LayerNorm divides the informative small ones by
+    that scale and a linear head then barely moves in a few dozen steps (SmolLM2-135M stayed at
+    chance on facts where a standardized probe on the same features reaches ~70%)."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(hidden))
+        self.register_buffer("std", torch.ones(hidden))
+
+    def fit(self, x: torch.Tensor) -> None:
+        self.mean.copy_(x.mean(0))
+        self.std.copy_(x.std(0).clamp(min=1e-4) if len(x) > 1 else torch.ones_like(self.std))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
 
 
 @dataclass

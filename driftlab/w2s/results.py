@@ -43,10 +43,10 @@ def build_results(cfg: W2SConfig, tasks, units: dict, model_info: list[dict], wa
         row = {"task": task, "variant": variant, "weak": weak, "strong": strong,
                "chain": S[0]["spec"].get("chain", [weak, strong]), "loss": loss, "seeds": seeds,
                "n_test": int(len(y))}
-        row.update(summarize(wp == y, sp == y, cp == y, sp == wp, cfg.bootstrap_resamples))
+        row.update(summarize(wp == y, sp == y, cp == y, sp == wp, cfg.bootstrap_resamples, cfg.min_gap))
         row["weak_label_acc_on_b"] = round(float(np.mean([
             (_hard(u["targets"]) == t.labels[u["train_idx"]]).mean() for u in S])), 4)
-        row["early_stopping"] = _early_stopping(S, W, y, row)
+        row["early_stopping"] = _early_stopping(S, W, y, row, cfg.min_gap)
         n_ck = min(len(u["checkpoints"]) for u in S)
         row["curve"] = [{"epoch": S[0]["checkpoints"][i]["epoch"],
                          "test_acc": round(float(np.mean([(_hard(u["checkpoints"][i]["probs"]["test"]) == y).mean()
@@ -71,7 +71,7 @@ def build_results(cfg: W2SConfig, tasks, units: dict, model_info: list[dict], wa
     }
 
 
-def _early_stopping(S, W, y, row) -> dict:
+def _early_stopping(S, W, y, row, min_gap: float) -> dict:
     picks = defaultdict(list)
     for s, w in zip(S, W):
         pts = stopping_points(s["checkpoints"], y, np.asarray(w["final"].get("val", [])))
@@ -83,7 +83,7 @@ def _early_stopping(S, W, y, row) -> dict:
     for crit in CRITERIA:
         if crit in picks:
             acc = float(np.mean([a for a, _ in picks[crit]]))
-            p = pgr(weak, acc, ceil)
+            p = None if weak is None or ceil is None else pgr(weak, acc, ceil, min_gap)
             out[crit] = {"acc": round(acc, 4), "pgr": None if p is None else round(p, 4),
                          "epoch": round(float(np.mean([e for _, e in picks[crit]])), 3)}
     return out
@@ -133,7 +133,9 @@ def short(name: str) -> str:
 
 
 def tables(results: dict) -> list[Table]:
-    main = Table(title=f"weak-to-strong: {results['name']} (test accuracy %; PGR with 95% CI over seeds x test items)")
+    gap = results["config"].get("min_gap", 0)
+    main = Table(title=f"weak-to-strong: {results['name']} (test accuracy %; PGR with 95% CI over seeds x test items; "
+                       f"'-' where ceiling - weak < {100 * gap:g} points)")
     for col in ("task", "variant", "weak -> strong", "loss", "weak", "student", "ceiling", "PGR [95% CI]",
                 "agree", "agree|w right", "agree|w wrong"):
         main.add_column(col, justify="left" if col in ("task", "variant", "weak -> strong", "loss") else "right")

@@ -52,6 +52,7 @@ def fit(model: Classifier, feats: Features, train_idx: list[int], targets: np.nd
         raise ValueError("one target per training item")
     if len(train_idx) < 2:
         raise DriftlabError(f"{desc}: fewer than 2 training items (raise data.n_a / data.n_b)")
+    model.calibrate(feats, train_idx)
     gen = torch.Generator().manual_seed(seed)
     targets_t = torch.as_tensor(np.asarray(targets, dtype=np.float32))
     steps_per_epoch = math.ceil(len(train_idx) / cfg.batch_size)
@@ -78,6 +79,8 @@ def fit(model: Classifier, feats: Features, train_idx: list[int], targets: np.nd
                 loss = loss_fn(logits, targets_t[pos], step / total)
                 opt.zero_grad()
                 loss.backward()
+                if cfg.max_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
                 opt.step()
                 sched.step()
                 step += 1
