@@ -39,7 +39,7 @@ def test_unknown_keys_and_bad_values_name_the_key(tmp_path):
         load_w2s_config(write(tmp_path, 'tasks = [{name = "sizes", min_ratios = 2}]\n'))
     with pytest.raises(ConfigError, match="ladder names a model twice"):
         load_w2s_config(write(tmp_path, 'ladder = ["a/b", "a/b"]\n'))
-    with pytest.raises(ConfigError, match="unknown preset 'w2s-nope'; choose one of: w2s-grid, w2s-quick"):
+    with pytest.raises(ConfigError, match="unknown preset 'w2s-nope'; choose one of: w2s-experiments, w2s-grid, w2s-quick"):
         load_w2s_config(preset="w2s-nope")
 
 

@@ -92,6 +92,35 @@ def test_training_changes_a_copy_never_the_shared_model(ladder):
     assert all(torch.equal(p, shared[n]) for n, p in rung.top_blocks().named_parameters())
 
 
+@pytest.mark.parametrize("finetune", ["lora", "full"])
+@pytest.mark.parametrize("rung_index", [0, 1])  # an encoder and a decoder
+def test_lora_and_full_modes_train_the_body_from_tokens(ladder, finetune, rung_index):
+    """lora trains only adapters (+ head), full every weight; both read token ids, and the
+    shared base model is never touched."""
+    from driftlab.w2s.config import TrainConfig
+    from driftlab.w2s.losses import xent
+    from driftlab.w2s.train import fit
+
+    rung = load_rung(ladder[rung_index], ModelConfig(finetune=finetune))
+    feats = rung.features(f"t-{finetune}", ["a b c", "d e f", "g h", "i j k l"], 16)
+    assert feats.mode == "tokens"
+    shared = {n: p.detach().clone() for n, p in rung.base.named_parameters()}
+    model = rung.classifier(0)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    res = fit(model, feats, [0, 1, 2, 3], np.array([1.0, 0.0, 1.0, 0.0]), xent,
+              TrainConfig(epochs=2, batch_size=4, learning_rate=1e-2), 0, {"test": [0, 1], "val": []})
+    changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    body = {n for n in changed if n.startswith("body.")}
+    assert "head.1.weight" in changed and body and changed <= trainable
+    if finetune == "lora":
+        assert all("lora_" in n for n in body)
+    else:
+        assert not any("lora_" in n for n in trainable) and len(body) > 4
+    assert len(res.final("test")) == 2
+    assert all(torch.equal(p, shared[n]) for n, p in rung.base.named_parameters())
+
+
 def test_end_to_end_every_experiment_and_the_cache(ladder, tmp_path):
     cfg = make_cfg(ladder, bootstrap={"enabled": True}, synthetic={"enabled": True},
                    easy_to_hard={"enabled": True}, prompting={"enabled": True, "shots": 2, "n_test": 6},
