@@ -16,7 +16,7 @@ from driftlab.diff.cache import StepCache, key_of
 from driftlab.models.embed import embed
 from driftlab.diff.keywords import keyword_label
 from driftlab.diff.projection import project, svg
-from driftlab.diff.settings import DiffSettings
+from driftlab.diff.settings import EMBEDDING, DiffSettings
 from driftlab.diff.stats import bh, cluster_tests
 from driftlab.models.base import Generator
 from driftlab.store import _atomic_write, write_json
@@ -38,7 +38,7 @@ class ModelPool:
         return self.models[spec]
 
     def judge(self, s: DiffSettings) -> validation.EmbeddingJudge | validation.LMJudge:
-        if s.judge == validation.EMBEDDING:
+        if s.judge == EMBEDDING:
             return validation.EmbeddingJudge(s.embedder)
         return validation.LMJudge(self.get(s.judge))
 
@@ -199,7 +199,7 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
         for lab, who in by.items():
             jobs.append((ci, lab, pairs, who))
     progress.log(f"diff: validating {len(jobs)} labels of {len(sig)} clusters on held-out prompts")
-    judge_key = [s.judge, s.embedder] if s.judge == validation.EMBEDDING else s.judge
+    judge_key = [s.judge, s.embedder] if s.judge == EMBEDDING else s.judge
     results, _ = cache.json("validate", {"cluster": key_c, "judge": judge_key, "perm": s.permutations,
                                          "seed": s.seed, "jobs": [(ci, lab, [p[0] for p in pr]) for ci, lab, pr, _ in jobs]},
                             lambda: [validation.validate(pool.judge(s), lab, pr, s.permutations, s.seed)

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+EMBEDDING = "embedding"  # the judge that needs no LM: cosine under the embedder
+
 
 class DiffSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -23,7 +25,7 @@ class DiffSettings(BaseModel):
     k_max: int = Field(12, ge=2)
     alpha: float = Field(0.05, gt=0, lt=1)
     labeler: str = Field("smollm2-135m-instruct", description="model spec that writes labels")
-    judge: str = Field("embedding", description="validates labels: 'embedding' (the text nearer the label under "
+    judge: str = Field(EMBEDDING, description="validates labels: 'embedding' (the text nearer the label under "
                        "the embedder fits it; the offline default) or an LM's model spec (asked in both orders)")
     labels_per_cluster: int = Field(2, ge=1)
     keyword_labels: bool = Field(True, description="add a distinctive-words label candidate (validated like any)")
@@ -44,6 +46,4 @@ class DiffSettings(BaseModel):
 
     def intent_judge(self) -> str:
         """The LM that marks findings against the intent: the judge if it is one, else the labeler."""
-        from driftlab.diff.validation import EMBEDDING
-
         return self.labeler if self.judge == EMBEDDING else self.judge

@@ -19,11 +19,11 @@ import numpy as np
 
 from driftlab.diff.keywords import KEYWORD_PREFIX
 from driftlab.diff.labeling import clip
+from driftlab.diff.settings import EMBEDDING
 from driftlab.diff.stats import paired_auc, permutation_p
 from driftlab.models.base import Generator
 from driftlab.models.embed import embed
 
-EMBEDDING = "embedding"
 TEMPERATURE = 0.05  # cosine differences of a few hundredths are typical; this keeps fits graded
 
 JUDGE = """Description: the text {label}.

@@ -57,6 +57,15 @@ def truncate(base: nn.Module, kind: str, depth: float) -> nn.Module:
     return base
 
 
+def pool(h: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """[B, T, H] -> [B, H]: the mask-weighted mean, or the last non-pad token (right padding)."""
+    if pooling == "mean":
+        m = mask.unsqueeze(-1).to(h.dtype)
+        return (h * m).sum(1) / m.sum(1).clamp(min=1)
+    last = mask.sum(1).long() - 1
+    return h[torch.arange(h.shape[0]), last]
+
+
 class Classifier(nn.Module):
     """body (a transformers base model, or None for a probe) + pooling + standardization + Linear(hidden, 2)."""
 
@@ -66,18 +75,11 @@ class Classifier(nn.Module):
         self.pooling = pooling
         self.head = nn.Sequential(Standardize(hidden), nn.Linear(hidden, 2))
 
-    def pool(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        if self.pooling == "mean":
-            m = mask.unsqueeze(-1).to(h.dtype)
-            return (h * m).sum(1) / m.sum(1).clamp(min=1)
-        last = mask.sum(1).long() - 1
-        return h[torch.arange(h.shape[0]), last]
-
     def pooled(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         if "pooled" in batch:
             return batch["pooled"]
         out = self.body(**batch, return_dict=True)
-        return self.pool(out.last_hidden_state, batch["attention_mask"])
+        return pool(out.last_hidden_state, batch["attention_mask"], self.pooling)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.head(self.pooled(batch))
@@ -191,8 +193,7 @@ class Rung:
                     b = tok.batch(idx)
                     out = self.base(**b, output_hidden_states=True, return_dict=True)
                     if mode == "pooled":
-                        pooled = Classifier(None, 1, self.pooling).pool(out.last_hidden_state, b["attention_mask"])
-                        rows.extend(pooled)
+                        rows.extend(pool(out.last_hidden_state, b["attention_mask"], self.pooling))
                     else:  # input of block L-k: hidden_states[i] is what block i receives
                         h = out.hidden_states[self.n_layers - k]
                         rows.extend(h[j, : int(b["attention_mask"][j].sum())].clone() for j in range(len(idx)))

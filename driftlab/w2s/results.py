@@ -83,7 +83,7 @@ def _early_stopping(S, W, y, row, min_gap: float) -> dict:
     for crit in CRITERIA:
         if crit in picks:
             acc = float(np.mean([a for a, _ in picks[crit]]))
-            p = None if weak is None or ceil is None else pgr(weak, acc, ceil, min_gap)
+            p = pgr(weak, acc, ceil, min_gap)
             out[crit] = {"acc": round(acc, 4), "pgr": None if p is None else round(p, 4),
                          "epoch": round(float(np.mean([e for _, e in picks[crit]])), 3)}
     return out
