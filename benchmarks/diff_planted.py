@@ -116,6 +116,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/diff-bench"))
     ap.add_argument("--fp-seeds", type=int, default=5)
     ap.add_argument("--behaviors", default=",".join(BEHAVIORS))
+    ap.add_argument("--samples", type=int, default=1, help="samples per prompt per model (a rare plant needs more)")
     args = ap.parse_args()
     from driftlab.diff import ModelPool, run_diff, sampling
     from driftlab.models.hf import HFModel, default_threads
@@ -123,7 +124,8 @@ def main() -> None:
 
     default_threads()
     out = args.out
-    s = settings()
+    s = settings(samples=args.samples)
+    tag = "" if args.samples == 1 else f"-s{args.samples}"  # each setting keeps its own diffs and results
     started = time.perf_counter()
     base = HFModel.load(BASE, batch_size=64)
     pool = ModelPool(64, {BASE: base})
@@ -140,19 +142,19 @@ def main() -> None:
     instr = [r for r in rows if r["category"] == "train"]
     ai = [r for r in rows if r["category"] == "ai-train"]
 
-    records_a = base_samples(base, s, s.seed * 1000 + 1, out / "base_seed0.jsonl")
+    records_a = base_samples(base, s, s.seed * 1000 + 1, out / f"base{tag}_seed0.jsonl")
     results = {"settings": s.model_dump(), "planted": {}, "false_positive": []}
     for name in args.behaviors.split(","):
         b = BEHAVIORS[name]
         spec = plant(name, out, instr, ai)
         t0 = time.perf_counter()
-        doc = run_diff(BASE, spec, s, out / f"diff-{name}", pool, records_a=records_a)
+        doc = run_diff(BASE, spec, s, out / f"diff-{name}{tag}", pool, records_a=records_a)
         pool.models.pop(spec, None)  # free the planted copy
         items = doc["findings"]
         validated = [f for f in items if f["status"] == "validated"]
         match, sim = judge_match(name, validated)
         kw = re.compile(b["keywords"], re.I)
-        planted_share = sum(bool(kw.search(t)) for t in (r["text"] for r in sampling_texts(out / f"diff-{name}", "b")))
+        planted_share = sum(bool(kw.search(t)) for t in (r["text"] for r in sampling_texts(out / f"diff-{name}{tag}", "b")))
         res = {
             "behavior": name, "kind": b["kind"], "spec": spec, "seconds": round(time.perf_counter() - t0, 1),
             "texts_with_behavior_b": planted_share, "texts_b": doc["n_texts"]["b"],
@@ -175,23 +177,23 @@ def main() -> None:
             "top_characteristic_b": [r["text"][:160] for r in (doc["characteristic"] or {}).get("b", [])],
         }
         results["planted"][name] = res
-        write_json(out / "results.json", results)
+        write_json(out / f"results{tag}.json", results)
         print(json.dumps({k: v for k, v in res.items() if not k.startswith("top_")}, indent=1), flush=True)
 
     # False-positive control: two independent samplings of the same model, several seeds.
-    no_lr = settings(logratio=False)
+    no_lr = settings(samples=args.samples, logratio=False)
     for k in range(args.fp_seeds):
         sa, sb = 2 * k, 2 * k + 1
-        ra = records_a if sa == 0 else base_samples(base, s, s.seed * 1000 + 1 + 17 * sa, out / f"base_seed{sa}.jsonl")
-        rb = base_samples(base, s, s.seed * 1000 + 1 + 17 * sb, out / f"base_seed{sb}.jsonl", who="b")
+        ra = records_a if sa == 0 else base_samples(base, s, s.seed * 1000 + 1 + 17 * sa, out / f"base{tag}_seed{sa}.jsonl")
+        rb = base_samples(base, s, s.seed * 1000 + 1 + 17 * sb, out / f"base{tag}_seed{sb}.jsonl", who="b")
         rb = [{**r, "model": "b"} for r in rb]
-        doc = run_diff(BASE, BASE, no_lr, out / f"fp-{k}", pool, records_a=ra, records_b=rb)
+        doc = run_diff(BASE, BASE, no_lr, out / f"fp-{k}{tag}", pool, records_a=ra, records_b=rb)
         fp = {"pair": [sa, sb], "clusters": len(doc["clusters"]),
               "significant_clusters": sum(c["significant"] for c in doc["clusters"]),
               "validated": sum(f["status"] == "validated" for f in doc["findings"]),
               "hypotheses": len(doc["findings"]), "classifier": doc["baseline_classifier"]}
         results["false_positive"].append(fp)
-        write_json(out / "results.json", results)
+        write_json(out / f"results{tag}.json", results)
         print(json.dumps(fp), flush=True)
     fps = results["false_positive"]
     pl = list(results["planted"].values())
@@ -205,7 +207,7 @@ def main() -> None:
         "fp_significant_clusters_per_diff": sum(f["significant_clusters"] for f in fps) / max(1, len(fps)),
         "alpha": s.alpha, "seconds": round(time.perf_counter() - started, 1),
     }
-    write_json(out / "results.json", results)
+    write_json(out / f"results{tag}.json", results)
     print(json.dumps(results["summary"], indent=1))
 
 

@@ -245,3 +245,35 @@ def test_a_labeler_that_quotes_an_example_is_not_validated(tmp_path):
                    identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
     top = next(f for f in doc["findings"] if f["source"] == "cluster")
     assert top["rejected_labels"] and top["status"] == "untested" and top["label"] is None
+
+
+def test_log_ratio_tail_isolates_a_rare_strong_behavior():
+    """Five of B's 400 texts score far above the rest: the decile dilutes them with 75 ordinary
+    texts, the tail group holds exactly them; two such texts are too few to make a tail group."""
+    from driftlab.diff.pipeline import _groups
+
+    rng = np.random.default_rng(0)
+    is_b = np.array([False] * 400 + [True] * 400)
+    ratios = rng.normal(0, 1, 800) + is_b * 1.0
+    ratios[[401, 450, 500, 650, 799]] = [40, 35, 50, 31, 44]
+    groups = {g["id"]: g for g in _groups([], np.zeros(800, int), ratios.tolist(), is_b, DiffSettings())}
+    assert set(groups) >= {"logratio-b", "logratio-b-tail"}
+    assert len(groups["logratio-b"]["members"]) == 80
+    assert groups["logratio-b-tail"]["members"] == [500, 799, 401, 450, 650]  # most B-like first
+    ratios[[450, 500, 650]] = 0.0
+    assert "logratio-b-tail" not in {g["id"] for g in _groups([], np.zeros(800, int), ratios.tolist(), is_b,
+                                                                   DiffSettings())}
+
+
+def test_validation_pairs_use_every_sample_of_held_out_prompts_only():
+    from driftlab.diff.validation import heldout_pairs
+
+    records = [{"prompt_id": f"p{p}", "sample": k, "model": m, "text": f"{m}{p}.{k}"}
+               for m in "ab" for p in range(6) for k in range(3)]
+    heldout = {"p0", "p1", "p2"}
+    members = {i for i, r in enumerate(records) if r["model"] == "b" and r["prompt_id"] == "p2"}
+    pairs = heldout_pairs(records, members, "b", heldout, max_pairs=100, seed=0)
+    assert len(pairs) == 9 and {p for p, _, _ in pairs} == heldout  # 3 prompts x 3 samples each
+    assert all(pos == f"b{p[1:]}.{pos.split('.')[1]}" and neg == "a" + pos[1:] for p, pos, neg in pairs)
+    assert {p for p, _, _ in pairs[:3]} == {"p2"}  # the group's pairs come first
+    assert len(heldout_pairs(records, members, "b", heldout, max_pairs=4, seed=0)) == 4

@@ -22,6 +22,7 @@ from driftlab.models.base import Generator
 from driftlab.store import _atomic_write, write_json
 
 SCHEMA = "driftlab.diff/1"
+TAIL_MIN = 4  # a log-ratio tail of fewer texts leaves about two per half: nothing to label or validate
 
 
 class ModelPool:
@@ -144,23 +145,32 @@ def _add_examples(clusters: list[dict], records: list[dict], labels: np.ndarray,
 
 def _groups(clusters: list[dict], labels: np.ndarray, ratios: list[float] | None, is_b: np.ndarray,
             s: DiffSettings) -> list[dict]:
-    """What gets labeled: the significant clusters (largest |h| first), then each model's most
-    characteristic texts by log-prob ratio (top decile of all texts), which finds a behavior
-    spread thinly over many topics that no cluster isolates."""
+    """What gets labeled: the significant clusters (largest |h| first), then, per model, its
+    most characteristic texts by log-prob ratio: the top decile of all texts, which finds a
+    behavior spread thinly over many topics that no cluster isolates, and the far tail
+    (beyond Tukey's outer fence, Q3 + 3 IQR), which finds one shown rarely but strongly (a
+    stance on one subject) that a decile would dilute with ordinary texts."""
     sig = sorted([c for c in clusters if c["significant"]], key=lambda c: -abs(c["cohens_h"]))[: s.max_labeled]
     groups = [{**c, "source": "cluster", "members": np.flatnonzero(labels == c["id"]).tolist()} for c in sig]
     if ratios is None or max(map(abs, ratios), default=0.0) < 1e-6:  # the same model: nothing to rank
         return groups
-    order = np.argsort(ratios, kind="stable")
+    r = np.asarray(ratios, dtype=float)
+    order = np.argsort(r, kind="stable")
     top = max(2, len(order) // 10)
-    for side, idx in (("b", order[::-1][:top]), ("a", order[:top])):
+    q1, q3 = np.percentile(r, [25, 75])
+    fence = 3 * (q3 - q1)
+    sets = [("b", "", order[::-1][:top]), ("a", "", order[:top]),
+            ("b", "-tail", np.flatnonzero(r > q3 + fence)), ("a", "-tail", np.flatnonzero(r < q1 - fence))]
+    for side, suffix, idx in sets:
+        if suffix and not TAIL_MIN <= len(idx) < top:  # too few to validate, or the decile already
+            continue
         inside = np.zeros(len(order), dtype=int)
         inside[idx] = 1
-        row = next(r for r in cluster_tests(inside, is_b, s.alpha) if r["id"] == 1)
+        row = next(t for t in cluster_tests(inside, is_b, s.alpha) if t["id"] == 1)
         if row["more_in"] != side:
             continue
-        groups.append({**row, "id": f"logratio-{side}", "source": "logratio", "more_in": side,
-                       "members": sorted(idx.tolist(), key=lambda i: -ratios[i] if side == "b" else ratios[i]),
+        groups.append({**row, "id": f"logratio-{side}{suffix}", "source": "logratio", "more_in": side,
+                       "members": sorted(idx.tolist(), key=lambda i: -r[i] if side == "b" else r[i]),
                        "examples_a": [], "examples_b": []})
     return groups
 

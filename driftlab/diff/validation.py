@@ -37,20 +37,23 @@ Which text fits the description better? Answer with 1 or 2."""
 
 def heldout_pairs(records: list[dict], members: set[int], side: str, heldout: set[str],
                   max_pairs: int, seed: int) -> list[tuple[str, str, str]]:
-    """(prompt_id, positive text, other text) on held-out prompts, sample 0 of each model;
-    prompts where either text is in the cluster first, then others, up to max_pairs."""
-    by_prompt: dict[str, dict[str, tuple[int, dict]]] = {}
+    """(prompt_id, positive text, other text) on held-out prompts, pairing sample k of each
+    model for every k, so more samples per prompt buy more pairs for a rare behavior; pairs
+    where either text is in the group first, then others, up to max_pairs. Each pair's
+    orientation is still a fair coin under the null: the two models' k-th samples are
+    independent draws given the prompt."""
+    by_pair: dict[tuple[str, int], dict[str, tuple[int, dict]]] = {}
     for i, r in enumerate(records):
-        if r["prompt_id"] in heldout and r["sample"] == 0:
-            by_prompt.setdefault(r["prompt_id"], {})[r["model"]] = (i, r)
+        if r["prompt_id"] in heldout:
+            by_pair.setdefault((r["prompt_id"], r["sample"]), {})[r["model"]] = (i, r)
     other = "a" if side == "b" else "b"
-    full = [(pid, d) for pid, d in sorted(by_prompt.items()) if side in d and other in d]
+    full = [(key, d) for key, d in sorted(by_pair.items()) if side in d and other in d]
     rng = np.random.default_rng(seed)
     rng.shuffle(full)
     inside = [x for x in full if x[1][side][0] in members or x[1][other][0] in members]
     rest = [x for x in full if x not in inside]
     chosen = (inside + rest)[:max_pairs]
-    return [(pid, d[side][1]["text"], d[other][1]["text"]) for pid, d in chosen]
+    return [(key[0], d[side][1]["text"], d[other][1]["text"]) for key, d in chosen]
 
 
 class EmbeddingJudge:
