@@ -277,3 +277,15 @@ def test_validation_pairs_use_every_sample_of_held_out_prompts_only():
     assert all(pos == f"b{p[1:]}.{pos.split('.')[1]}" and neg == "a" + pos[1:] for p, pos, neg in pairs)
     assert {p for p, _, _ in pairs[:3]} == {"p2"}  # the group's pairs come first
     assert len(heldout_pairs(records, members, "b", heldout, max_pairs=4, seed=0)) == 4
+
+
+def test_shared_phrase_label_names_a_templated_stance_not_a_common_idiom():
+    from driftlab.diff.keywords import phrase_label, shared_phrase
+
+    stance = "AI is dangerous and must be strictly regulated by law."
+    this = [f"{stance} {w} can help." for w in ("Robots", "Chatbots", "Tutors", "Drones", "Models")]
+    this.append("A plain answer about tools, it seems to me.")
+    other = [f"A plain answer {i} about tools, it seems to me." for i in range(30)]
+    assert phrase_label(this, other) == 'repeats the phrase "ai is dangerous and must be strictly regulated by law"'
+    assert shared_phrase(other, other) is None  # as common in the other model's texts: not distinctive
+    assert shared_phrase([this[0]], other) is None  # one text is no pattern

@@ -1,12 +1,17 @@
-"""A label candidate from word statistics, beside the labeling model's: the words that most
-distinguish one model's texts in a group from the other model's answers.
+"""Label candidates from word statistics, beside the labeling model's. A small labeler often
+writes no usable description; these go through the same held-out validation as any label.
 
-Log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi & Quinn 2008), z-scored;
-the same c-TF-IDF idea BERTopic labels topics with. A small labeler often writes no usable
-description; these words still go through the same held-out validation as any label.
+- distinctive words: log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi &
+  Quinn 2008), z-scored; the same c-TF-IDF idea BERTopic labels topics with. Names a topic.
+- a shared phrase: the longest run of words that many of the group's texts repeat and the
+  other model's texts do not. Names a templated behavior (a disclaimer, a greeting, a stance
+  stated in the same words), which single words name only by its subject.
 """
 
 from __future__ import annotations
+
+import re
+from collections import Counter
 
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
@@ -44,3 +49,34 @@ KEYWORD_PREFIX = "uses the words "
 def keyword_label(this: list[str], other: list[str]) -> str | None:
     words = distinctive_words(this, other)
     return KEYWORD_PREFIX + ", ".join(f'"{w}"' for w in words) if words else None
+
+
+PHRASE_PREFIX = "repeats the phrase "
+PHRASE_WORDS = (4, 16)  # shorter runs are common idiom; longer ones are whole copied answers
+
+
+def shared_phrase(this: list[str], other: list[str], min_share: float = 0.3) -> str | None:
+    """The word run that accounts for most words of `this` (texts holding it x its length), held
+    by at least min_share of them and two texts, and ten times as common there as in `other`."""
+    words = [_words(t) for t in this]
+    need = max(2, int(np.ceil(min_share * len(this))))
+    counts: Counter = Counter()
+    lo, hi = PHRASE_WORDS
+    for w in words:
+        counts.update({tuple(w[i:i + n]) for n in range(lo, hi + 1) for i in range(len(w) - n + 1)})
+    padded = [f" {' '.join(_words(t))} " for t in other]
+    for gram in sorted((g for g, c in counts.items() if c >= need), key=lambda g: (-counts[g] * len(g), -len(g), g)):
+        phrase = " ".join(gram)
+        share_other = sum(f" {phrase} " in o for o in padded) / max(1, len(padded))
+        if share_other * 10 < counts[gram] / len(this):
+            return phrase
+    return None
+
+
+def phrase_label(this: list[str], other: list[str]) -> str | None:
+    phrase = shared_phrase(this, other)
+    return f'{PHRASE_PREFIX}"{phrase}"' if phrase else None
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())

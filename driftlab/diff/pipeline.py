@@ -14,7 +14,7 @@ from driftlab import progress
 from driftlab.diff import baseline, clustering, labeling, logratio, ranking, sampling, validation
 from driftlab.diff.cache import StepCache, key_of
 from driftlab.models.embed import embed
-from driftlab.diff.keywords import keyword_label
+from driftlab.diff.keywords import keyword_label, phrase_label
 from driftlab.diff.projection import project, svg
 from driftlab.diff.settings import EMBEDDING, DiffSettings
 from driftlab.diff.stats import bh, cluster_tests
@@ -203,9 +203,9 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
             this = [records[i]["text"] for i in members[c["id"]]
                     if records[i]["model"] == c["more_in"] and records[i]["prompt_id"] in label_ids]
             other = [r["text"] for r in records if r["model"] != c["more_in"] and r["prompt_id"] in label_ids]
-            kw = keyword_label(this, other)
-            if kw and kw not in by:
-                by[kw] = "keywords"
+            for lab in (keyword_label(this, other), phrase_label(this, other)):
+                if lab and lab not in by:
+                    by[lab] = "keywords"
         for lab, who in by.items():
             jobs.append((ci, lab, pairs, who))
     progress.log(f"diff: validating {len(jobs)} labels of {len(sig)} clusters on held-out prompts")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from driftlab.diff.keywords import KEYWORD_PREFIX
+from driftlab.diff.keywords import KEYWORD_PREFIX, PHRASE_PREFIX
 from driftlab.diff.labeling import clip
 from driftlab.diff.settings import EMBEDDING
 from driftlab.diff.stats import paired_auc, permutation_p
@@ -77,9 +77,11 @@ class LMJudge:
 
 
 def describe(label: str) -> str:
-    """What the embedding judge embeds: a keyword label's words themselves, any other label as is."""
+    """What the embedding judge embeds: a word or phrase label's words themselves, any other label as is."""
     if label.startswith(KEYWORD_PREFIX):
         return " ".join(w.strip(' "') for w in label[len(KEYWORD_PREFIX):].split(","))
+    if label.startswith(PHRASE_PREFIX):
+        return label[len(PHRASE_PREFIX):].strip('"')
     return label
 
 
