@@ -11,9 +11,15 @@ Backends are imported only when chosen: importing driftlab never imports vllm or
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable
 
 from driftlab.models.base import Generator
+
+# TRL's configs need gradient_checkpointing=False passed by that name, and PEFT reads
+# model.is_gradient_checkpointing when it wraps a model; transformers 5 calls the name
+# deprecated and warns on every adapter load. Neither is the user's to fix.
+warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning)
 
 # prefix (before the first ':') -> loader(rest_of_spec, **options)
 BACKENDS: dict[str, Callable[..., Generator]] = {}

@@ -6,7 +6,6 @@ bf16 matmul is ~600x slower than fp32 and checkpointing only costs time, so both
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
@@ -16,10 +15,6 @@ from transformers import TrainerCallback
 from driftlab import progress
 from driftlab.config import TrainConfig
 
-
-# TRL's configs default gradient_checkpointing to True, so we must pass False by that name;
-# transformers 5 calls the name deprecated (in favour of activation_checkpointing) and warns.
-warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning)
 
 
 def lora_config(cfg: TrainConfig) -> LoraConfig:
