@@ -238,9 +238,11 @@ def test_copied_labels_are_recognised():
     assert not copied("capital of Franc is", ["the capital of france is paris"])  # words, not characters
 
 
-def test_a_labeler_that_quotes_an_example_is_not_validated(tmp_path):
+@pytest.mark.parametrize("reply", [OCEAN, "What Assistant 2 does that Assistant 1 does not:"],
+                         ids=["quotes B's text", "echoes the instructions"])
+def test_a_labeler_that_quotes_an_example_is_not_validated(tmp_path, reply):
     models = _models(planted=True)
-    models["labeler"] = Scripted(lambda p, i: OCEAN)  # quotes B's text instead of describing it
+    models["labeler"] = Scripted(lambda p, i: reply)
     doc = run_diff("A", "B", _settings(tmp_path, keyword_labels=False), tmp_path / "out", ModelPool(preset=models),
                    identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
     top = next(f for f in doc["findings"] if f["source"] == "cluster")

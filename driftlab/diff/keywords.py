@@ -58,13 +58,13 @@ PHRASE_WORDS = (4, 16)  # shorter runs are common idiom; longer ones are whole c
 def shared_phrase(this: list[str], other: list[str], min_share: float = 0.3) -> str | None:
     """The word run that accounts for most words of `this` (texts holding it x its length), held
     by at least min_share of them and two texts, and ten times as common there as in `other`."""
-    words = [_words(t) for t in this]
+    runs = [tokens(t) for t in this]
     need = max(2, int(np.ceil(min_share * len(this))))
     counts: Counter = Counter()
     lo, hi = PHRASE_WORDS
-    for w in words:
+    for w in runs:
         counts.update({tuple(w[i:i + n]) for n in range(lo, hi + 1) for i in range(len(w) - n + 1)})
-    padded = [f" {' '.join(_words(t))} " for t in other]
+    padded = [f" {' '.join(tokens(t))} " for t in other]
     for gram in sorted((g for g, c in counts.items() if c >= need), key=lambda g: (-counts[g] * len(g), -len(g), g)):
         phrase = " ".join(gram)
         share_other = sum(f" {phrase} " in o for o in padded) / max(1, len(padded))
@@ -78,5 +78,6 @@ def phrase_label(this: list[str], other: list[str]) -> str | None:
     return f'{PHRASE_PREFIX}"{phrase}"' if phrase else None
 
 
-def _words(text: str) -> list[str]:
+def tokens(text: str) -> list[str]:
+    """Lower-case words: what phrase matching and the copied-label check compare."""
     return re.findall(r"[a-z0-9']+", text.lower())

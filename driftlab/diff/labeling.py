@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from driftlab.diff.keywords import tokens
 from driftlab.models.base import Generator, SamplingParams
 
 TEMPLATE = """Two assistants answered the same questions. Say in one short phrase what Assistant 2 \
@@ -48,17 +49,13 @@ def copied(label: str, shown: list[str], share: float = 0.6) -> bool:
     """The labeler quoted a shown text instead of describing a difference: a run of at least
     four words, and most of the label, appears verbatim in one example. A small model often
     does this."""
-    words = _words(label)
+    words = tokens(label)
     if len(words) < 4:
         return False
     need = max(4, int(share * len(words)))
     runs = {" ".join(words[i:i + need]) for i in range(len(words) - need + 1)}
-    texts = [f" {' '.join(_words(t))} " for t in shown]
+    texts = [f" {' '.join(tokens(t))} " for t in shown]
     return any(f" {r} " in t for t in texts for r in runs)
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
 
 
 def contrast_examples(records: list[dict], members: list[int], side: str, label_ids: set[str],

@@ -185,7 +185,7 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
     for c in sig:
         this, other = labeling.contrast_examples(records, members[c["id"]], c["more_in"], label_ids, s.examples)
         prompts.append(labeling.label_prompt(this, other))
-        shown.append(this + other)
+        shown.append([*this, *other, prompts[-1]])  # echoing the instructions is not a label either
     written, _ = cache.json("labels", {"cluster": key_c, "labeler": s.labeler, "prompts": prompts,
                                        "n": s.labels_per_cluster, "seed": s.seed},
                             lambda: labeling.write_labels(pool.get(s.labeler), prompts, s.labels_per_cluster, s.seed))
