@@ -28,7 +28,8 @@ class DiffSettings(BaseModel):
     judge: str = Field(EMBEDDING, description="validates labels: 'embedding' (the text nearer the label under "
                        "the embedder fits it; the offline default) or an LM's model spec (asked in both orders)")
     labels_per_cluster: int = Field(2, ge=1)
-    keyword_labels: bool = Field(True, description="add distinctive-words and shared-phrase label candidates (validated like any)")
+    keyword_labels: bool = Field(True, description="add distinctive-words and shared-phrase label candidates "
+                                 "(validated like any)")
     max_labeled: int = Field(5, ge=0, description="label at most this many significant clusters")
     examples: int = Field(4, ge=1, description="texts per model shown to the labeler")
     heldout_fraction: float = Field(0.5, gt=0, lt=1)

@@ -50,8 +50,9 @@ def heldout_pairs(records: list[dict], members: set[int], side: str, heldout: se
     full = [(key, d) for key, d in sorted(by_pair.items()) if side in d and other in d]
     rng = np.random.default_rng(seed)
     rng.shuffle(full)
-    inside = [x for x in full if x[1][side][0] in members or x[1][other][0] in members]
-    rest = [x for x in full if x not in inside]
+    inside, rest = [], []
+    for x in full:
+        (inside if x[1][side][0] in members or x[1][other][0] in members else rest).append(x)
     chosen = (inside + rest)[:max_pairs]
     return [(key[0], d[side][1]["text"], d[other][1]["text"]) for key, d in chosen]
 
