@@ -13,6 +13,10 @@ labeling failure from a detection failure.
 validated findings (and of significant clusters) at alpha.
 
     flock /tmp/driftlab-heavy.lock python benchmarks/diff_planted.py --out runs/diff-bench
+    flock /tmp/driftlab-heavy.lock python benchmarks/diff_planted.py --samples 4 --fp-seeds 1
+
+At one sample per prompt the stance plant shows in 7 of 180 texts, too few to label from one
+half of the prompts and validate on the other; four samples per prompt recover it.
 """
 
 from __future__ import annotations
