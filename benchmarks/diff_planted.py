@@ -103,7 +103,7 @@ def plant(name: str, out: Path, instr, ai) -> str:
 
 def judge_match(planted: str, findings: list[dict]) -> tuple[list[bool], list[float]]:
     """Per finding: does it describe `planted` (nearest planted description, cosine >= MATCH_MIN)?"""
-    from driftlab.diff.validation import describe
+    from driftlab.diff.keywords import describe
     from driftlab.models.embed import embed
 
     if not findings:

@@ -64,7 +64,7 @@ def shared_phrase(this: list[str], other: list[str], min_share: float = 0.3) -> 
     lo, hi = PHRASE_WORDS
     for w in runs:
         counts.update({tuple(w[i:i + n]) for n in range(lo, hi + 1) for i in range(len(w) - n + 1)})
-    padded = [f" {' '.join(tokens(t))} " for t in other]
+    padded = [spaced(t) for t in other]
     for gram in sorted((g for g, c in counts.items() if c >= need), key=lambda g: (-counts[g] * len(g), -len(g), g)):
         phrase = " ".join(gram)
         share_other = sum(f" {phrase} " in o for o in padded) / max(1, len(padded))
@@ -78,6 +78,21 @@ def phrase_label(this: list[str], other: list[str]) -> str | None:
     return f'{PHRASE_PREFIX}"{phrase}"' if phrase else None
 
 
+def describe(label: str) -> str:
+    """What a label says, for the embedding judge: a word or phrase label's words themselves,
+    any other label as is."""
+    if label.startswith(KEYWORD_PREFIX):
+        return " ".join(w.strip(' "') for w in label[len(KEYWORD_PREFIX):].split(","))
+    if label.startswith(PHRASE_PREFIX):
+        return label[len(PHRASE_PREFIX):].strip('"')
+    return label
+
+
 def tokens(text: str) -> list[str]:
     """Lower-case words: what phrase matching and the copied-label check compare."""
     return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def spaced(text: str) -> str:
+    """The words joined by single spaces, padded, so `f" {run} " in spaced(t)` finds whole-word runs."""
+    return f" {' '.join(tokens(text))} "

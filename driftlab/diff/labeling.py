@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from driftlab.diff.keywords import tokens
+from driftlab.diff.keywords import spaced, tokens
 from driftlab.models.base import Generator, SamplingParams
 
 TEMPLATE = """Two assistants answered the same questions. Say in one short phrase what Assistant 2 \
@@ -54,7 +54,7 @@ def copied(label: str, shown: list[str], share: float = 0.6) -> bool:
         return False
     need = max(4, int(share * len(words)))
     runs = {" ".join(words[i:i + need]) for i in range(len(words) - need + 1)}
-    texts = [f" {' '.join(tokens(t))} " for t in shown]
+    texts = [spaced(t) for t in shown]
     return any(f" {r} " in t for t in texts for r in runs)
 
 

@@ -189,6 +189,8 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
     written, _ = cache.json("labels", {"cluster": key_c, "labeler": s.labeler, "prompts": prompts,
                                        "n": s.labels_per_cluster, "seed": s.seed},
                             lambda: labeling.write_labels(pool.get(s.labeler), prompts, s.labels_per_cluster, s.seed))
+    others = {side: [r["text"] for r in records if r["model"] != side and r["prompt_id"] in label_ids]
+              for side in {c["more_in"] for c in sig}} if s.keyword_labels else {}
     jobs = []  # (group index, label, pairs, who wrote it)
     rejected: dict[int, list[str]] = {}  # labels that quote an example: not descriptions, not validated
     for ci, (c, cands) in enumerate(zip(sig, written)):
@@ -202,7 +204,7 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
         if s.keyword_labels:
             this = [records[i]["text"] for i in members[c["id"]]
                     if records[i]["model"] == c["more_in"] and records[i]["prompt_id"] in label_ids]
-            other = [r["text"] for r in records if r["model"] != c["more_in"] and r["prompt_id"] in label_ids]
+            other = others[c["more_in"]]
             for lab in (keyword_label(this, other), phrase_label(this, other)):
                 if lab and lab not in by:
                     by[lab] = "keywords"
@@ -211,7 +213,7 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
     progress.log(f"diff: validating {len(jobs)} labels of {len(sig)} clusters on held-out prompts")
     judge_key = [s.judge, s.embedder] if s.judge == EMBEDDING else s.judge
     results, _ = cache.json("validate", {"cluster": key_c, "judge": judge_key, "perm": s.permutations,
-                                         "seed": s.seed, "jobs": [(ci, lab, [p[0] for p in pr]) for ci, lab, pr, _ in jobs]},
+                                         "seed": s.seed, "jobs": [(ci, lab, key_of(pr)) for ci, lab, pr, _ in jobs]},
                             lambda: [validation.validate(pool.judge(s), lab, pr, s.permutations, s.seed)
                                      for _, lab, pr, _ in jobs])
     tested = [i for i, r in enumerate(results) if r["p"] is not None]

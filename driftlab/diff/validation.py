@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from driftlab.diff.keywords import KEYWORD_PREFIX, PHRASE_PREFIX
+from driftlab.diff.keywords import describe
 from driftlab.diff.labeling import clip
-from driftlab.diff.settings import EMBEDDING
 from driftlab.diff.stats import paired_auc, permutation_p
 from driftlab.models.base import Generator
 from driftlab.models.embed import embed
@@ -75,15 +74,6 @@ class LMJudge:
 
     def fit(self, label: str, pairs: list[tuple[str, str, str]]) -> tuple[np.ndarray, float | None]:
         return judge_fit(self.model, label, pairs)
-
-
-def describe(label: str) -> str:
-    """What the embedding judge embeds: a word or phrase label's words themselves, any other label as is."""
-    if label.startswith(KEYWORD_PREFIX):
-        return " ".join(w.strip(' "') for w in label[len(KEYWORD_PREFIX):].split(","))
-    if label.startswith(PHRASE_PREFIX):
-        return label[len(PHRASE_PREFIX):].strip('"')
-    return label
 
 
 def judge_fit(judge: Generator, label: str, pairs: list[tuple[str, str, str]]) -> tuple[np.ndarray, float]:
