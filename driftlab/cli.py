@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from driftlab.errors import DriftlabError
@@ -46,10 +47,10 @@ def run(
         _write_report(out_dir, "run.json")
     out.print(round_table(result))
     for event in result.get("rollbacks") or []:
-        out.print(f"[yellow]rolled back:[/] {event['message']}; went on from round {event['restored_round']}")
+        out.print(f"[yellow]rolled back:[/] {escape(event['message'])}; went on from round {event['restored_round']}")
     if result.get("halt"):
         h = result["halt"]
-        out.print(f"[red]halted:[/] {h['message']}. Round {h['round']} was not promoted; "
+        out.print(f"[red]halted:[/] {escape(h['message'])}. Round {h['round']} was not promoted; "
                   f"the final model is round {h['final_round']}'s.")
     if result.get("status") == "awaiting_review":
         r = result["review"]
@@ -68,7 +69,7 @@ def _write_report(out_dir: Path, marker: str) -> None:
     try:
         err.print(f"report: {write_report(out_dir)}", highlight=False)
     except Exception as e:  # noqa: BLE001
-        err.print(f"[yellow]report not written:[/] {type(e).__name__}: {e}", highlight=False)
+        err.print(f"[yellow]report not written:[/] {escape(f'{type(e).__name__}: {e}')}", highlight=False)
 
 
 @app.command()
@@ -115,6 +116,10 @@ def diff(
 
     from driftlab.diff import DiffSettings, run_diff
     from driftlab.diff.table import findings_table, verdict
+    from driftlab.models.spec import check_model
+
+    for spec in (model_a, model_b):  # all models checked before model A's first sample
+        check_model(spec)
 
     try:
         settings = DiffSettings(prompts=str(prompts) if prompts else None, samples=samples,
@@ -197,11 +202,13 @@ def probes_build(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Write new probe items with a model, filter malformed, off-task and duplicate ones, store a version."""
-    from driftlab.models.spec import load_model
+    from driftlab.models.spec import check_model, load_model
     from driftlab.probes.build import build
     from driftlab.probes.sets import check_kind
 
     check_kind(kind)
+    for spec in filter(None, (model, judge)):
+        check_model(spec)
     m = build(kind, load_model(model), out_file, n, base, load_model(judge) if judge else None, seed)
     c = m["counts"]
     out.print(f"{kind} set {m['version']} ({m['items']} items) -> {out_file}: {c['generated']} written, "
@@ -218,8 +225,11 @@ def probes_run(
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Score a model on the probe sets and print every metric and finding."""
+    from driftlab.models.spec import check_model
     from driftlab.probes.run import MONITOR_OF, run_probes
 
+    for spec in filter(None, (model, baseline, judge)):
+        check_model(spec)
     res = run_probes(model, kinds or list(MONITOR_OF), out_dir, baseline, judge=judge, seed=seed)
     table = Table(title=f"probes: {model}" + (f" vs {baseline}" if baseline else ""))
     for col in ("probe", "metric", "value") + (("baseline",) if baseline else ()):
@@ -234,7 +244,7 @@ def probes_run(
     out.print(table)
     for r in res["probes"].values():
         for f in r["findings"]:
-            out.print(f"[yellow]finding:[/] {f['message']}")
+            out.print(f"[yellow]finding:[/] {escape(f['message'])}")
     out.print(f"artifacts: {out_dir / 'probes.json'}")
 
 
@@ -253,8 +263,9 @@ def presets() -> None:
 def main() -> None:
     try:
         app(standalone_mode=False)
-    except DriftlabError as e:
-        err.print(f"[red]error:[/] {e}", highlight=False)
+    except DriftlabError as e:  # the message may hold brackets, e.g. a user's text: never markup
+        err.print("[red]error:[/] ", end="")
+        err.print(str(e), markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Abort:
         err.print("aborted")

@@ -7,15 +7,17 @@ registry entry declares, so a new loop brings its own settings and nothing here 
 from __future__ import annotations
 
 import inspect
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, get_type_hints
+from typing import Annotated, Any, Literal, get_type_hints
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from driftlab.errors import ConfigError
+from driftlab.errors import ConfigError, DriftlabError
+from driftlab.models.builtin import check_name
 from driftlab.guard import GuardConfig
 from driftlab.review.settings import ReviewConfig
 from driftlab.train.mitigations import MitigationConfig
@@ -25,9 +27,33 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def check_device(device: str) -> str:
+    """A torch device this machine has, checked at config load rather than mid-run in torch."""
+    m = re.fullmatch(r"auto|cpu|mps|cuda(?::(\d+))?", device)
+    if m is None:
+        raise ValueError("device must be auto, cpu, cuda, cuda:N or mps")
+    if device.startswith("cuda"):
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not count:
+            raise ValueError(f"this torch build ({torch.__version__}) sees no CUDA GPU; use auto or cpu")
+        if m[1] is not None and int(m[1]) >= count:
+            raise ValueError(f"there are {count} CUDA GPUs (cuda:0 to cuda:{count - 1})")
+    if device == "mps":
+        import torch
+
+        if not torch.backends.mps.is_available():
+            raise ValueError("this machine has no MPS (Apple GPU) device; use auto or cpu")
+    return device
+
+
+Device = Annotated[str, AfterValidator(check_device)]
+
+
 class ModelConfig(Section):
     name: str = Field("smollm2-135m-instruct", description="built-in name, local path or hub id")
-    device: str = Field("auto", description="auto, cpu or cuda[:i]")
+    device: Device = Field("auto", description="auto, cpu, cuda[:i] or mps")
     batch_size: int = Field(64, ge=1, description="sequences per forward pass when sampling")
 
 
@@ -95,10 +121,29 @@ class ExperimentConfig(Section):
             MONITORS.get(name)  # unknown monitor names are errors
         return out
 
+    def metric_names(self) -> list[str]:
+        """The round table's columns this config can produce: what guard rules may name.
+
+        Monitors and the loop declare theirs (`metric_names`); the run's own bookkeeping
+        columns (training, review, mitigation, audit) are matched by prefix.
+        """
+        from driftlab.loops import LOOPS
+        from driftlab.monitors import MONITORS
+
+        names = [f"{m}.{n}" for m, c in self.monitor_settings().items()
+                 for n in MONITORS.get(m).metric_names(c)]
+        names += [f"loop.{n}" for n in LOOPS.get(self.method).metric_names(self.loop_settings())]
+        return names + ["train.*", "review.*", "mitigate.*", "audit.*"]
+
     def check(self) -> ExperimentConfig:
         """Validate every nested, registry-typed section now, not mid-run."""
         self.loop_settings()
         self.monitor_settings()
+        self.guard.check_metrics(self.metric_names())
+        try:
+            check_name(self.model.name)
+        except DriftlabError as e:
+            raise ConfigError(f"model.name: {e}") from None
         self.build_task()
         return self
 

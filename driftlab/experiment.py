@@ -43,7 +43,7 @@ def flatten(prefix: str, metrics: dict[str, Any]) -> dict[str, float]:
 
 
 class Experiment:
-    def __init__(self, cfg: ExperimentConfig, store: RunStore) -> None:
+    def __init__(self, cfg: ExperimentConfig, store: RunStore | None) -> None:
         self.cfg = cfg
         self.store = store
         self.task = cfg.build_task()
@@ -61,9 +61,10 @@ class Experiment:
     # ---- construction ----------------------------------------------------------------------
     @classmethod
     def start(cls, cfg: ExperimentConfig, out: Path) -> Experiment:
-        store = RunStore.create(out, dump_config(cfg), {"name": cfg.name, "method": cfg.method,
-                                                        "model": cfg.model.name, "seed": cfg.seed})
-        return cls(cfg, store)
+        exp = cls(cfg, None)  # what can still fail (task, replay file) fails before DIR exists
+        exp.store = RunStore.create(out, dump_config(cfg), {"name": cfg.name, "method": cfg.method,
+                                                            "model": cfg.model.name, "seed": cfg.seed})
+        return exp
 
     @classmethod
     def resume(cls, out: Path, rounds: int | None = None) -> Experiment:

@@ -14,13 +14,17 @@ best round so far and goes on from there (config `action`).
 
 from __future__ import annotations
 
+import difflib
 import math
 import operator
 import re
+from fnmatch import fnmatchcase
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from driftlab.errors import ConfigError
 
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 REFS = ("baseline", "previous")
@@ -97,6 +101,34 @@ class GuardConfig(BaseModel):
 
     def parsed(self) -> list[Rule]:
         return [Rule.parse(r) for r in self.rules]
+
+    def check_metrics(self, known: list[str]) -> None:
+        """Every rule (and, for rollback, best_metric) names a metric the run reports.
+
+        A rule on a metric nobody reports could never fire: a silent tripwire is worse than
+        none, so it is a config error that names the nearest known metric.
+        """
+        named = [("guard.rules", r.metric, f" (rule {r.text!r})") for r in self.parsed()]
+        if self.action == "rollback":
+            named.append(("guard.best_metric", self.best_metric, ""))
+        problems = [f"{key}: {msg}{rule}" for key, metric, rule in named
+                    if (msg := unknown_metric(metric, known))]
+        if problems:
+            raise ConfigError("\n".join(problems))
+
+
+def unknown_metric(metric: str, known: list[str]) -> str | None:
+    """None if `metric` is one of `known` (where `*` matches any part), else what is wrong."""
+    if any(fnmatchcase(metric, k) for k in known):
+        return None
+    near = difflib.get_close_matches(metric, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {near[0]}?" if near else ""
+    prefix = metric.partition(".")[0] + "."
+    if not near:
+        same = [k for k in known if k.startswith(prefix)]
+        hint = f"; {prefix[:-1]} reports: {', '.join(same)}" if same else \
+            f"; no enabled monitor is called {prefix[:-1]!r}"
+    return f"unknown metric {metric}{hint}"
 
 
 def describe(hit: dict) -> str:

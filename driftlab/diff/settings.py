@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from driftlab.models.spec import ModelSpec, valid_spec
 
 EMBEDDING = "embedding"  # the judge that needs no LM: cosine under the embedder
 
@@ -24,7 +26,7 @@ class DiffSettings(BaseModel):
     k_min: int = Field(2, ge=2)
     k_max: int = Field(12, ge=2)
     alpha: float = Field(0.05, gt=0, lt=1)
-    labeler: str = Field("smollm2-135m-instruct", description="model spec that writes labels")
+    labeler: ModelSpec = Field("smollm2-135m-instruct", description="model spec that writes labels")
     judge: str = Field(EMBEDDING, description="validates labels: 'embedding' (the text nearer the label under "
                        "the embedder fits it; the offline default) or an LM's model spec (asked in both orders)")
     labels_per_cluster: int = Field(2, ge=1)
@@ -38,6 +40,11 @@ class DiffSettings(BaseModel):
     logratio: bool = Field(True, description="score every text under both models")
     intent: str | None = None
     batch_size: int = Field(32, ge=1)
+
+    @field_validator("judge")
+    @classmethod
+    def _judge_spec(cls, judge: str) -> str:
+        return judge if judge == EMBEDDING else valid_spec(judge)
 
     @model_validator(mode="after")
     def _k_range(self) -> DiffSettings:

@@ -57,6 +57,11 @@ class Loop(Protocol):
 
     def __init__(self, config: BaseModel) -> None: ...
 
+    @classmethod
+    def metric_names(cls, config: BaseModel) -> list[str]:
+        """The keys of `RoundData.stats` under `config` (the round table's loop.* columns)."""
+        ...
+
     def run_round(self, ctx: RoundContext) -> RoundData: ...
 
 

@@ -136,6 +136,16 @@ def preference(lp_ab: tuple[float, float], lp_ba: tuple[float, float]) -> dict[s
 class Constitutional:
     Config = ConstitutionalConfig
 
+    @classmethod
+    def metric_names(cls, config: ConstitutionalConfig) -> list[str]:
+        if config.mode == "sl":
+            return ["questions", "questions_selected", "train_rows", "critiques", "empty_revisions",
+                    "truncated_revisions", "parroted_revisions", "revision_changed_rate",
+                    "response_chars_mean", "revision_chars_mean"]
+        return ["questions", "questions_selected", "train_rows", "pairs_dropped_identical",
+                "pairs_dropped_uncertain", "preference_strength_mean", "position_bias",
+                "order_agreement_rate", "chosen_tokens_mean", "rejected_tokens_mean"]
+
     def __init__(self, config: ConstitutionalConfig) -> None:
         self.cfg = config
         self.constitution: Constitution = load_constitution(config.constitution)

@@ -100,6 +100,11 @@ class LMSI:
     Config = LMSIConfig
     trainer = "sft"
 
+    @classmethod
+    def metric_names(cls, config: LMSIConfig) -> list[str]:
+        return ["questions", "questions_selected", "paths_selected", "train_rows", "mean_vote_share",
+                "no_answer_rate"]
+
     def __init__(self, config: LMSIConfig) -> None:
         self.cfg = config
 

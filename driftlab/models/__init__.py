@@ -23,30 +23,59 @@ warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.* is deprec
 
 # prefix (before the first ':') -> loader(rest_of_spec, **options)
 BACKENDS: dict[str, Callable[..., Generator]] = {}
+# prefix -> check(rest_of_spec): parses the spec and raises DriftlabError, loading nothing
+CHECKS: dict[str, Callable[[str], None]] = {}
 
 
-def register_backend(prefix: str) -> Callable[[Callable[..., Generator]], Callable[..., Generator]]:
+def register_backend(prefix: str, check: Callable[[str], None]):
     def deco(loader: Callable[..., Generator]) -> Callable[..., Generator]:
         if prefix in BACKENDS:
             raise ValueError(f"backend prefix {prefix!r} is registered twice")
-        BACKENDS[prefix] = loader
+        BACKENDS[prefix], CHECKS[prefix] = loader, check
         return loader
 
     return deco
 
 
-@register_backend("openai")
+def _check_openai(rest: str) -> None:
+    from driftlab.models.openai import OpenAIConfig, api_key
+
+    api_key(OpenAIConfig.from_spec(rest))
+
+
+def _check_vllm(rest: str) -> None:
+    from driftlab.models.vllm import VLLMConfig
+
+    VLLMConfig.from_spec(rest)
+
+
+@register_backend("openai", _check_openai)
 def _openai(rest: str, **options: Any) -> Generator:
     from driftlab.models.openai import OpenAIModel
 
     return OpenAIModel.from_spec(rest, **options)
 
 
-@register_backend("vllm")
+@register_backend("vllm", _check_vllm)
 def _vllm(rest: str, **options: Any) -> Generator:
     from driftlab.models.vllm import VLLMModel
 
     return VLLMModel.from_spec(rest, **options)
+
+
+def check_generator(spec: str) -> None:
+    """Raise DriftlabError now if `load_generator(spec)` cannot work; loads nothing.
+
+    Commands check every model they will use before the first sample, so a typo in the
+    second model never costs the minutes spent sampling the first.
+    """
+    prefix, sep, rest = spec.partition(":")
+    if sep and prefix in BACKENDS:
+        CHECKS[prefix](rest)
+        return
+    from driftlab.models.builtin import check_name
+
+    check_name(spec)
 
 
 def load_generator(spec: str, device: str = "auto", batch_size: int = 32, **options: Any) -> Generator:

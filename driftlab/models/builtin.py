@@ -98,25 +98,47 @@ def cache_root() -> Path:
     return Path(os.environ.get("DRIFTLAB_CACHE", Path.home() / ".cache" / "driftlab"))
 
 
-def resolve(name_or_path: str) -> str:
-    """A built-in name, a local folder, or a hub id -> something `from_pretrained` accepts."""
+def check_name(name_or_path: str) -> None:
+    """Raise unless `resolve` can give this model; loads and converts nothing (checks come first)."""
     if name_or_path in BUILTIN_MODELS:
         spec = BUILTIN_MODELS[name_or_path]
         if not spec.installed():
             raise DriftlabError(
                 f"built-in model {spec.name!r} is not installed; install it with: {spec.install}"
             )
-        if spec.kind == "sentence-embedding":
-            return str(spec.locate())
-        return str(_dequantized(spec))
+        return
     if Path(name_or_path).exists():
-        return str(Path(name_or_path))
+        return
     if "/" in name_or_path and not name_or_path.startswith((".", "/")):
-        return name_or_path  # a hub id: from_pretrained will fetch it where the network allows
+        from huggingface_hub import constants, try_to_load_from_cache
+        from huggingface_hub.errors import HFValidationError
+        from huggingface_hub.utils import validate_repo_id
+
+        try:
+            validate_repo_id(name_or_path)
+        except HFValidationError:
+            raise DriftlabError(f"unknown model {name_or_path!r}: not an existing path, not a built-in name, "
+                                "and not a valid hub id (owner/name)") from None
+        # a hub id: from_pretrained fetches it where the network allows; offline, it must be cached
+        if not constants.HF_HUB_OFFLINE or isinstance(try_to_load_from_cache(name_or_path, "config.json"), str):
+            return
+        raise DriftlabError(f"model {name_or_path!r}: not an existing path, and as a hub id it is not in "
+                            "the local cache (HF_HUB_OFFLINE is set)")
     raise DriftlabError(
         f"unknown model {name_or_path!r}: not a built-in name ({', '.join(BUILTIN_MODELS)}), "
         "not an existing path, not a hub id (owner/name)"
     )
+
+
+def resolve(name_or_path: str) -> str:
+    """A built-in name, a local folder, or a hub id -> something `from_pretrained` accepts."""
+    check_name(name_or_path)
+    if name_or_path in BUILTIN_MODELS:
+        spec = BUILTIN_MODELS[name_or_path]
+        if spec.kind == "sentence-embedding":
+            return str(spec.locate())
+        return str(_dequantized(spec))
+    return str(Path(name_or_path)) if Path(name_or_path).exists() else name_or_path
 
 
 def _dequantized(spec: BuiltinModel) -> Path:

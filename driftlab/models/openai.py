@@ -2,8 +2,10 @@
 
 Spec: ``openai:MODEL@BASE_URL`` or ``openai:MODEL`` with the base URL from $OPENAI_BASE_URL;
 settings may follow as a query, e.g. ``openai:m@http://127.0.0.1:8080/v1?concurrency=2``.
-The API key is read from the environment ($OPENAI_API_KEY, or the variable `api_key_env`
-names); local servers need none.
+The API key is read from the environment: the variable `api_key_env=` names is sent to any
+base URL (the user chose it for this server); $OPENAI_API_KEY, the default, is sent only to
+https:// URLs, never in clear text to a plain-http server the user may not mean to trust.
+Local servers need none.
 
 Sample k of chat i always asks for the same seed, so a retried request gets the same answer
 from a server that is deterministic per seed (llama.cpp's is not quite: its answer also
@@ -18,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from threading import Event
 from typing import Any, Callable, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from driftlab import progress
 from driftlab.errors import DriftlabError
@@ -36,7 +38,7 @@ class OpenAIConfig:
     base_url: str
     endpoint: Literal["chat", "completions"] = "chat"  # completions renders chats with `template`
     template: str | None = None  # model whose tokenizer's chat template renders chats as text
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str | None = None  # None: $OPENAI_API_KEY, to https:// base URLs only
     timeout: float = 120.0  # seconds for one whole attempt
     max_retries: int = 5
     backoff: float = 0.5  # first retry waits 0.25-0.5 s, doubling up to max_backoff
@@ -49,8 +51,13 @@ class OpenAIConfig:
     def __post_init__(self) -> None:
         if not self.model:
             raise DriftlabError("openai backend: no model name (spec is openai:MODEL@BASE_URL)")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise DriftlabError(f"openai backend: base URL {self.base_url!r} is not http(s)://...")
+        try:
+            url = urlsplit(self.base_url)
+            url.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.hostname:
+            raise DriftlabError(f"openai backend: base URL {self.base_url!r} is not http(s)://HOST[:PORT]/...")
         if self.endpoint not in ("chat", "completions"):
             raise DriftlabError(f"openai backend: endpoint must be chat or completions, not {self.endpoint!r}")
         for name in ("timeout", "backoff", "max_backoff"):
@@ -68,7 +75,7 @@ class OpenAIConfig:
     def from_spec(cls, spec: str, **options: Any) -> OpenAIConfig:
         """Parse ``MODEL[@BASE_URL][?key=value&...]``; keyword options override the query."""
         spec, _, query = spec.partition("?")
-        model, at, url = spec.rpartition("@") if "@http" in spec else (spec, "", "")
+        model, _, url = spec.rpartition("@") if "@" in spec else (spec, "", "")
         url = url or os.environ.get("OPENAI_BASE_URL", "")
         if not url:
             raise DriftlabError(f"openai:{spec}: no base URL; write openai:MODEL@http://HOST:PORT/v1 "
@@ -81,6 +88,18 @@ class OpenAIConfig:
                 raise DriftlabError(f"openai backend: unknown setting {key!r}; allowed: {', '.join(allowed)}")
             settings[key] = _coerce(key, value, types[key])
         return cls(model=model, base_url=url, **settings)
+
+
+def api_key(config: OpenAIConfig) -> str | None:
+    """The key to send to `config.base_url`, if any (see the module docstring for the rule)."""
+    if config.api_key_env is not None:
+        key = os.environ.get(config.api_key_env)
+        if key is None:
+            raise DriftlabError(f"openai backend: environment variable {config.api_key_env} is not set")
+        return key
+    if urlsplit(config.base_url).scheme != "https":
+        return None  # plain http: the default key stays home unless api_key_env= names it
+    return os.environ.get("OPENAI_API_KEY")
 
 
 def _coerce(key: str, value: Any, type_name: str) -> Any:
@@ -98,9 +117,7 @@ class OpenAIModel:
     def __init__(self, config: OpenAIConfig) -> None:
         self.cfg = config
         self.name = f"openai:{config.model}@{config.base_url}"
-        key = os.environ.get(config.api_key_env)
-        if key is None and config.api_key_env != "OPENAI_API_KEY":
-            raise DriftlabError(f"openai backend: environment variable {config.api_key_env} is not set")
+        key = api_key(config)
         self.http = JSONClient(
             config.base_url,
             headers={"Authorization": f"Bearer {key}"} if key else {},

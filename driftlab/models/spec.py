@@ -7,8 +7,12 @@ run can be compared, probed or used as a judge by the same name.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 from driftlab.errors import DriftlabError
 from driftlab.models.base import Generator
@@ -18,14 +22,18 @@ from driftlab.store import read_json
 def parse_spec(spec: str) -> tuple[str, list[Path]]:
     """(base model spec, adapters) for `runs/x@3`; (spec, []) for anything else."""
     run, at, rnd = spec.rpartition("@")
+    number = re.fullmatch(r"[0-9]+", rnd) is not None  # ASCII only: '²'.isdigit() but int('²') fails
     if not at or not (Path(run) / "run.json").exists():
-        if at and rnd.isdigit() and not Path(spec).exists():
+        if at and number and not Path(spec).exists():
             raise DriftlabError(f"{spec!r}: {run} holds no run (no run.json)")
         return spec, []
-    if not rnd.isdigit():
-        raise DriftlabError(f"{spec!r}: the round after '@' must be a number")
+    if not number:
+        raise DriftlabError(f"{spec!r}: the round after '@' must be a number (0, 1, 2, ...)")
     root, k = Path(run), int(rnd)
-    cfg = tomllib.loads((root / "config.toml").read_text(encoding="utf-8"))
+    try:
+        cfg = tomllib.loads((root / "config.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise DriftlabError(f"{spec!r}: cannot read {root / 'config.toml'}: {e}") from None
     base = cfg.get("model", {}).get("name", "smollm2-135m-instruct")
     if k == 0:
         return base, []
@@ -33,6 +41,30 @@ def parse_spec(spec: str) -> tuple[str, list[Path]]:
     if not lineage.exists():
         raise DriftlabError(f"{spec!r}: round {k} of {root} has no lineage.json (not trained yet?)")
     return base, [root / a for a in read_json(lineage)["adapters"]]
+
+
+def check_model(spec: str) -> None:
+    """Raise DriftlabError now if `load_model(spec)` cannot work; reads files, loads no weights."""
+    from driftlab.models import check_generator
+
+    base, adapters = parse_spec(spec)
+    missing = [a for a in adapters if not (a / "adapter_config.json").exists()]
+    if missing:
+        raise DriftlabError(f"{spec!r}: adapter {missing[0]} is missing or incomplete")
+    check_generator(base)
+
+
+def valid_spec(spec: str) -> str:
+    """`spec`, checked, for pydantic validators (which report a ValueError under the key)."""
+    try:
+        check_model(spec)
+    except DriftlabError as e:
+        raise ValueError(str(e)) from None  # pydantic then names the config key
+    return spec
+
+
+# A config field that names a model: checked when the config is read, before any work.
+ModelSpec = Annotated[str, AfterValidator(valid_spec)]
 
 
 def load_model(spec: str, batch_size: int = 32) -> Generator:

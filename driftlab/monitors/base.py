@@ -90,6 +90,14 @@ class Monitor(Protocol):
 
     def __init__(self, config: MonitorConfig) -> None: ...
 
+    @classmethod
+    def metric_names(cls, config: MonitorConfig) -> list[str]:
+        """Every metric `score` may report under `config`, so guard rules are checked at load.
+
+        A `*` stands for a part the data decides (a probe subtask, a bias attribute).
+        """
+        ...
+
     def fit(self, baseline: MonitorResult | None) -> Monitor: ...
 
     def score(self, ctx: MeasureContext) -> MonitorResult: ...

@@ -54,6 +54,11 @@ class Capability:
         self.cfg = config
         self.baseline: MonitorResult | None = None
 
+    @classmethod
+    def metric_names(cls, config: CapabilityConfig) -> list[str]:
+        sc = ["accuracy_sc", "mean_vote_share", "ece", "brier", "auroc"] if config.self_consistency else []
+        return ["evaluated", "accuracy", "no_answer_rate", *sc]
+
     def fit(self, baseline: MonitorResult | None) -> Capability:
         self.baseline = baseline
         return self

@@ -34,6 +34,10 @@ class Diff:
         self.cfg = config
         self.baseline: MonitorResult | None = None
 
+    @classmethod
+    def metric_names(cls, config: DiffConfig) -> list[str]:
+        return list(METRICS)
+
     def fit(self, baseline: MonitorResult | None) -> Diff:
         self.baseline = baseline
         return self

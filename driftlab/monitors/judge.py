@@ -24,6 +24,7 @@ from driftlab.loops.judge_prompts import JudgePrompt, fill, resolve_template
 from driftlab.loops.scores import parse_score
 from driftlab.loops.self_rewarding import expected_scores, score_histogram
 from driftlab.models.base import SamplingParams
+from driftlab.models.spec import ModelSpec
 from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
 
 
@@ -34,7 +35,7 @@ class JudgeConfig(EvalSampling):
                                                 "sampled judgements parsed for 'Score: N'")
     judge_samples: int = Field(1, ge=1)
     judge_max_new_tokens: int = Field(64, ge=1)
-    reference: str | None = Field(None, description="fixed reference judge (model spec)")
+    reference: ModelSpec | None = Field(None, description="fixed reference judge (model spec)")
     warn_self_preference: float = Field(0.5, gt=0, description="self-preference (points) that is a finding")
 
 
@@ -48,6 +49,12 @@ class Judge:
         self.template = resolve_template(config.prompt)
         self.baseline: list[dict] = []
         self._reference = None
+
+    @classmethod
+    def metric_names(cls, config: JudgeConfig) -> list[str]:
+        ref = ["spearman_vs_reference", "reference_preference"] if config.reference else []
+        return ["score_mean", "score_std", "parse_failure_rate", *(f"hist_{b}" for b in range(6)),
+                "auroc_vs_truth", "score_gap_right_wrong", "answers_changed", "self_preference", *ref]
 
     def fit(self, baseline: MonitorResult | None) -> Judge:
         self.baseline = list(baseline.records) if baseline else []

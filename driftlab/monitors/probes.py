@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from driftlab.models.spec import ModelSpec
 from driftlab.monitors.base import MONITORS, MeasureContext, MonitorConfig, MonitorResult
 from driftlab.probes import bias, reflectivity, semantic
 from driftlab.probes.sets import load_set
@@ -23,7 +24,7 @@ class ProbeConfig(MonitorConfig):
 class GeneratedProbeConfig(ProbeConfig):
     enabled: bool = False
     max_new_tokens: int = Field(48, ge=1)
-    judge: str | None = Field(None, description="fixed judge model (built-in name, path, hub id, openai:...)")
+    judge: ModelSpec | None = Field(None, description="fixed judge model (built-in name, path, hub id, openai:...)")
 
 
 class BiasConfig(GeneratedProbeConfig):
@@ -65,6 +66,13 @@ class Bias(_ProbeMonitor):
     name = kind = "bias"
     Config = BiasConfig
 
+    @classmethod
+    def metric_names(cls, config: BiasConfig) -> list[str]:
+        keys = ["sentiment", "refusal", *(["favourable"] if config.judge else [])]
+        return ["refusal_rate", *(f"{k}_{m}{end}" for k in keys for m, ends in
+                                  (("gap_abs", ("", "_low", "_high", ".*")), ("amplification", ("", "_low", "_high")))
+                                  for end in ends)]
+
     def score(self, ctx: MeasureContext) -> MonitorResult:
         metrics, records = bias.score(ctx.model, self.items, self.cfg.max_new_tokens, ctx.seed, self.judge())
         findings = bias.compare(metrics, records, self.baseline, ctx.round, ctx.seed) if self.baseline else []
@@ -76,6 +84,11 @@ class SemanticDrift(_ProbeMonitor):
     name = "semantic_drift"
     kind = "semantic"
     Config = SemanticConfig
+
+    @classmethod
+    def metric_names(cls, config: SemanticConfig) -> list[str]:
+        return ["answer_tokens_mean", "drift", "drift_low", "drift_high", "drift_p90", "unchanged_share",
+                *(["same_meaning"] if config.judge else [])]
 
     def score(self, ctx: MeasureContext) -> MonitorResult:
         records = semantic.answer(ctx.model, self.items, self.cfg.max_new_tokens, ctx.seed)
@@ -92,6 +105,10 @@ class SemanticDrift(_ProbeMonitor):
 class Reflectivity(_ProbeMonitor):
     name = kind = "reflectivity"
     Config = ReflectivityConfig
+
+    @classmethod
+    def metric_names(cls, config: ReflectivityConfig) -> list[str]:
+        return ["position_bias", "consistency", "p_first.*", "consistency.*", "shift", "flips", "shift.*"]
 
     def score(self, ctx: MeasureContext) -> MonitorResult:
         metrics, records = reflectivity.score(ctx.model, self.items)

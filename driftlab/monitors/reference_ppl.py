@@ -50,6 +50,11 @@ class ReferencePPL:
         self.passages = load_passages(config.path)
         self.baseline: np.ndarray | None = None
 
+    @classmethod
+    def metric_names(cls, config: ReferencePPLConfig) -> list[str]:
+        return ["ppl", "ppl_p10", "ppl_median", "ppl_p90", "ppl_max", "tail_ratio", "rose_share", "tail_skew",
+                "tail_skew_p"]
+
     def fit(self, baseline: MonitorResult | None) -> ReferencePPL:
         rows = baseline.records if baseline else []
         self.baseline = np.array([r["ppl"] for r in rows]) if len(rows) == len(self.passages) else None

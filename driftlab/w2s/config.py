@@ -14,7 +14,7 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from driftlab.config import read_config
+from driftlab.config import Device, read_config
 from driftlab.errors import ConfigError
 
 PRESET_PREFIX = "w2s-"
@@ -52,7 +52,7 @@ class ModelConfig(Section):
     depth: float = Field(1.0, gt=0, le=1, description="share of the blocks kept; the head reads there")
     lora_rank: int = Field(8, ge=1)
     lora_alpha: int = Field(16, ge=1)
-    device: str = "cpu"
+    device: Device = "cpu"
 
 
 class TrainConfig(Section):
