@@ -29,8 +29,6 @@ def run(
 ) -> None:
     """Run a self-improvement loop, measuring every round against round 0."""
     from driftlab.config import load_config
-    from driftlab.experiment import run_experiment
-    from driftlab.summary import round_table
 
     if resume:
         if out_dir is None:
@@ -41,6 +39,9 @@ def run(
             raise DriftlabError("give a CONFIG file or --preset NAME (one of them)")
         cfg = load_config(config, preset)
         out_dir = out_dir or Path("runs") / cfg.name
+    from driftlab.experiment import run_experiment  # torch and transformers: after the config checks
+    from driftlab.summary import round_table
+
     try:
         result = run_experiment(cfg, out_dir, resume=resume, rounds=rounds)
     finally:  # halted and failed runs get their report too
@@ -157,7 +158,7 @@ def w2s(
 @app.command()
 def review(
     run_dir: Annotated[Path, typer.Argument(help="a run paused for review (status awaiting_review)")],
-    host: Annotated[str, typer.Option(help="address to serve on; there is no login, keep it on loopback")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="address to serve on; the printed URL carries a per-launch token (keep it on loopback)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
     reviewer: Annotated[Optional[str], typer.Option(help="your name on each decision (default: login name)")] = None,
     finish: Annotated[bool, typer.Option(help="mark the round reviewed and write its train.jsonl (no server)")] = False,

@@ -10,6 +10,7 @@ chromedriver (`make test` installs both): no tool downloads a browser.
 
 import contextlib
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -47,19 +48,27 @@ def chromium(profile):
 
 @contextlib.contextmanager
 def review_server(run_dir, reviewer):
-    """`driftlab review RUN` on a free loopback port, stopped (and reaped) at the end."""
+    """`driftlab review RUN` on a free loopback port, stopped (and reaped) at the end.
+
+    Yields the URL it printed, which carries the launch's token (`.../?token=...`)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "driftlab", "review", str(run_dir), "--port", str(port),
                              "--reviewer", reviewer], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
     try:
+        said = ""
+        while "?token=" not in said:
+            line = proc.stdout.readline()
+            assert line, f"review server exited: {said}"
+            said += line
+        url = re.search(r"http://\S+\?token=\S+", said)[0]
+        assert url.startswith(f"http://127.0.0.1:{port}/?token=")
         deadline = time.monotonic() + 60
         while True:
             assert proc.poll() is None, f"review server exited: {proc.stdout.read()}"
             with contextlib.suppress(OSError):
-                urllib.request.urlopen(url + "/api/decisions", timeout=2)
+                urllib.request.urlopen(url, timeout=2)
                 break
             assert time.monotonic() < deadline, "review server did not start"
             time.sleep(0.2)
@@ -121,7 +130,7 @@ def test_review_in_the_browser_then_resume_trains_on_exactly_the_accepted_rows(t
     with review_server(run_dir, "alice") as url:
         with chromium(tmp_path / "alice") as alice, chromium(tmp_path / "bob") as bob:
             open_page(alice, url)
-            open_page(bob, url + "/?reviewer=bob")
+            open_page(bob, url + "&reviewer=bob")
             assert len(alice.find_elements("css selector", "section.card")) == len(proposed)
             shown = card(alice, 0).find_element("css selector", "pre.target")
             assert alice.execute_script("return arguments[0].textContent", shown) == \

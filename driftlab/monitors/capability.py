@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field
-from scipy.stats import binomtest
-from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from driftlab.findings import Finding
 from driftlab.loops.lmsi import majority_vote
@@ -39,6 +37,8 @@ def expected_calibration_error(conf: np.ndarray, correct: np.ndarray, bins: int)
 
 def mcnemar(before: list[bool], after: list[bool]) -> tuple[int, int, float]:
     """(fixed, broken, exact two-sided p) for paired correctness on the same items."""
+    from scipy.stats import binomtest  # scipy and sklearn load when measuring, not with the config
+
     fixed = sum(1 for b, a in zip(before, after) if not b and a)
     broken = sum(1 for b, a in zip(before, after) if b and not a)
     p = binomtest(fixed, fixed + broken, 0.5).pvalue if fixed + broken else 1.0
@@ -64,6 +64,8 @@ class Capability:
         return self
 
     def score(self, ctx: MeasureContext) -> MonitorResult:
+        from sklearn.metrics import brier_score_loss, roc_auc_score
+
         task, probs = ctx.task, ctx.eval_set
         if not getattr(task, "has_ground_truth", True):  # e.g. open-ended instructions: nothing to score
             return MonitorResult({"evaluated": 0.0})

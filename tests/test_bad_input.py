@@ -1,0 +1,158 @@
+"""Bad input fails fast: the real CLI, in a subprocess, on malformed configs, task files, model
+specs, run folders and review requests.
+
+Each case must exit 2 with one message that names the problem, print no traceback, and leave
+no file or directory behind (a rerun with the same --out must work). Every case fails before
+a model is loaded, so each takes about a second (a few seconds where the run's own checks
+need torch imported).
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+TINY = "TINY"  # replaced by the tiny model's path
+
+
+def config(**overrides) -> dict:
+    """A valid fast config; dotted keys override (value None deletes)."""
+    cfg = {"name": "bad", "rounds": 1, "model": {"name": TINY},
+           "task": {"name": "arithmetic", "train_size": 4, "eval_size": 4},
+           "monitors": {"capability": {"samples": 2}, "diversity": {"samples": 2}}}
+    for key, value in overrides.items():
+        *path, leaf = key.split(".")
+        target = cfg
+        for part in path:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    return cfg
+
+
+def fake_run(root: Path, status: str = "completed") -> None:
+    """A run folder as `driftlab run` leaves it, without any round trained."""
+    root.mkdir(parents=True)
+    (root / "run.json").write_text(f'{{"name": "r", "status": "{status}", "rounds": []}}')
+    (root / "config.toml").write_text(f'[model]\nname = "{TINY}"\n')
+
+
+# (id, files to write {name: text | config dict | callable(path)}, CLI args, message that must appear)
+CASES = [
+    # configs
+    ("unknown-key", {"c.toml": config(bogus=1)}, ["run", "c.toml"], r"bogus: unknown key"),
+    ("unknown-nested-key", {"c.toml": config(**{"train.learnig_rate": 0.1})}, ["run", "c.toml"],
+     r"train\.learnig_rate: unknown key; allowed keys: learning_rate"),
+    ("negative-rounds", {"c.toml": config(rounds=-1)}, ["run", "c.toml"], r"rounds: .*greater than or equal to 0"),
+    ("wrong-type", {"c.toml": config(**{"train.epochs": "many"})}, ["run", "c.toml"], r"train\.epochs: "),
+    ("not-toml", {"c.toml": "rounds = \n"}, ["run", "c.toml"], r"c\.toml: not valid TOML"),
+    ("config-missing", {}, ["run", "nope.toml"], r"config file not found: nope\.toml"),
+    ("guard-metric-typo", {"c.toml": config(**{"guard.rules": ["capability.acuracy < baseline - 0.05"]})},
+     ["run", "c.toml"], r"unknown metric capability\.acuracy; did you mean capability\.accuracy\?"),
+    ("guard-metric-of-disabled-monitor",
+     {"c.toml": config(**{"guard.rules": ["reference_ppl.ppl > 2"], "monitors.reference_ppl.enabled": False})},
+     ["run", "c.toml"], r"unknown metric reference_ppl\.ppl; no enabled monitor is called 'reference_ppl'"),
+    ("guard-rollback-best-metric", {"c.toml": config(**{"guard.action": "rollback", "guard.best_metric": "acc"})},
+     ["run", "c.toml"], r"guard\.best_metric: unknown metric acc"),
+    ("guard-rule-unreadable", {"c.toml": config(**{"guard.rules": ["capability.accuracy << 3"]})},
+     ["run", "c.toml"], r"cannot read rule"),
+    ("device-gpu", {"c.toml": config(**{"model.device": "gpu"})}, ["run", "c.toml"],
+     r"model\.device: device must be auto, cpu, cuda, cuda:N or mps \(got 'gpu'\)"),
+    ("device-missing-gpu", {"c.toml": config(**{"model.device": "cuda:99"})}, ["run", "c.toml"],
+     r"model\.device: .*CUDA GPU"),
+    ("unknown-loop", {"c.toml": config(**{"loop.method": "lmsy"})}, ["run", "c.toml"], r"unknown loop 'lmsy'"),
+    ("unknown-monitor", {"c.toml": config(**{"monitors.capabilty": {}})}, ["run", "c.toml"],
+     r"unknown monitor 'capabilty'"),
+    ("unknown-task", {"c.toml": config(**{"task.name": "arithmatic"})}, ["run", "c.toml"],
+     r"unknown task 'arithmatic'"),
+    ("model-path-missing", {"c.toml": config(**{"model.name": "/no/such/model"})}, ["run", "c.toml"],
+     r"model\.name: unknown model '/no/such/model'"),
+    ("judge-reference-bad-url", {"c.toml": config(**{"monitors.judge": {"enabled": True,
+                                                                        "reference": "openai:x@notaurl"}})},
+     ["run", "c.toml"], r"monitors\.judge\.reference: .*base URL 'notaurl'"),
+    ("replay-file-missing", {"c.toml": config(**{"mitigations.replay_fraction": 0.2,
+                                                 "mitigations.replay_source": "nope.jsonl"})},
+     ["run", "c.toml"], r"nope\.jsonl"),
+    ("replay-on-dpo-loop", {"c.toml": config(**{"loop.method": "self_rewarding", "mitigations.replay_fraction": 0.2})},
+     ["run", "c.toml"], r"replay_fraction needs an SFT loop"),
+    ("unknown-preset", {}, ["run", "--preset", "quickstrat"], r"unknown preset 'quickstrat'"),
+    ("no-config", {}, ["run"], r"give a CONFIG file or --preset NAME"),
+    # JSONL task files
+    ("task-empty", {"t.jsonl": "", "c.toml": config(task={"name": "jsonl", "path": "t.jsonl"})},
+     ["run", "c.toml"], r"t\.jsonl has no questions"),
+    ("task-malformed-line", {"t.jsonl": '{"question": "1+1?", "answer": 2}\n{"question": "2+2?", \n',
+                             "c.toml": config(task={"name": "jsonl", "path": "t.jsonl"})},
+     ["run", "c.toml"], r"t\.jsonl, line 2"),
+    ("task-missing-answer", {"t.jsonl": '{"question": "1+1?"}\n{"question": "2+2?", "answer": 4}\n',
+                             "c.toml": config(task={"name": "jsonl", "path": "t.jsonl"})},
+     ["run", "c.toml"], r"t\.jsonl, line 1"),
+    ("task-file-missing", {"c.toml": config(task={"name": "jsonl", "path": "none.jsonl"})}, ["run", "c.toml"],
+     r"task file none\.jsonl does not exist"),
+    # model specs
+    ("diff-b-not-a-url", {}, ["diff", TINY, "openai:x@notaurl", "--out", "D"],
+     r"base URL 'notaurl' is not http\(s\)://"),
+    ("diff-a-missing-path", {}, ["diff", "/no/such/model", TINY, "--out", "D"], r"unknown model '/no/such/model'"),
+    ("diff-superscript-round", {}, ["diff", "runs/x@²", TINY, "--out", "D"], r"runs/x@²"),
+    ("diff-round-not-a-number", {"runs/r": fake_run}, ["diff", "runs/r@two", TINY, "--out", "D"],
+     r"the round after '@' must be a number"),
+    ("diff-round-not-trained", {"runs/r": fake_run}, ["diff", "runs/r@3", TINY, "--out", "D"],
+     r"round 3 of runs/r has no lineage\.json"),
+    ("diff-not-a-run", {"runs/x/readme.txt": "hi"}, ["diff", "runs/x@1", TINY, "--out", "D"],
+     r"runs/x holds no run \(no run\.json\)"),
+    ("diff-labeler-bad-url", {}, ["diff", TINY, TINY, "--labeler", "openai:m@http://", "--out", "D"],
+     r"labeler: .*base URL 'http://'"),
+    ("diff-prompts-malformed", {"p.jsonl": '{"prompt": "a"}\nnot json\n'},
+     ["diff", TINY, TINY, "--prompts", "p.jsonl", "--out", "D"], r"p\.jsonl.* line 2"),
+    ("probes-missing-judge", {}, ["probes", "run", TINY, "--judge", "./no-judge", "--out", "P"],
+     r"unknown model './no-judge'"),
+    # run folders
+    ("resume-not-a-run", {"x/readme.txt": "hi"}, ["run", "--resume", "--out", "x"],
+     r"x holds no run to resume \(no run\.json\)"),
+    ("resume-without-out", {}, ["run", "--resume"], r"--resume needs --out DIR"),
+    ("report-not-a-run", {"x/readme.txt": "hi"}, ["report", "x"], r"x holds no run\.json"),
+    # review requests
+    ("review-not-a-run", {"x/readme.txt": "hi"}, ["review", "x"], r"x holds no driftlab run"),
+    ("review-not-paused", {"runs/r": fake_run}, ["review", "runs/r"], r"runs/r is not awaiting review"),
+    ("review-undecided-bad", {"runs/r": lambda p: fake_run(p, "awaiting_review")},
+     ["review", "runs/r", "--finish", "--undecided", "maybe"], r"--undecided must be accept or reject"),
+    ("review-undecided-without-finish", {"runs/r": lambda p: fake_run(p, "awaiting_review")},
+     ["review", "runs/r", "--undecided", "accept"], r"--undecided only goes with --finish"),
+]
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in root.rglob("*")}
+
+
+def test_the_sweep_covers_every_kind_of_input():
+    assert len(CASES) >= 25 and len({c[0] for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("files, args, message", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_clear_message_and_leaves_nothing(files, args, message, tiny_model, tmp_path):
+    import re
+
+    def fill(text: str) -> str:
+        return text.replace(TINY, str(tiny_model))
+
+    for name, content in files.items():
+        path = tmp_path / name
+        if callable(content):
+            content(path)
+            for p in path.rglob("*.toml"):
+                p.write_text(fill(p.read_text()))
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(fill(content if isinstance(content, str) else tomli_w.dumps(content)))
+    before = tree(tmp_path)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
+    proc = subprocess.run([sys.executable, "-m", "driftlab", *[fill(a) for a in args]], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 2, said
+    assert "Traceback" not in said, said
+    assert re.search(message, said), said
+    assert said.count("error:") + said.count("Error:") == 1, said  # one message
+    assert tree(tmp_path) == before, "files were left behind"
