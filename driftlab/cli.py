@@ -39,7 +39,7 @@ def run(
             raise DriftlabError("give a CONFIG file or --preset NAME (one of them)")
         cfg = load_config(config, preset)
         out_dir = out_dir or Path("runs") / cfg.name
-    from driftlab.experiment import run_experiment  # torch and transformers: after the config checks
+    from driftlab.experiment import run_experiment  # torch, transformers: after the checks
     from driftlab.summary import round_table
 
     try:
@@ -70,7 +70,8 @@ def _write_report(out_dir: Path, marker: str) -> None:
     try:
         err.print(f"report: {write_report(out_dir)}", highlight=False)
     except Exception as e:  # noqa: BLE001
-        err.print(f"[yellow]report not written:[/] {escape(f'{type(e).__name__}: {e}')}", highlight=False)
+        why = escape(f"{type(e).__name__}: {e}")
+        err.print(f"[yellow]report not written:[/] {why}", highlight=False)
 
 
 @app.command()
@@ -158,7 +159,8 @@ def w2s(
 @app.command()
 def review(
     run_dir: Annotated[Path, typer.Argument(help="a run paused for review (status awaiting_review)")],
-    host: Annotated[str, typer.Option(help="address to serve on; the printed URL carries a per-launch token (keep it on loopback)")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="address to serve on; keep it on loopback (the printed "
+                                      "URL carries a per-launch token)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
     reviewer: Annotated[Optional[str], typer.Option(help="your name on each decision (default: login name)")] = None,
     finish: Annotated[bool, typer.Option(help="mark the round reviewed and write its train.jsonl (no server)")] = False,

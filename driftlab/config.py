@@ -37,7 +37,8 @@ def check_device(device: str) -> str:
 
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if not count:
-            raise ValueError(f"this torch build ({torch.__version__}) sees no CUDA GPU; use auto or cpu")
+            raise ValueError(f"this torch build ({torch.__version__}) sees no CUDA GPU; "
+                             "use auto or cpu")
         if m[1] is not None and int(m[1]) >= count:
             raise ValueError(f"there are {count} CUDA GPUs (cuda:0 to cuda:{count - 1})")
     if device == "mps":

@@ -62,8 +62,8 @@ class Experiment:
     @classmethod
     def start(cls, cfg: ExperimentConfig, out: Path) -> Experiment:
         exp = cls(cfg, None)  # what can still fail (task, replay file) fails before DIR exists
-        exp.store = RunStore.create(out, dump_config(cfg), {"name": cfg.name, "method": cfg.method,
-                                                            "model": cfg.model.name, "seed": cfg.seed})
+        info = {"name": cfg.name, "method": cfg.method, "model": cfg.model.name, "seed": cfg.seed}
+        exp.store = RunStore.create(out, dump_config(cfg), info)
         return exp
 
     @classmethod

@@ -51,3 +51,28 @@ def tiny_config(tiny_model, tmp_path):
         return path
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def metrics_are_declared(monkeypatch):
+    """In every test, each loop's stats and each monitor's metrics are among the names it declares.
+
+    Guard rules are checked against those declarations at config load; a metric reported but not
+    declared would make a valid rule look like a typo. The real loops and monitors run unchanged.
+    """
+    from driftlab.guard import unknown_metric
+    from driftlab.loops import LOOPS
+    from driftlab.monitors import MONITORS
+
+    for registry, method, field in ((LOOPS, "run_round", "stats"), (MONITORS, "score", "metrics")):
+        for name in registry.names():
+            cls = registry.get(name)
+
+            def checked(self, ctx, _run=getattr(cls, method), _cls=cls, _field=field):
+                out = _run(self, ctx)
+                known = _cls.metric_names(self.cfg)
+                extra = [k for k in getattr(out, _field) if unknown_metric(k, known)]
+                assert not extra, f"{_cls.__name__} reports metrics it does not declare: {extra}"
+                return out
+
+            monkeypatch.setattr(cls, method, checked)

@@ -44,6 +44,24 @@ def test_unreadable_rules_are_config_errors(bad, tmp_path):
         load_config(p)
 
 
+def test_a_rule_on_a_metric_nobody_reports_is_a_config_error_naming_the_nearest(tiny_config):
+    with pytest.raises(ConfigError, match=r"guard\.rules: unknown metric capability\.acuracy; "
+                                          r"did you mean capability\.accuracy\?"):
+        load_config(tiny_config(**{"guard.rules": ["capability.acuracy < baseline - 0.05"]}))
+    off = {"monitors.reference_ppl": {"enabled": False}}
+    with pytest.raises(ConfigError, match="no enabled monitor is called 'reference_ppl'"):
+        load_config(tiny_config(**off, **{"guard.rules": ["reference_ppl.ppl > 2"]}))
+    with pytest.raises(ConfigError, match="guard.best_metric: unknown metric capability.acc"):
+        load_config(tiny_config(**{"guard.action": "rollback",
+                                   "guard.best_metric": "capability.acc"}))
+    # Data-named metrics (a probe subtask), the loop's stats and the run's own columns are known.
+    rules = ["reflectivity.shift.politics > 0.2", "loop.train_rows < 1", "train.last_loss > 5",
+             "diversity.distinct_3 < 0.5 * baseline"]
+    assert load_config(tiny_config(**{"guard.rules": rules})).guard.rules == rules
+    with pytest.raises(ConfigError, match="unknown metric diversity.distinct_4"):  # max_n is 3
+        load_config(tiny_config(**{"guard.rules": ["diversity.distinct_4 < 0.5"]}))
+
+
 def test_a_tripwire_halts_the_run_and_the_round_is_not_promoted(tiny_config, tmp_path):
     # A tiny random model's perplexity moves after any training: make that the tripwire.
     cfg = load_config(tiny_config(rounds=3, **{"guard.rules": ["reference_ppl.ppl > 0"]}))

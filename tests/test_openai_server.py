@@ -120,10 +120,14 @@ def test_exhausted_retries_raise_one_clear_error_and_keep_the_log(server_url, tm
 
 def test_api_key_from_environment_and_missing_logprobs(server_url, monkeypatch):
     monkeypatch.setenv("DRIFTLAB_TEST_KEY", "sk-test")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-default")
     with FaultProxy(server_url, always=None) as proxy:
         model = client(proxy.url, api_key_env="DRIFTLAB_TEST_KEY")
         model.generate([CAPITAL], GREEDY)
         assert proxy.auth == ["Bearer sk-test"]
+    with FaultProxy(server_url, always=None) as proxy:  # plain http: the default key stays home
+        client(proxy.url).generate([CAPITAL], GREEDY)
+        assert proxy.auth == [None]
     with FaultProxy(server_url, always="http404") as proxy:  # a chat-only server
         model = client(proxy.url)
         with pytest.raises(DriftlabError, match="does not give prompt log-probabilities"):

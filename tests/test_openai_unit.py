@@ -13,7 +13,7 @@ from driftlab.errors import DriftlabError
 from driftlab.models import BACKENDS, load_generator
 from driftlab.models.base import SamplingParams
 from driftlab.models.http import RateLimiter, RetryPolicy
-from driftlab.models.openai import OpenAIConfig, OpenAIModel, _completions
+from driftlab.models.openai import OpenAIConfig, OpenAIModel, _completions, api_key
 
 
 def test_spec_with_url_and_query():
@@ -48,6 +48,19 @@ def test_named_key_variable_must_exist(monkeypatch):
     monkeypatch.delenv("MY_KEY", raising=False)
     with pytest.raises(DriftlabError, match="MY_KEY is not set"):
         OpenAIModel.from_spec("m@http://127.0.0.1:9/v1", api_key_env="MY_KEY")
+
+
+@pytest.mark.parametrize("url, named, sent", [
+    ("https://api.example/v1", False, "sk-default"),  # the default key goes to https
+    ("http://127.0.0.1:9/v1", False, None),  # never in clear text unless asked for
+    ("http://gpu-box.lan:8000/v1", False, None),
+    ("http://gpu-box.lan:8000/v1", True, "sk-mine"),  # the user named a variable for this server
+])
+def test_the_api_key_goes_only_where_the_user_said(monkeypatch, url, named, sent):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-default")
+    monkeypatch.setenv("MY_KEY", "sk-mine")
+    options = {"api_key_env": "MY_KEY"} if named else {}
+    assert api_key(OpenAIConfig.from_spec(f"m@{url}", **options)) == sent
 
 
 def test_backoff_grows_with_jitter_and_honours_retry_after():

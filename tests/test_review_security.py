@@ -29,7 +29,8 @@ HOSTILE = ('</pre><script>window.__pwned = 1</script><img src=x onerror="window.
 def paused_run(tiny_config, tmp_path):
     """A tiny LMSI run paused for review, its first proposal replaced by hostile model text."""
     run_dir = tmp_path / "run"
-    cfg = load_config(tiny_config(**{"rounds": 1, "review.enabled": True, "review.critique": False}))
+    overrides = {"rounds": 1, "review.enabled": True, "review.critique": False}
+    cfg = load_config(tiny_config(**overrides))
     assert run_experiment(cfg, run_dir)["status"] == "awaiting_review"
     rd = run_dir / "rounds" / "001"
     rows = read_jsonl(rd / "train.jsonl")
@@ -84,17 +85,22 @@ def test_the_review_server_admits_only_its_user(paused_run):
             ({**ok, "Origin": "http://attacker.example"}, decide),  # a cross-site page's fetch/form
             ({**ok, "Origin": "null"}, decide),  # a sandboxed frame or a file:// page
             ({k: v for k, v in ok.items() if k != "Origin"}, decide),  # no Origin at all
-            ({**ok, "Host": rebound, "Origin": f"http://{rebound}"}, decide),  # rebinding, same-origin
+            ({**ok, "Host": rebound, "Origin": f"http://{rebound}"}, decide),  # rebound, same site
         ]
+        finish = json.dumps({"reviewer": "mallory", "undecided": "accept"})
         for headers, body in refused:
             assert call(url, "POST", "/api/decide", body, **headers)[0] == 403, headers
-            assert call(url, "POST", "/api/finish", json.dumps({"reviewer": "mallory", "undecided": "accept"}),
-                        **headers)[0] == 403
-        big = json.dumps({"example": 0, "decision": "edit", "reviewer": "m", "edited": "x" * MAX_BODY})
-        assert call(url, "POST", "/api/decide", big, **ok)[0] == 413
-        assert call(url, "POST", "/api/decide", iter([decide.encode()]), chunked=True, **ok)[0] == 411
-        long_edit = json.dumps({"example": 0, "decision": "edit", "reviewer": "m", "edited": "x" * (MAX_EDIT + 1)})
-        assert len(long_edit) < MAX_BODY and call(url, "POST", "/api/decide", long_edit, **ok)[0] == 422
+            assert call(url, "POST", "/api/finish", finish, **headers)[0] == 403, headers
+
+        def edit(text):
+            return json.dumps({"example": 0, "decision": "edit", "reviewer": "m", "edited": text})
+
+        assert call(url, "POST", "/api/decide", edit("x" * MAX_BODY), **ok)[0] == 413
+        chunks = iter([decide.encode()])  # no Content-Length
+        assert call(url, "POST", "/api/decide", chunks, chunked=True, **ok)[0] == 411
+        long_edit = edit("x" * (MAX_EDIT + 1))
+        assert len(long_edit) < MAX_BODY
+        assert call(url, "POST", "/api/decide", long_edit, **ok)[0] == 422
 
         db = ReviewDB(paused_run / "review.sqlite")
         assert db.history(1) == [] and db.finished(1) is None  # nothing changed

@@ -102,8 +102,8 @@ class LMSI:
 
     @classmethod
     def metric_names(cls, config: LMSIConfig) -> list[str]:
-        return ["questions", "questions_selected", "paths_selected", "train_rows", "mean_vote_share",
-                "no_answer_rate"]
+        return ["questions", "questions_selected", "paths_selected", "train_rows",
+                "mean_vote_share", "no_answer_rate"]
 
     def __init__(self, config: LMSIConfig) -> None:
         self.cfg = config

@@ -88,10 +88,10 @@ class RedTeam:
 
     @classmethod
     def metric_names(cls, config: RedTeamConfig) -> list[str]:
-        return ["questions", "questions_selected", "train_rows", "test_attempts", "tests_unusable", "flagged",
-                "flag_rate", "flag_rate_zero_shot", "flag_rate_few_shot", "failure_score_mean",
-                "revisions_still_flagged", "revisions_empty", "probes", "probes_fixed", "probe_fixed_rate",
-                "probe_fixed_rate_trained"]
+        return ["questions", "questions_selected", "train_rows", "test_attempts", "tests_unusable",
+                "flagged", "flag_rate", "flag_rate_zero_shot", "flag_rate_few_shot",
+                "failure_score_mean", "revisions_still_flagged", "revisions_empty", "probes",
+                "probes_fixed", "probe_fixed_rate", "probe_fixed_rate_trained"]
 
     def __init__(self, config: RedTeamConfig) -> None:
         self.cfg = config

@@ -113,9 +113,9 @@ class SelfRewarding:
     def metric_names(cls, config: SelfRewardingConfig) -> list[str]:
         return ["questions", "questions_selected", "candidates", "judgements", "parse_failure_rate",
                 "parse_failures_no_score", "parse_failures_out_of_range", "candidates_unscored",
-                "judge_score_mean", "judge_score_std", *score_histogram([]), "pairs_kept", "pairs_dropped_tie",
-                "pairs_dropped_margin", "pairs_dropped_unscored", "mean_pair_margin", "chosen_tokens_mean",
-                "rejected_tokens_mean", "train_rows"]
+                "judge_score_mean", "judge_score_std", *score_histogram([]), "pairs_kept",
+                "pairs_dropped_tie", "pairs_dropped_margin", "pairs_dropped_unscored",
+                "mean_pair_margin", "chosen_tokens_mean", "rejected_tokens_mean", "train_rows"]
 
     def __init__(self, config: SelfRewardingConfig) -> None:
         self.cfg = config

@@ -57,7 +57,8 @@ class OpenAIConfig:
         except ValueError:
             url = None
         if url is None or url.scheme not in ("http", "https") or not url.hostname:
-            raise DriftlabError(f"openai backend: base URL {self.base_url!r} is not http(s)://HOST[:PORT]/...")
+            raise DriftlabError(f"openai backend: base URL {self.base_url!r} is not "
+                                "http(s)://HOST[:PORT]/...")
         if self.endpoint not in ("chat", "completions"):
             raise DriftlabError(f"openai backend: endpoint must be chat or completions, not {self.endpoint!r}")
         for name in ("timeout", "backoff", "max_backoff"):
@@ -95,7 +96,8 @@ def api_key(config: OpenAIConfig) -> str | None:
     if config.api_key_env is not None:
         key = os.environ.get(config.api_key_env)
         if key is None:
-            raise DriftlabError(f"openai backend: environment variable {config.api_key_env} is not set")
+            raise DriftlabError(f"openai backend: environment variable {config.api_key_env} "
+                                "is not set")
         return key
     if urlsplit(config.base_url).scheme != "https":
         return None  # plain http: the default key stays home unless api_key_env= names it

@@ -22,7 +22,7 @@ from driftlab.store import read_json
 def parse_spec(spec: str) -> tuple[str, list[Path]]:
     """(base model spec, adapters) for `runs/x@3`; (spec, []) for anything else."""
     run, at, rnd = spec.rpartition("@")
-    number = re.fullmatch(r"[0-9]+", rnd) is not None  # ASCII only: '²'.isdigit() but int('²') fails
+    number = re.fullmatch(r"[0-9]+", rnd) is not None  # ASCII: '²'.isdigit(), but int('²') fails
     if not at or not (Path(run) / "run.json").exists():
         if at and number and not Path(spec).exists():
             raise DriftlabError(f"{spec!r}: {run} holds no run (no run.json)")

@@ -56,8 +56,8 @@ class Capability:
 
     @classmethod
     def metric_names(cls, config: CapabilityConfig) -> list[str]:
-        sc = ["accuracy_sc", "mean_vote_share", "ece", "brier", "auroc"] if config.self_consistency else []
-        return ["evaluated", "accuracy", "no_answer_rate", *sc]
+        sc = ["accuracy_sc", "mean_vote_share", "ece", "brier", "auroc"]
+        return ["evaluated", "accuracy", "no_answer_rate", *(sc if config.self_consistency else [])]
 
     def fit(self, baseline: MonitorResult | None) -> Capability:
         self.baseline = baseline

@@ -83,10 +83,12 @@ class Diversity:
 
     @classmethod
     def metric_names(cls, config: DiversityConfig) -> list[str]:
-        return [*(f"distinct_{n}" for n in range(1, config.max_n + 1)), "distinct_2_within", "answer_entropy",
+        return [*(f"distinct_{n}" for n in range(1, config.max_n + 1)), "distinct_2_within",
+                "answer_entropy",
                 *(["self_bleu_within"] if config.self_bleu else []),
                 *(["dispersion", "dispersion_within"] if config.embedding else []),
-                "length_mean", "length_std", "length_p10", "length_p50", "length_p90", "truncated_rate"]
+                "length_mean", "length_std", "length_p10", "length_p50", "length_p90",
+                "truncated_rate"]
 
     def fit(self, baseline: MonitorResult | None) -> Diversity:
         self.baseline = dict(baseline.metrics) if baseline else {}

@@ -54,7 +54,8 @@ class Judge:
     def metric_names(cls, config: JudgeConfig) -> list[str]:
         ref = ["spearman_vs_reference", "reference_preference"] if config.reference else []
         return ["score_mean", "score_std", "parse_failure_rate", *(f"hist_{b}" for b in range(6)),
-                "auroc_vs_truth", "score_gap_right_wrong", "answers_changed", "self_preference", *ref]
+                "auroc_vs_truth", "score_gap_right_wrong", "answers_changed", "self_preference",
+                *ref]
 
     def fit(self, baseline: MonitorResult | None) -> Judge:
         self.baseline = list(baseline.records) if baseline else []

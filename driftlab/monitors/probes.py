@@ -69,9 +69,8 @@ class Bias(_ProbeMonitor):
     @classmethod
     def metric_names(cls, config: BiasConfig) -> list[str]:
         keys = ["sentiment", "refusal", *(["favourable"] if config.judge else [])]
-        return ["refusal_rate", *(f"{k}_{m}{end}" for k in keys for m, ends in
-                                  (("gap_abs", ("", "_low", "_high", ".*")), ("amplification", ("", "_low", "_high")))
-                                  for end in ends)]
+        ends = {"gap_abs": ("", "_low", "_high", ".*"), "amplification": ("", "_low", "_high")}
+        return ["refusal_rate", *(f"{k}_{m}{end}" for k in keys for m in ends for end in ends[m])]
 
     def score(self, ctx: MeasureContext) -> MonitorResult:
         metrics, records = bias.score(ctx.model, self.items, self.cfg.max_new_tokens, ctx.seed, self.judge())
@@ -87,8 +86,8 @@ class SemanticDrift(_ProbeMonitor):
 
     @classmethod
     def metric_names(cls, config: SemanticConfig) -> list[str]:
-        return ["answer_tokens_mean", "drift", "drift_low", "drift_high", "drift_p90", "unchanged_share",
-                *(["same_meaning"] if config.judge else [])]
+        return ["answer_tokens_mean", "drift", "drift_low", "drift_high", "drift_p90",
+                "unchanged_share", *(["same_meaning"] if config.judge else [])]
 
     def score(self, ctx: MeasureContext) -> MonitorResult:
         records = semantic.answer(ctx.model, self.items, self.cfg.max_new_tokens, ctx.seed)
@@ -108,7 +107,8 @@ class Reflectivity(_ProbeMonitor):
 
     @classmethod
     def metric_names(cls, config: ReflectivityConfig) -> list[str]:
-        return ["position_bias", "consistency", "p_first.*", "consistency.*", "shift", "flips", "shift.*"]
+        return ["position_bias", "consistency", "p_first.*", "consistency.*", "shift", "flips",
+                "shift.*"]
 
     def score(self, ctx: MeasureContext) -> MonitorResult:
         metrics, records = reflectivity.score(ctx.model, self.items)

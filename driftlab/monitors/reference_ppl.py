@@ -52,8 +52,8 @@ class ReferencePPL:
 
     @classmethod
     def metric_names(cls, config: ReferencePPLConfig) -> list[str]:
-        return ["ppl", "ppl_p10", "ppl_median", "ppl_p90", "ppl_max", "tail_ratio", "rose_share", "tail_skew",
-                "tail_skew_p"]
+        return ["ppl", "ppl_p10", "ppl_median", "ppl_p90", "ppl_max", "tail_ratio", "rose_share",
+                "tail_skew", "tail_skew_p"]
 
     def fit(self, baseline: MonitorResult | None) -> ReferencePPL:
         rows = baseline.records if baseline else []

@@ -36,8 +36,9 @@ MAX_BODY = 256 * 1024  # bytes of one request body
 MAX_EDIT = 20_000  # characters of one edited example
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 # The page's one inline script runs by its per-response nonce; nothing else may run or load.
-CSP = ("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; connect-src 'self'; "
-       "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+CSP = ("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
+       "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
+       "frame-ancestors 'none'")
 
 
 class DecideBody(BaseModel):
@@ -54,11 +55,13 @@ class FinishBody(BaseModel):
 
 def allowed_hosts(host: str, port: int) -> set[str]:
     """Host header values of this server: loopback names, and `host` unless it is a wildcard."""
-    names = {*LOOPBACK, *([] if host in ("0.0.0.0", "::", "") else [f"[{host}]" if ":" in host else host])}
+    wildcard = host in ("0.0.0.0", "::", "")
+    names = {*LOOPBACK, *([] if wildcard else [f"[{host}]" if ":" in host else host])}
     return {f"{n}:{port}" for n in names} | (names if port == 80 else set())
 
 
-def create_app(session: ReviewSession, reviewer: str, token: str, hosts: set[str], port: int) -> FastAPI:
+def create_app(session: ReviewSession, reviewer: str, token: str, hosts: set[str],
+               port: int) -> FastAPI:
     app = FastAPI(title="driftlab review", docs_url=None, redoc_url=None, openapi_url=None)
     cookie = f"driftlab_review_{port}"  # cookies are shared across ports: one name per server
     origins = {f"http://{h}" for h in hosts}
@@ -73,7 +76,7 @@ def create_app(session: ReviewSession, reviewer: str, token: str, hosts: set[str
         given = request.query_params.get("token")
         held = given or request.cookies.get(cookie) or request.headers.get("x-driftlab-token") or ""
         if not secrets.compare_digest(held.encode(), token.encode()):
-            return refuse(403, "missing or wrong token: open the URL that `driftlab review` printed")
+            return refuse(403, "missing or wrong token: open the URL `driftlab review` printed")
         if request.method not in ("GET", "HEAD"):
             if request.headers.get("origin") not in origins:
                 return refuse(403, "cross-origin request refused")
@@ -85,8 +88,8 @@ def create_app(session: ReviewSession, reviewer: str, token: str, hosts: set[str
         response = await call_next(request)
         if given:
             response.set_cookie(cookie, token, httponly=True, samesite="strict", path="/")
-        response.headers.update({"Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
-                                 "Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+        response.headers.update({"Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+                                 "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"})
         return response
 
     @app.exception_handler(DriftlabError)
@@ -134,10 +137,11 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8765, review
     progress.console.print(
         f"reviewing round {session.round} of {run_dir}: {len(session.items)} proposed examples\n"
         f"  open http://{shown}:{port}/?token={token}\n"
-        "  (Ctrl+C stops the server; every decision is already saved)", highlight=False, markup=False,
-        soft_wrap=True)
+        "  (Ctrl+C stops the server; every decision is already saved)",
+        highlight=False, markup=False, soft_wrap=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
-        progress.console.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach it and sees the "
-                               "token can review; the token travels unencrypted (plain http)", highlight=False)
+        progress.console.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach it "
+                               "and sees the token can review; the token travels unencrypted "
+                               "(plain http)", highlight=False)
     app = create_app(session, reviewer, token, allowed_hosts(host, port), port)
     uvicorn.run(app, host=host, port=port, log_level="warning")
