@@ -76,7 +76,7 @@ class OpenAIConfig:
     def from_spec(cls, spec: str, **options: Any) -> OpenAIConfig:
         """Parse ``MODEL[@BASE_URL][?key=value&...]``; keyword options override the query."""
         spec, _, query = spec.partition("?")
-        model, _, url = spec.rpartition("@") if "@" in spec else (spec, "", "")
+        model, _, url = spec.partition("@")  # MODEL@URL: a URL may hold user@host, a model no '@'
         url = url or os.environ.get("OPENAI_BASE_URL", "")
         if not url:
             raise DriftlabError(f"openai:{spec}: no base URL; write openai:MODEL@http://HOST:PORT/v1 "
