@@ -117,11 +117,9 @@ def diff(
     from pydantic import ValidationError
 
     from driftlab.diff import DiffSettings, run_diff
+    from driftlab.diff.sampling import load_prompts
     from driftlab.diff.table import findings_table, verdict
     from driftlab.models.spec import check_model
-
-    for spec in (model_a, model_b):  # all models checked before model A's first sample
-        check_model(spec)
 
     try:
         settings = DiffSettings(prompts=str(prompts) if prompts else None, samples=samples,
@@ -130,6 +128,12 @@ def diff(
     except ValidationError as e:
         first = e.errors()[0]
         raise DriftlabError(f"diff: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    load_prompts(settings.prompts)  # every input checked before model A's first sample
+    for where, spec in {"model A": model_a, "model B": model_b, **settings.model_specs()}.items():
+        try:
+            check_model(spec)
+        except DriftlabError as e:
+            raise DriftlabError(f"{where}: {e}") from None
     doc = run_diff(model_a, model_b, settings, out_dir)
     out.print(findings_table(doc))
     out.print(verdict(doc))

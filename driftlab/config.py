@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from driftlab.errors import ConfigError, DriftlabError
 from driftlab.models.builtin import check_name
+from driftlab.models.spec import check_model
 from driftlab.guard import GuardConfig
 from driftlab.review.settings import ReviewConfig
 from driftlab.train.mitigations import MitigationConfig
@@ -141,10 +142,15 @@ class ExperimentConfig(Section):
         self.loop_settings()
         self.monitor_settings()
         self.guard.check_metrics(self.metric_names())
-        try:
-            check_name(self.model.name)
-        except DriftlabError as e:
-            raise ConfigError(f"model.name: {e}") from None
+        named = [("model.name", self.model.name)]
+        for name, cfg in self.monitor_settings().items():  # e.g. the diff monitor's labeler
+            specs = getattr(cfg, "model_specs", dict)()
+            named += [(f"monitors.{name}.{key}", spec) for key, spec in specs.items()]
+        for where, spec in named:
+            try:
+                (check_name if where == "model.name" else check_model)(spec)
+            except DriftlabError as e:
+                raise ConfigError(f"{where}: {e}") from None
         self.build_task()
         return self
 

@@ -102,7 +102,7 @@ CASES = [
      r"task file none\.jsonl does not exist"),
     # model specs
     ("diff-b-not-a-url", {}, ["diff", TINY, "openai:x@notaurl", *D],
-     r"base URL 'notaurl' is not http\(s\)://"),
+     r"model B: openai backend: base URL 'notaurl' is not http\(s\)://"),
     ("diff-a-missing-path", {}, ["diff", "/no/such/model", TINY, *D],
      r"unknown model '/no/such/model'"),
     ("diff-superscript-round", {}, ["diff", "runs/x@²", TINY, *D], r"runs/x@²"),
@@ -118,6 +118,8 @@ CASES = [
      r"labeler: .*base URL 'http://'"),
     ("diff-prompts-malformed", {"p.jsonl": '{"prompt": "a"}\nnot json\n'},
      ["diff", TINY, TINY, "--prompts", "p.jsonl", *D], r"p\.jsonl.* line 2"),
+    ("diff-monitor-labeler-missing", conf(**{"monitors.diff": {"labeler": "./no-labeler"}}), RUN,
+     r"monitors\.diff\.labeler: unknown model './no-labeler'"),
     ("probes-missing-judge", {}, ["probes", "run", TINY, "--judge", "./no-judge", "--out", "P"],
      r"unknown model './no-judge'"),
     # run folders
@@ -125,7 +127,7 @@ CASES = [
      r"x holds no run to resume \(no run\.json\)"),
     ("resume-without-out", {}, ["run", "--resume"], r"--resume needs --out DIR"),
     ("report-not-a-run", {"x/readme.txt": "hi"}, ["report", "x"], r"x holds no run\.json"),
-    ("message-with-markup", {}, ["report", "[/x]"], r"\[/x\] holds no run\.json"),  # not markup
+    ("message-with-markup", {}, ["report", "[/x]"], r"\[/x\] is not a directory"),  # not markup
     # review requests
     ("review-not-a-run", {"x/readme.txt": "hi"}, ["review", "x"], r"x holds no driftlab run"),
     ("review-not-paused", {"runs/r": fake_run}, ["review", "runs/r"],

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from driftlab.models.spec import ModelSpec, valid_spec
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 EMBEDDING = "embedding"  # the judge that needs no LM: cosine under the embedder
 
@@ -26,7 +24,7 @@ class DiffSettings(BaseModel):
     k_min: int = Field(2, ge=2)
     k_max: int = Field(12, ge=2)
     alpha: float = Field(0.05, gt=0, lt=1)
-    labeler: ModelSpec = Field("smollm2-135m-instruct", description="model spec that writes labels")
+    labeler: str = Field("smollm2-135m-instruct", description="model spec that writes labels")
     judge: str = Field(EMBEDDING, description="validates labels: 'embedding' (the text nearer the label under "
                        "the embedder fits it; the offline default) or an LM's model spec (asked in both orders)")
     labels_per_cluster: int = Field(2, ge=1)
@@ -41,16 +39,16 @@ class DiffSettings(BaseModel):
     intent: str | None = None
     batch_size: int = Field(32, ge=1)
 
-    @field_validator("judge")
-    @classmethod
-    def _judge_spec(cls, judge: str) -> str:
-        return judge if judge == EMBEDDING else valid_spec(judge)
-
     @model_validator(mode="after")
     def _k_range(self) -> DiffSettings:
         if self.k_max < self.k_min:
             raise ValueError(f"k_max ({self.k_max}) must be >= k_min ({self.k_min})")
         return self
+
+    def model_specs(self) -> dict[str, str]:
+        """The models these settings name besides A and B, by key (checked before sampling)."""
+        judge = {} if self.judge == EMBEDDING else {"judge": self.judge}
+        return {"labeler": self.labeler, **judge}
 
     def intent_judge(self) -> str:
         """The LM that marks findings against the intent: the judge if it is one, else the labeler."""
