@@ -36,9 +36,10 @@ TIME_FIELDS = frozenset({"created", "updated", "wall_s", "seconds", "tokens_per_
 
 # Fault injection for the kill tests (tests/test_kill.py). DRIFTLAB_FAULT="SIGNAL WHEN K",
 # e.g. "SIGKILL after 3", makes the process send itself SIGNAL right after (or right before)
-# its K-th atomic rename, the point where a write becomes durable: "SIGKILL before 3"
-# leaves the third write's complete temporary behind; "SIGSTOP after 2" freezes the process
-# holding its run directory. Unset, the hook costs one environment lookup per write.
+# its K-th atomic rename since it started, the point where a write becomes durable:
+# "SIGKILL before 3" leaves the third write's complete temporary behind; "SIGSTOP after 2"
+# freezes the process holding its run directory. Unset, it costs two environment lookups
+# per write.
 FAULT_ENV = "DRIFTLAB_FAULT"
 _renames = 0
 
