@@ -29,10 +29,11 @@ STATUSES = ("running", "completed", "halted", "failed", "awaiting_review")
 TMP_SUFFIX = ".tmp"  # every temporary file or folder of an atomic write is named .NAME.XXXX.tmp
 LOCK_NAME = ".driftlab.lock"
 # Fields that hold wall-clock times or speeds, wherever they appear in a run's JSON files
-# (run.json, its round rows, adapter/train_stats.json): the only ones that differ between
-# a run killed and resumed and the same run never stopped.
+# (run.json, its round rows, adapter/train_stats.json, and `at`, when a review was finished,
+# in review.json): the only ones that differ between a run killed and resumed and the same
+# run never stopped.
 TIME_FIELDS = frozenset({"created", "updated", "wall_s", "seconds", "tokens_per_s",
-                         "train.seconds", "train.tokens_per_s"})
+                         "train.seconds", "train.tokens_per_s", "at"})
 
 # Fault injection for the kill tests (tests/test_kill.py). DRIFTLAB_FAULT="SIGNAL WHEN K",
 # e.g. "SIGKILL after 3", makes the process send itself SIGNAL right after (or right before)

@@ -243,8 +243,8 @@ def test_one_writer_at_a_time_and_the_second_is_told_why(tiny_model, tmp_path):
                      ["run", "--resume", "--rounds", "3", "--out", RUN]):
             second = driftlab(args, run_dir)
             assert second.returncode == 2, second.stderr
-            assert f"{run_dir} is in use by another driftlab process (pid {first.pid})" \
-                in second.stderr
+            message = " ".join(second.stderr.split())  # rich wraps long lines
+            assert f"{run_dir} is in use by another driftlab process (pid {first.pid})" in message
             assert "Traceback" not in second.stderr and second.stderr.count("error:") == 1
         # the second wrote nothing, not even a report
         assert artifacts(run_dir) == held and not (run_dir / "report.html").exists()
