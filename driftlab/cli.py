@@ -41,11 +41,16 @@ def run(
         out_dir = out_dir or Path("runs") / cfg.name
     from driftlab.experiment import run_experiment  # torch, transformers: after the checks
     from driftlab.summary import round_table
+    from driftlab.store import DirectoryBusy
 
     try:
         result = run_experiment(cfg, out_dir, resume=resume, rounds=rounds)
-    finally:  # halted and failed runs get their report too
-        _write_report(out_dir, "run.json")
+    except DirectoryBusy:
+        raise  # the run belongs to another process: write nothing, not even its report
+    except BaseException:
+        _write_report(out_dir, "run.json")  # halted and failed runs get their report too
+        raise
+    _write_report(out_dir, "run.json")
     out.print(round_table(result))
     for event in result.get("rollbacks") or []:
         out.print(f"[yellow]rolled back:[/] {escape(event['message'])}; went on from round {event['restored_round']}")

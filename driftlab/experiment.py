@@ -12,13 +12,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from driftlab import progress
 from driftlab.config import ExperimentConfig, dump_config, load_config
 from driftlab.errors import DriftlabError
 from driftlab.findings import Finding
 from driftlab.guard import describe
 from driftlab.loops import LOOPS, LoopTask, RoundContext
-from driftlab.models.hf import HFModel, default_threads
+from driftlab.models.hf import HFModel, default_threads, pick_device
 from driftlab.monitors import MONITORS, MeasureContext, MonitorResult
 from driftlab.review import ReviewPending, review_gate
 from driftlab.train import get_trainer
@@ -62,23 +64,48 @@ class Experiment:
     @classmethod
     def start(cls, cfg: ExperimentConfig, out: Path) -> Experiment:
         exp = cls(cfg, None)  # what can still fail (task, replay file) fails before DIR exists
-        info = {"name": cfg.name, "method": cfg.method, "model": cfg.model.name, "seed": cfg.seed}
-        exp.store = RunStore.create(out, dump_config(cfg), info)
+        exp.store = RunStore.create(out, dump_config(cfg), run_info(cfg))
         return exp
 
     @classmethod
     def resume(cls, out: Path, rounds: int | None = None) -> Experiment:
         store = RunStore.open(out)
-        cfg = load_config(store.root / "config.toml")
-        if rounds is not None and rounds != cfg.rounds:
-            cfg.rounds = rounds
-            (store.root / "config.toml").write_text(dump_config(cfg))
-        store.update_run(status="running", error=None)
-        return cls(cfg, store)
+        try:
+            cfg = load_config(store.root / "config.toml")
+            if rounds is not None and rounds != cfg.rounds:
+                cfg.rounds = rounds
+                store.write_config(dump_config(cfg))
+            info = run_info(cfg)
+            if not store.started():  # killed between its first two writes
+                store.start_run(info)
+            before = store.read_run().get("compute")
+            if before not in (None, info["compute"]):
+                progress.log(f"[yellow]note:[/] the run started with {before} and resumes with "
+                             f"{info['compute']}: later rounds may differ in the last bits from "
+                             "a run never stopped")
+            store.update_run(status="running", error=None, compute=info["compute"])
+        except BaseException:
+            store.close()
+            raise
+        return cls._opened(cfg, store)
+
+    @classmethod
+    def _opened(cls, cfg: ExperimentConfig, store: RunStore) -> Experiment:
+        try:
+            return cls(cfg, store)
+        except BaseException:
+            store.close()  # the directory's lock: this process will not write it after all
+            raise
 
     # ---- the loop --------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         default_threads()
+        try:
+            return self._run_and_record()
+        finally:
+            self.store.close()  # the directory's lock: another process may resume it now
+
+    def _run_and_record(self) -> dict[str, Any]:
         try:
             self._run()
         except ReviewPending as e:  # not a failure: the run waits for a person's decisions
@@ -151,6 +178,7 @@ class Experiment:
             rows, mitigation = self._mitigate(k, rows)
             if self.cfg.mitigations.active:
                 summary.update(flatten("mitigate", mitigation))
+        verdict: dict[str, Any] = {}
         if not rows:
             summary.update(status="empty", promoted=False, head=self.head,
                            note="nothing selected; model unchanged")
@@ -159,25 +187,30 @@ class Experiment:
             self._model_round = k
             for name, res in self._measure(k).items():
                 summary.update(flatten(name, res.metrics))
-            summary.update(status="trained", **self._guard(k, summary))
+            promotion, verdict = self._guard(k, summary)
+            summary.update(status="trained", **promotion)
         summary["wall_s"] = round(time.perf_counter() - started, 1)
-        self.store.record_round(summary)
+        # the guard's halt or rollback and the round's completion mark in one write: a kill
+        # leaves both or neither, never a halt without its round or a rollback recorded twice
+        self.store.record_round(summary, **verdict)
 
-    def _guard(self, k: int, current: dict[str, Any]) -> dict[str, Any]:
-        """Check the tripwires; decide whether round k is promoted and where the run goes next."""
-        rounds = {r["round"]: r for r in self.store.read_run()["rounds"]}
+    def _guard(self, k: int, current: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Check the tripwires: whether round k is promoted and where the run goes next, and
+        what run.json must record of it (a halt, or one more rollback event)."""
+        run = self.store.read_run()
+        rounds = {r["round"]: r for r in run["rounds"]}
         hits = [h for rule in self.cfg.guard.parsed()
                 if (h := rule.check(current, rounds[0], rounds[self.head])) is not None]
         if not hits:
             self.head = k
-            return {"promoted": True, "head": k}
+            return {"promoted": True, "head": k}, {}
         for h in hits:
             h["round"] = k
         g = self.cfg.guard
         messages = [describe(h) for h in hits]
         if g.action == "halt":
-            self.store.update_run(halt={"round": k, "action": "halt", "hits": hits, "final_round": self.head,
-                                        "message": "; ".join(messages)})
+            verdict = {"halt": {"round": k, "action": "halt", "hits": hits,
+                                "final_round": self.head, "message": "; ".join(messages)}}
             progress.log(f"[red]halted:[/] {'; '.join(messages)}; the final model is round {self.head}'s")
         else:
             candidates = [r for r in rounds.values() if r["round"] == 0 or r.get("promoted")]
@@ -185,11 +218,11 @@ class Experiment:
             best = pick(candidates, key=lambda r: r.get(g.best_metric, float("-inf") if g.best_mode == "max"
                                                           else float("inf")))
             self.head = best["round"]
-            events = self.store.read_run().get("rollbacks", [])
-            self.store.update_run(rollbacks=[*events, {"round": k, "hits": hits, "restored_round": self.head,
-                                                       "message": "; ".join(messages)}])
+            event = {"round": k, "hits": hits, "restored_round": self.head,
+                     "message": "; ".join(messages)}
+            verdict = {"rollbacks": [*run.get("rollbacks", []), event]}
             progress.log(f"[yellow]rolled back:[/] {'; '.join(messages)}; continuing from round {self.head}")
-        return {"promoted": False, "head": self.head, "guard": messages}
+        return {"promoted": False, "head": self.head, "guard": messages}, verdict
 
     def _propose(self, k: int) -> tuple[list[dict], dict]:
         s = self.store
@@ -309,6 +342,16 @@ class Experiment:
         write_json(s.artifact(k, "metrics.json"),
                    {"round": k, "monitors": {n: r.to_dict() for n, r in results.items()}, "findings": findings})
         return results
+
+
+def run_info(cfg: ExperimentConfig) -> dict[str, Any]:
+    """What run.json records of the run at its start; `compute` is what bit-for-bit resumes
+    depend on besides the library versions (see the README, "The run directory")."""
+    default_threads()
+    compute = {"device": str(pick_device(cfg.model.device)),
+               "torch_threads": torch.get_num_threads()}
+    return {"name": cfg.name, "method": cfg.method, "model": cfg.model.name, "seed": cfg.seed,
+            "compute": compute}
 
 
 def run_experiment(cfg: ExperimentConfig | None, out: Path, resume: bool = False,

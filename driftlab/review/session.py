@@ -10,7 +10,7 @@ from driftlab.review.critique import read_critiques
 from driftlab.review.db import ReviewDB, conflicts, latest
 from driftlab.review.gate import apply_review
 from driftlab.review.examples import review_items
-from driftlab.review.stats import DB_NAME, round_stats
+from driftlab.review.stats import DB_NAME
 from driftlab.store import RunStore
 
 
@@ -56,8 +56,9 @@ class ReviewSession:
                                     "or finish with undecided examples accepted or rejected "
                                     "(driftlab review RUN --finish --undecided accept|reject)")
             self.db.finish(self.round, reviewer, undecided or "reject")
-            return apply_review(self.store, self.round, self.db)[1]
-        return round_stats(self.store, self.round, self.db)
+        # applied again when finished before: a process killed between the two writes above
+        # and below is completed by running the command again (the same files result)
+        return apply_review(self.store, self.round, self.db)[1]
 
 
 def open_review(run_dir: str | Path) -> ReviewSession:

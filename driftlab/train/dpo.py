@@ -32,7 +32,7 @@ from driftlab.config import TrainConfig
 from driftlab.errors import DriftlabError
 from driftlab.models.hf import HFModel
 from driftlab.train import TRAINERS
-from driftlab.train.lora import ProgressCallback, lora_config, training_args
+from driftlab.train.lora import ProgressCallback, lora_config, save_adapter, training_args
 from driftlab.train.sft import TrainResult
 
 datasets.disable_progress_bars()
@@ -110,7 +110,7 @@ def train_dpo(
         start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - start
-        trainer.model.save_pretrained(str(adapter_dir))
+        save_adapter(trainer.model, adapter_dir)
         model.model = trainer.model.merge_and_unload().eval()
     return DPOResult(trainer.state.global_step, callback.losses, int(tokens * cfg.epochs), seconds,
                      callback.margins, callback.accuracies)

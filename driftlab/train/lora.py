@@ -6,6 +6,7 @@ bf16 matmul is ~600x slower than fp32 and checkpointing only costs time, so both
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,6 +26,19 @@ def lora_config(cfg: TrainConfig) -> LoraConfig:
         target_modules=cfg.lora_targets,
         task_type="CAUSAL_LM",
     )
+
+
+def save_adapter(peft_model: Any, adapter_dir: Path) -> None:
+    """Save a trained adapter so that the same training writes the same bytes.
+
+    PEFT keeps e.g. the resolved `target_modules` as a set and writes it as a list in the
+    set's order, which changes with each process's hash seed: sort such fields first.
+    """
+    for cfg in peft_model.peft_config.values():
+        for key, value in vars(cfg).items():
+            if isinstance(value, (set, frozenset)):
+                setattr(cfg, key, sorted(value))
+    peft_model.save_pretrained(str(adapter_dir))
 
 
 def training_args(cfg: TrainConfig, output_dir: str, seed: int, device: torch.device) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from trl import SFTConfig, SFTTrainer
 from driftlab.config import TrainConfig
 from driftlab.models.hf import HFModel
 from driftlab.train import TRAINERS
-from driftlab.train.lora import ProgressCallback, lora_config, training_args
+from driftlab.train.lora import ProgressCallback, lora_config, save_adapter, training_args
 
 datasets.disable_progress_bars()
 
@@ -25,7 +25,7 @@ class TrainResult:
     steps: int
     losses: list[float]
     tokens: int
-    seconds: float
+    seconds: float  # wall clock: "seconds" and "tokens_per_s" are store.TIME_FIELDS
 
     def summary(self) -> dict[str, float]:
         return {
@@ -76,6 +76,6 @@ def _train(model: HFModel, data: Dataset, args: SFTConfig, cfg: TrainConfig, ada
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    trainer.model.save_pretrained(str(adapter_dir))
+    save_adapter(trainer.model, adapter_dir)
     model.model = trainer.model.merge_and_unload().eval()
     return TrainResult(trainer.state.global_step, callback.losses, int(tokens * cfg.epochs), seconds)
