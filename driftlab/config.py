@@ -56,30 +56,19 @@ class TrainConfig(Section):
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
 
 
-class ExperimentConfig(Section):
+class MeasuredConfig(Section):
+    """What measuring a model needs: the task, the monitors and the guard.
+
+    Shared by loop runs (ExperimentConfig) and by supervising other trainers
+    (driftlab.integrations.settings.WatchConfig).
+    """
+
     name: str = "experiment"
     seed: int = 0
-    rounds: int = Field(3, ge=0)
     model: ModelConfig = ModelConfig()
     task: TaskConfig = TaskConfig()
-    loop: dict[str, Any] = Field(default_factory=lambda: {"method": "lmsi"})
-    train: TrainConfig = TrainConfig()
     monitors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     guard: GuardConfig = GuardConfig()
-    mitigations: MitigationConfig = MitigationConfig()
-    review: ReviewConfig = ReviewConfig()
-
-    @property
-    def method(self) -> str:
-        return self.loop.get("method", "lmsi")
-
-    def loop_settings(self) -> BaseModel:
-        """The loop's own typed config (its registry entry declares the class)."""
-        from driftlab.loops import LOOPS
-
-        entry = LOOPS.get(self.method)
-        body = {k: v for k, v in self.loop.items() if k != "method"}
-        return _validate(entry.Config, body, "loop")
 
     def monitor_settings(self) -> dict[str, BaseModel]:
         """Each enabled monitor's typed config: defaults unless the config names it."""
@@ -95,13 +84,6 @@ class ExperimentConfig(Section):
             MONITORS.get(name)  # unknown monitor names are errors
         return out
 
-    def check(self) -> ExperimentConfig:
-        """Validate every nested, registry-typed section now, not mid-run."""
-        self.loop_settings()
-        self.monitor_settings()
-        self.build_task()
-        return self
-
     def build_task(self):
         from driftlab.tasks import TASKS
 
@@ -109,6 +91,33 @@ class ExperimentConfig(Section):
         return build_from_settings(
             factory, self.task.settings(), "task", extra_keys=("name", "train_size", "eval_size")
         )
+
+
+class ExperimentConfig(MeasuredConfig):
+    rounds: int = Field(3, ge=0)
+    loop: dict[str, Any] = Field(default_factory=lambda: {"method": "lmsi"})
+    train: TrainConfig = TrainConfig()
+    mitigations: MitigationConfig = MitigationConfig()
+    review: ReviewConfig = ReviewConfig()
+
+    @property
+    def method(self) -> str:
+        return self.loop.get("method", "lmsi")
+
+    def loop_settings(self) -> BaseModel:
+        """The loop's own typed config (its registry entry declares the class)."""
+        from driftlab.loops import LOOPS
+
+        entry = LOOPS.get(self.method)
+        body = {k: v for k, v in self.loop.items() if k != "method"}
+        return _validate(entry.Config, body, "loop")
+
+    def check(self) -> ExperimentConfig:
+        """Validate every nested, registry-typed section now, not mid-run."""
+        self.loop_settings()
+        self.monitor_settings()
+        self.build_task()
+        return self
 
 
 def build_from_settings(factory, settings: dict[str, Any], where: str, extra_keys=()):
