@@ -45,8 +45,14 @@ class Measurer:
                 mon.fit(None)
             results[name] = mon.score(ctx)
         findings = [f.to_dict() for r in results.values() for f in r.findings]
-        write_json(s.artifact(k, "metrics.json"),
-                   {"round": k, "monitors": {n: r.to_dict() for n, r in results.items()}, "findings": findings})
+        write_json(
+            s.artifact(k, "metrics.json"),
+            {
+                "round": k,
+                "monitors": {n: r.to_dict() for n, r in results.items()},
+                "findings": findings,
+            },
+        )
         return results
 
     def baseline(self, model: Callable[[], Generator], **info: Any) -> dict[str, MonitorResult]:
@@ -67,8 +73,11 @@ class Measurer:
     def hits(self, k: int, current: dict[str, Any], head: int) -> list[dict]:
         """The tripwires round k's summary fires, against round 0 and the promoted round `head`."""
         rounds = {r["round"]: r for r in self.store.read_run()["rounds"]}
-        found = [h for rule in self.cfg.guard.parsed()
-                 if (h := rule.check(current, rounds[0], rounds[head])) is not None]
+        found = [
+            h
+            for rule in self.cfg.guard.parsed()
+            if (h := rule.check(current, rounds[0], rounds[head])) is not None
+        ]
         for h in found:
             h["round"] = k
         return found
@@ -76,7 +85,9 @@ class Measurer:
     def best_round(self) -> int:
         """The best of round 0 and the promoted rounds by the guard's `best_metric`."""
         g = self.cfg.guard
-        candidates = [r for r in self.store.read_run()["rounds"] if r["round"] == 0 or r.get("promoted")]
+        candidates = [
+            r for r in self.store.read_run()["rounds"] if r["round"] == 0 or r.get("promoted")
+        ]
         worst = float("-inf") if g.best_mode == "max" else float("inf")
         pick = max if g.best_mode == "max" else min
         return pick(candidates, key=lambda r: r.get(g.best_metric, worst))["round"]

@@ -14,19 +14,44 @@ from driftlab.integrations import trl as integration
 from driftlab.integrations.settings import WatchConfig
 from driftlab.integrations.trl import DriftlabCallback
 
-CPU = dict(use_cpu=True, bf16=False, fp16=False, gradient_checkpointing=False, report_to="none",
-           disable_tqdm=True, dataloader_num_workers=0, logging_steps=1, seed=7, data_seed=7)
+CPU = dict(
+    use_cpu=True,
+    bf16=False,
+    fp16=False,
+    gradient_checkpointing=False,
+    report_to="none",
+    disable_tqdm=True,
+    dataloader_num_workers=0,
+    logging_steps=1,
+    seed=7,
+    data_seed=7,
+)
 
 
 def watch_config(tiny_model, rules=(), action="halt") -> WatchConfig:
-    return WatchConfig.model_validate({
-        "name": "cb", "model": {"name": str(tiny_model), "batch_size": 16},
-        "task": {"name": "arithmetic", "eval_size": 3},
-        "monitors": {"capability": {"samples": 1, "max_new_tokens": 6},
-                     "diversity": {"samples": 2, "max_new_tokens": 6, "embedding": "", "self_bleu": False},
-                     "reference_ppl": {"enabled": False}, "reflectivity": {"enabled": False}},
-        "guard": {"rules": list(rules), "action": action, "best_metric": "diversity.length_mean"},
-    }).check()
+    return WatchConfig.model_validate(
+        {
+            "name": "cb",
+            "model": {"name": str(tiny_model), "batch_size": 16},
+            "task": {"name": "arithmetic", "eval_size": 3},
+            "monitors": {
+                "capability": {"samples": 1, "max_new_tokens": 6},
+                "diversity": {
+                    "samples": 2,
+                    "max_new_tokens": 6,
+                    "embedding": "",
+                    "self_bleu": False,
+                },
+                "reference_ppl": {"enabled": False},
+                "reflectivity": {"enabled": False},
+            },
+            "guard": {
+                "rules": list(rules),
+                "action": action,
+                "best_metric": "diversity.length_mean",
+            },
+        }
+    ).check()
 
 
 def length_reward(completions, **kw):
@@ -36,16 +61,30 @@ def length_reward(completions, **kw):
 def grpo(tiny_model, out, callbacks, max_steps=6, save_steps=None):
     from trl import GRPOConfig, GRPOTrainer
 
-    data = Dataset.from_list([{"prompt": [{"role": "user", "content": f"What is {i} plus {i}?"}]}
-                              for i in range(12)])
-    args = GRPOConfig(output_dir=str(out), max_steps=max_steps, per_device_train_batch_size=4,
-                      num_generations=4, max_completion_length=8, learning_rate=1e-3,
-                      save_strategy="steps" if save_steps else "no", save_steps=save_steps or 500,
-                      **CPU)
+    data = Dataset.from_list(
+        [{"prompt": [{"role": "user", "content": f"What is {i} plus {i}?"}]} for i in range(12)]
+    )
+    args = GRPOConfig(
+        output_dir=str(out),
+        max_steps=max_steps,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=8,
+        learning_rate=1e-3,
+        save_strategy="steps" if save_steps else "no",
+        save_steps=save_steps or 500,
+        **CPU,
+    )
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_model)
-    trainer = GRPOTrainer(model=model, reward_funcs=length_reward, args=args, train_dataset=data,
-                          processing_class=AutoTokenizer.from_pretrained(tiny_model), callbacks=callbacks)
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=length_reward,
+        args=args,
+        train_dataset=data,
+        processing_class=AutoTokenizer.from_pretrained(tiny_model),
+        callbacks=callbacks,
+    )
     trainer.train()
     return trainer
 
@@ -94,24 +133,46 @@ def test_sft_and_dpo_trainers_are_measured_at_each_save(tiny_model, tmp_path, ki
 
     prompt = [{"role": "user", "content": "What is 2 plus 3?"}]
     if kind == "sft":
-        rows = [{"prompt": prompt, "completion": [{"role": "assistant", "content": "The answer is 5."}]}] * 8
+        rows = [
+            {"prompt": prompt, "completion": [{"role": "assistant", "content": "The answer is 5."}]}
+        ] * 8
         cls, args_cls = SFTTrainer, SFTConfig
     else:
-        rows = [{"prompt": prompt, "chosen": [{"role": "assistant", "content": "The answer is 5."}],
-                 "rejected": [{"role": "assistant", "content": "The answer is 7."}]}] * 8
+        rows = [
+            {
+                "prompt": prompt,
+                "chosen": [{"role": "assistant", "content": "The answer is 5."}],
+                "rejected": [{"role": "assistant", "content": "The answer is 7."}],
+            }
+        ] * 8
         cls, args_cls = DPOTrainer, DPOConfig
-    args = args_cls(output_dir=str(tmp_path / "ckpt"), max_steps=2, per_device_train_batch_size=4,
-                    save_strategy="steps", save_steps=1, max_length=64, **CPU)
-    cb = DriftlabCallback(watch_config(tiny_model, rules=["capability.no_answer_rate > 2"]),
-                          out=tmp_path / "run")  # every_steps=None: at each save
-    trainer = cls(model=AutoModelForCausalLM.from_pretrained(tiny_model), args=args,
-                  train_dataset=Dataset.from_list(rows),
-                  processing_class=AutoTokenizer.from_pretrained(tiny_model), callbacks=[cb])
+    args = args_cls(
+        output_dir=str(tmp_path / "ckpt"),
+        max_steps=2,
+        per_device_train_batch_size=4,
+        save_strategy="steps",
+        save_steps=1,
+        max_length=64,
+        **CPU,
+    )
+    cb = DriftlabCallback(
+        watch_config(tiny_model, rules=["capability.no_answer_rate > 2"]), out=tmp_path / "run"
+    )  # every_steps=None: at each save
+    trainer = cls(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model),
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=AutoTokenizer.from_pretrained(tiny_model),
+        callbacks=[cb],
+    )
     trainer.train()
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["status"] == "completed" and not cb.fired
     assert [(r["step"], r.get("checkpoint")) for r in run["rounds"]] == [
-        (0, None), (1, "checkpoint-1"), (2, "checkpoint-2")]
+        (0, None),
+        (1, "checkpoint-1"),
+        (2, "checkpoint-2"),
+    ]
     assert trainer.state.global_step == 2
 
 
@@ -124,8 +185,15 @@ def test_a_stop_marker_written_during_training_stops_it(tiny_model, tmp_path):
     class WatchWritesAtStep2(TrainerCallback):  # stands for the watch process writing the file
         def on_step_end(self, args, state, control, **kw):
             if state.global_step == 2:
-                marker.write_text(json.dumps({"hits": [{"rule": "x > 1"}], "final_round": 0,
-                                              "message": "rule 'x > 1' fired"}))
+                marker.write_text(
+                    json.dumps(
+                        {
+                            "hits": [{"rule": "x > 1"}],
+                            "final_round": 0,
+                            "message": "rule 'x > 1' fired",
+                        }
+                    )
+                )
 
     cb = DriftlabCallback(None)
     trainer = grpo(tiny_model, tmp_path / "ckpt", [WatchWritesAtStep2(), cb], max_steps=6)

@@ -16,11 +16,23 @@ from driftlab.errors import DriftlabError
 from driftlab.store import read_json
 
 MARKER = "trainer_state.json"
-WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-           "adapter_model.safetensors", "adapter_model.bin")
+WEIGHTS = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "adapter_model.safetensors",
+    "adapter_model.bin",
+)
 # Config keys that must match for a checkpoint to be the same architecture as round 0.
-SHAPE_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads",
-              "num_key_value_heads", "intermediate_size", "vocab_size")
+SHAPE_KEYS = (
+    "model_type",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "intermediate_size",
+    "vocab_size",
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +55,7 @@ class Checkpoint:
 
 
 def find(folder: Path, pattern: str) -> list[Checkpoint]:
-    """The checkpoint folders matching `pattern`, by step (the first number in the relative path)."""
+    """Checkpoint folders matching `pattern`, by step (the first number in the relative path)."""
     out = []
     for p in Path(folder).glob(pattern):
         m = re.search(r"\d+", str(p.relative_to(folder)))
@@ -63,8 +75,13 @@ class Completion:
         if (c.path / MARKER).is_file():
             return True
         try:
-            snap = tuple(sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns)
-                                for f in c.path.iterdir() if f.is_file()))
+            snap = tuple(
+                sorted(
+                    (f.name, f.stat().st_size, f.stat().st_mtime_ns)
+                    for f in c.path.iterdir()
+                    if f.is_file()
+                )
+            )
         except FileNotFoundError:  # deleted (e.g. save_total_limit) while we looked
             return False
         if not any(name in WEIGHTS for name, *_ in snap):
@@ -89,7 +106,10 @@ def check_architecture(c: Checkpoint, reference: dict, what: str) -> None:
     cfg = model_config(c.path)
     if not cfg:
         raise DriftlabError(f"{c.path} holds no config.json: not a transformers checkpoint")
-    diff = [f"{k} {cfg.get(k)} vs {reference.get(k)}" for k in SHAPE_KEYS
-            if k in reference and cfg.get(k) != reference.get(k)]
+    diff = [
+        f"{k} {cfg.get(k)} vs {reference.get(k)}"
+        for k in SHAPE_KEYS
+        if k in reference and cfg.get(k) != reference.get(k)
+    ]
     if diff:
         raise DriftlabError(f"{c.path} is another architecture than {what}: {', '.join(diff)}")

@@ -1,17 +1,17 @@
 """The watch config (TOML): a run config without a loop; `[model] name` is the base model.
 
-    name = "grpo-watch"
-    [model]
-    name = "smollm2-135m-instruct"   # round 0, and the base of adapter checkpoints
-    [task]
-    name = "arithmetic"
-    eval_size = 32
-    [monitors.capability]
-    samples = 2
-    [guard]
-    rules = ["diversity.length_mean > 2 * baseline"]
-    [watch]
-    pattern = "checkpoint-*"
+name = "grpo-watch"
+[model]
+name = "smollm2-135m-instruct"   # round 0, and the base of adapter checkpoints
+[task]
+name = "arithmetic"
+eval_size = 32
+[monitors.capability]
+samples = 2
+[guard]
+rules = ["diversity.length_mean > 2 * baseline"]
+[watch]
+pattern = "checkpoint-*"
 """
 
 from __future__ import annotations
@@ -27,18 +27,29 @@ EXIT_TRIPWIRE = 3  # `driftlab watch` exit status when a tripwire fired (2: bad 
 
 
 class BaseModelConfig(ModelConfig):
-    name: str | None = Field(None, description="base model: round 0, and what adapters apply to; "
-                                               "unset: the first checkpoint is round 0")
+    name: str | None = Field(
+        None,
+        description="base model: round 0, and what adapters apply to; "
+        "unset: the first checkpoint is round 0",
+    )
 
 
 class WatchSettings(Section):
-    pattern: str = Field("checkpoint-*", description="glob, relative to the watched folder, of "
-                                                     "checkpoint folders; the first number in it is the step")
+    pattern: str = Field(
+        "checkpoint-*",
+        description="glob, relative to the watched folder, of "
+        "checkpoint folders; the first number in it is the step",
+    )
     poll_s: float = Field(5.0, gt=0, description="seconds between looks at the folder (--follow)")
-    settle_s: float = Field(10.0, ge=0, description="without trainer_state.json, a checkpoint is "
-                                                    "complete once its files stay unchanged this long")
-    idle_timeout_s: float = Field(3600.0, gt=0, description="--follow gives up after this long "
-                                                            "without a new checkpoint")
+    settle_s: float = Field(
+        10.0,
+        ge=0,
+        description="without trainer_state.json, a checkpoint is "
+        "complete once its files stay unchanged this long",
+    )
+    idle_timeout_s: float = Field(
+        3600.0, gt=0, description="--follow gives up after this long without a new checkpoint"
+    )
 
 
 class WatchConfig(MeasuredConfig):

@@ -30,8 +30,11 @@ class Supervisor:
             self.store = RunStore.open(out)
             self.store.update_run(status="running", error=None)
         else:
-            self.store = RunStore.create(out, dump_config(cfg), {
-                "name": cfg.name, "method": method, "model": cfg.model.name, "seed": cfg.seed})
+            self.store = RunStore.create(
+                out,
+                dump_config(cfg),
+                {"name": cfg.name, "method": method, "model": cfg.model.name, "seed": cfg.seed},
+            )
         self.measurer = Measurer(cfg, self.store, lambda k: step_seed(cfg.seed, k, "measure"))
         rounds = self.rounds()
         self.head = max((r["round"] for r in rounds if r.get("promoted")), default=0)
@@ -70,9 +73,17 @@ class Supervisor:
         final = self.measurer.best_round() if g.action == "rollback" else self.head
         best = next(r for r in self.rounds() if r["round"] == final)
         message = "; ".join(describe(h) for h in hits)
-        self.store.update_run(halt={"round": k, "action": g.action, "hits": hits, "final_round": final,
-                                    "final_checkpoint": best.get("checkpoint"), "message": message},
-                              status="halted")
+        self.store.update_run(
+            halt={
+                "round": k,
+                "action": g.action,
+                "hits": hits,
+                "final_round": final,
+                "final_checkpoint": best.get("checkpoint"),
+                "message": message,
+            },
+            status="halted",
+        )
         where = f" ({best['checkpoint']})" if best.get("checkpoint") else ""
         progress.log(f"[red]tripwire:[/] {message}; best round {final}{where}")
 

@@ -61,15 +61,22 @@ class DriftlabCallback(TrainerCallback):
     checkpoint folder, if the trainer saved one at that step).
     """
 
-    def __init__(self, config: WatchConfig | str | Path | None, out: str | Path | None = None,
-                 every_steps: int | None = None, stop_file: str | Path | None = None,
-                 resume: bool = False) -> None:
+    def __init__(
+        self,
+        config: WatchConfig | str | Path | None,
+        out: str | Path | None = None,
+        every_steps: int | None = None,
+        stop_file: str | Path | None = None,
+        resume: bool = False,
+    ) -> None:
         if config is not None and not isinstance(config, WatchConfig):
             config = load_watch_config(config)
         if config is not None and out is None:
             out = Path("runs") / config.name
         if every_steps is not None and every_steps < 1:
-            raise ValueError("every_steps must be at least 1 (None: measure at each checkpoint save)")
+            raise ValueError(
+                "every_steps must be at least 1 (None: measure at each checkpoint save)"
+            )
         self.cfg, self.out, self.every_steps, self.resume = config, out, every_steps, resume
         self.stop_file = Path(stop_file) if stop_file else None
         self.sup: Supervisor | None = None
@@ -80,6 +87,7 @@ class DriftlabCallback(TrainerCallback):
         self._logs: dict[str, float] = {}
         self._tokenizer = None
         self._began = 0.0
+        self._due: int | None = None  # a step to measure once the trainer has logged it
 
     # ---- trainer events --------------------------------------------------------------------
     def on_train_begin(self, args, state, control, model=None, processing_class=None, **kw):
@@ -88,20 +96,38 @@ class DriftlabCallback(TrainerCallback):
             self.stop_file = Path(args.output_dir) / STOP_FILE
         if self.cfg is None or not state.is_world_process_zero:
             return
+        if (
+            self.every_steps is None
+            and getattr(args.save_strategy, "value", args.save_strategy) == "no"
+        ):
+            raise ValueError(
+                "DriftlabCallback(every_steps=None) measures at each checkpoint save, "
+                "and this trainer saves none (save_strategy 'no'): give every_steps"
+            )
         tok = getattr(processing_class, "tokenizer", processing_class)  # a processor wraps one
-        self._tokenizer = prepare_tokenizer(copy.deepcopy(tok))  # padding side etc. stay the trainer's
+        self._tokenizer = prepare_tokenizer(
+            copy.deepcopy(tok)
+        )  # padding side etc. stay the trainer's
         self.sup = Supervisor(self.cfg, Path(self.out), "callback", self.resume)
         if not self.sup.rounds():
             with self._policy(model) as policy:
                 self.sup.baseline(lambda: policy, step=state.global_step)
 
-    def on_log(self, args, state, control, logs=None, **kw):
-        self._logs.update({k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float))})
-
     def on_step_end(self, args, state, control, model=None, **kw):
         if self.every_steps and state.global_step % self.every_steps == 0:
-            self._measure(args, state, control, model)
+            if control.should_log:  # the trainer logs this step next: measure beside its logs
+                self._due = state.global_step
+            else:
+                self._measure(args, state, control, model)
         self._poll(state, control)
+
+    def on_log(self, args, state, control, logs=None, model=None, **kw):
+        self._logs.update(
+            {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float))}
+        )
+        if self._due == state.global_step:
+            self._due = None
+            self._measure(args, state, control, model)
 
     def on_save(self, args, state, control, model=None, **kw):
         if self.every_steps is None:
@@ -123,7 +149,7 @@ class DriftlabCallback(TrainerCallback):
             return
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         info: dict[str, Any] = {"step": state.global_step, **flatten("train", self._logs)}
-        if ckpt.is_dir():
+        if ckpt.is_dir() or control.should_save:  # saved now, or right after this step's log
             info["checkpoint"] = ckpt.name
         with self._policy(model) as policy:
             hits = self.sup.measure(lambda: policy, **info)
@@ -152,7 +178,11 @@ class DriftlabCallback(TrainerCallback):
 
     def _poll(self, state, control) -> None:
         """Stop when a `driftlab watch` process (or any script) wrote the stop marker."""
-        if self.fired or not self.stop_file.is_file() or self.stop_file.stat().st_mtime < self._began:
+        if (
+            self.fired
+            or not self.stop_file.is_file()
+            or self.stop_file.stat().st_mtime < self._began
+        ):
             return  # a marker older than this training is a past run's
         marker = read_json(self.stop_file)
         control.should_training_stop = True

@@ -14,15 +14,27 @@ from pathlib import Path
 
 from driftlab import progress
 from driftlab.errors import DriftlabError
-from driftlab.integrations.checkpoints import Checkpoint, Completion, check_architecture, find, model_config
+from driftlab.integrations.checkpoints import (
+    Checkpoint,
+    Completion,
+    check_architecture,
+    find,
+    model_config,
+)
 from driftlab.integrations.settings import STOP_FILE, WatchConfig
 from driftlab.integrations.supervisor import Supervisor
 from driftlab.models.hf import HFModel, default_threads
 
 
 class Watcher:
-    def __init__(self, cfg: WatchConfig, folder: Path, out: Path, resume: bool = False,
-                 stop_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        cfg: WatchConfig,
+        folder: Path,
+        out: Path,
+        resume: bool = False,
+        stop_file: Path | None = None,
+    ) -> None:
         self.cfg = cfg
         self.folder = Path(folder)
         self.stop_file = Path(stop_file) if stop_file else self.folder / STOP_FILE
@@ -34,32 +46,43 @@ class Watcher:
         self.reference: dict = model_config(_resolve(cfg.model.name)) if cfg.model.name else {}
 
     # ---- checks before any model is loaded -------------------------------------------------
-    def validate(self, found: list[Checkpoint]) -> None:
+    def validate(self, found: list[Checkpoint], ready: bool = True) -> None:
+        """Fail on a checkpoint that cannot be a round; `ready=False`: only what is written."""
         base = self.cfg.model.name
         for c in found:
+            if not ready and not (c.path / "config.json").is_file() and not c.is_adapter:
+                continue
             if c.is_adapter and not base:
-                raise DriftlabError(f"{c.path} is a PEFT adapter, and the config names no base model to "
-                                    "apply it to: set [model] name in the watch config")
+                raise DriftlabError(
+                    f"{c.path} is a PEFT adapter, and the config names no base model to "
+                    "apply it to: set [model] name in the watch config"
+                )
             if not self.reference and not c.is_adapter:
                 self.reference = model_config(c.path)  # no base: the first checkpoint is round 0
             what = f"the base model {base}" if base else "the first checkpoint"
             check_architecture(c, self.reference, what)
-            if c.is_adapter:
+            if c.is_adapter and ready:
                 check_adapter(c, base)
 
     # ---- the loop --------------------------------------------------------------------------
     def run(self, follow: bool) -> dict:
         default_threads()
-        found = self._ready()
-        if not find(self.folder, self.cfg.watch.pattern) and not follow:
-            raise DriftlabError(f"{self.folder} holds no checkpoint folders matching "
-                                f"{self.cfg.watch.pattern!r} (give the trainer's output_dir)")
-        self.validate(found)
+        found = find(self.folder, self.cfg.watch.pattern)
+        if not found and not follow:
+            raise DriftlabError(
+                f"{self.folder} holds no checkpoint folders matching "
+                f"{self.cfg.watch.pattern!r} (give the trainer's output_dir)"
+            )
+        ready = self._ready()
+        self.validate(ready)
+        self.validate([c for c in found if c not in ready], ready=False)
         self.sup = Supervisor(self.cfg, self.out, "watch", self.resume)
         try:
             self._loop(follow)
         except (KeyboardInterrupt, Exception) as e:
-            reason = "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
+            reason = (
+                "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
+            )
             self.sup.finish("failed")
             self.sup.store.update_run(error=reason)
             raise
@@ -67,6 +90,13 @@ class Watcher:
 
     def _loop(self, follow: bool) -> None:
         sup, w = self.sup, self.cfg.watch
+        if sup.halted:  # a resumed run whose tripwire fired stays stopped
+            progress.log(f"[red]already halted:[/] {sup.halted['message']}")
+            return
+        if (
+            self.cfg.model.name and not sup.rounds()
+        ):  # the base is round 0: measure it while waiting
+            sup.baseline(self._load_base, checkpoint=None, step=0)
         last_new = time.monotonic()
         while True:
             measured = {r.get("checkpoint") for r in sup.rounds()}
@@ -80,12 +110,23 @@ class Watcher:
                 last_new = time.monotonic()
             if self._finished():
                 return
-            pending = [c for c in find(self.folder, w.pattern) if c.name not in measured
-                       and c not in todo]
+            pending = [
+                c for c in find(self.folder, w.pattern) if c.name not in measured and c not in todo
+            ]
             if not follow and not pending:
                 return
-            if time.monotonic() - last_new > (w.idle_timeout_s if follow else w.settle_s + w.poll_s):
-                progress.log(f"no new checkpoint for {time.monotonic() - last_new:.0f}s: stopped watching")
+            if time.monotonic() - last_new > (
+                w.idle_timeout_s if follow else w.settle_s + w.poll_s
+            ):
+                unread = (
+                    f"; never finished writing: {', '.join(c.name for c in pending)}"
+                    if pending
+                    else ""
+                )
+                progress.log(
+                    f"no new checkpoint for {time.monotonic() - last_new:.0f}s: stopped watching"
+                    + unread
+                )
                 return
             time.sleep(w.poll_s if follow else min(w.poll_s, max(w.settle_s, 0.1)))
 
@@ -105,12 +146,9 @@ class Watcher:
         """Measure checkpoint `c` as the next round (or round 0); True if a tripwire fired."""
         sup = self.sup
         info = {"checkpoint": c.name, "step": c.step}
-        if not sup.rounds():
-            if self.cfg.model.name:
-                sup.baseline(lambda: self._load_base(), checkpoint=None, step=0)
-            else:
-                sup.baseline(lambda: self._load(c), **info)
-                return False
+        if not sup.rounds():  # no base model: the first checkpoint is round 0
+            sup.baseline(lambda: self._load(c), **info)
+            return False
         if not c.path.is_dir():
             progress.log(f"[yellow]{c.name} was deleted before it was measured; skipped[/]")
             return False
@@ -125,16 +163,22 @@ class Watcher:
         m = self.cfg.model
         if c.is_adapter:
             return HFModel.load(m.name, adapters=[c.path], device=m.device, batch_size=m.batch_size)
-        return HFModel.load(str(c.path), device=m.device, batch_size=m.batch_size,
-                            tokenizer=self._tokenizer_source(c))
+        return HFModel.load(
+            str(c.path),
+            device=m.device,
+            batch_size=m.batch_size,
+            tokenizer=self._tokenizer_source(c),
+        )
 
     def _tokenizer_source(self, c: Checkpoint) -> str | None:
-        """The checkpoint's own tokenizer, else the base model's, else the trainer's output folder's."""
+        """The checkpoint's own tokenizer, else the base model's, else the output folder's."""
         for where in (c.path, self.cfg.model.name, self.folder):
             if where and (Path(_resolve(str(where))) / "tokenizer_config.json").is_file():
                 return None if where == c.path else str(where)
-        raise DriftlabError(f"{c.path} holds no tokenizer, and neither does [model] name nor {self.folder}: "
-                            "save the tokenizer with the checkpoints (Trainer(processing_class=...))")
+        raise DriftlabError(
+            f"{c.path} holds no tokenizer, and neither does [model] name nor {self.folder}: "
+            "save the tokenizer with the checkpoints (Trainer(processing_class=...))"
+        )
 
 
 def _resolve(name: str) -> str:
@@ -162,8 +206,12 @@ def check_adapter(c: Checkpoint, base: str) -> None:
             module = key.removeprefix("base_model.model.").split(".lora_")[0]
             target = shapes.get(f"{module}.weight")
             got = tuple(f.get_slice(key).get_shape())
-            fits = target is not None and (got[1] == target[1] if ".lora_A." in key else got[0] == target[0])
+            fits = target is not None and (
+                got[1] == target[1] if ".lora_A." in key else got[0] == target[0]
+            )
             if not fits:
-                raise DriftlabError(f"{c.path} is an adapter for another architecture than the base model "
-                                    f"{base}: {key} has shape {list(got)}, the base layer "
-                                    f"{list(target) if target else 'does not exist'}")
+                raise DriftlabError(
+                    f"{c.path} is an adapter for another architecture than the base model "
+                    f"{base}: {key} has shape {list(got)}, the base layer "
+                    f"{list(target) if target else 'does not exist'}"
+                )
