@@ -76,7 +76,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=4, help="measure every N steps")
     ap.add_argument("--eval-size", type=int, default=12)
     ap.add_argument("--lr", type=float, default=1e-5)
-    ap.add_argument("--max-minutes", type=float, default=14.0, help="stop training after this long")
+    ap.add_argument("--max-minutes", type=float, default=12.0, help="stop training after this long")
     args = ap.parse_args()
     from trl import GRPOConfig, GRPOTrainer
 

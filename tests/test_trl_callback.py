@@ -198,3 +198,10 @@ def test_a_stop_marker_written_during_training_stops_it(tiny_model, tmp_path):
     cb = DriftlabCallback(None)
     trainer = grpo(tiny_model, tmp_path / "ckpt", [WatchWritesAtStep2(), cb], max_steps=6)
     assert trainer.state.global_step == 2 and cb.stopped_at == 2 and cb.fired == [{"rule": "x > 1"}]
+
+
+def test_measuring_at_saves_needs_a_trainer_that_saves(tiny_model, tmp_path):
+    cb = DriftlabCallback(watch_config(tiny_model), out=tmp_path / "run")  # every_steps=None
+    with pytest.raises(ValueError, match="save_strategy 'no'"):
+        grpo(tiny_model, tmp_path / "ckpt", [cb], max_steps=2)  # saves nothing
+    assert not (tmp_path / "run").exists()

@@ -105,9 +105,8 @@ class DriftlabCallback(TrainerCallback):
                 "and this trainer saves none (save_strategy 'no'): give every_steps"
             )
         tok = getattr(processing_class, "tokenizer", processing_class)  # a processor wraps one
-        self._tokenizer = prepare_tokenizer(
-            copy.deepcopy(tok)
-        )  # padding side etc. stay the trainer's
+        # a copy: sampling sets padding side and pad token, which stay the trainer's own
+        self._tokenizer = prepare_tokenizer(copy.deepcopy(tok))
         self.sup = Supervisor(self.cfg, Path(self.out), "callback", self.resume)
         if not self.sup.rounds():
             with self._policy(model) as policy:
