@@ -135,7 +135,7 @@ def diff(
 def watch(
     checkpoints: Annotated[Path, typer.Argument(help="the trainer's output folder (checkpoint-* inside)")],
     config: Annotated[Optional[Path], typer.Option(help="watch config (TOML): model, task, monitors, "
-                                                  "guard, [watch]")] = None,
+                                                  "guard, watch settings")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="run directory")] = None,
     follow: Annotated[bool, typer.Option(help="keep watching for new checkpoints until training ends")] = False,
     resume: Annotated[bool, typer.Option(help="continue the watch run in --out")] = False,
