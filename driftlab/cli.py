@@ -104,7 +104,8 @@ def models() -> None:
 
 @app.command()
 def diff(
-    model_a: Annotated[str, typer.Argument(help="model A: built-in name, hub id, path, or runs/NAME@ROUND")],
+    model_a: Annotated[str, typer.Argument(help="model A: built-in name, hub id, path, runs/NAME@ROUND, "
+                                                "or a checkpoint folder (full weights or PEFT adapter)")],
     model_b: Annotated[str, typer.Argument(help="model B, the same kinds")],
     out_dir: Annotated[Path, typer.Option("--out", help="output folder (also the step cache)")],
     prompts: Annotated[Optional[Path], typer.Option(help="JSONL of prompts (default: the shipped set)")] = None,
@@ -144,6 +145,46 @@ def diff(
     out.print(verdict(doc))
     _write_report(out_dir, "findings.json")
     out.print(f"artifacts: {out_dir}/findings.json, map.json, map.svg")
+
+
+@app.command()
+def watch(
+    checkpoints: Annotated[Path, typer.Argument(help="the trainer's output folder (checkpoint-* inside)")],
+    config: Annotated[Optional[Path], typer.Option(help="watch config (TOML): model, task, monitors, "
+                                                  "guard, watch settings")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="run directory")] = None,
+    follow: Annotated[bool, typer.Option(help="keep watching for new checkpoints until training ends")] = False,
+    resume: Annotated[bool, typer.Option(help="continue the watch run in --out")] = False,
+    stop_file: Annotated[Optional[Path], typer.Option(help="stop marker written when a tripwire fires "
+                                                      "(default: CHECKPOINTS/driftlab-stop.json)")] = None,
+) -> None:
+    """Measure each checkpoint a trainer writes as a round; exit 3 when a tripwire fires."""
+    from driftlab.integrations.settings import EXIT_TRIPWIRE, load_watch_config
+    from driftlab.integrations.watch import Watcher
+    from driftlab.summary import round_table
+
+    if resume:
+        if out_dir is None:
+            raise DriftlabError("--resume needs --out DIR, the watch run to continue")
+        if (out_dir / "run.json").exists():
+            config = out_dir / "config.toml"  # the run's own config, as `run --resume` does
+    if config is None:
+        raise DriftlabError("give --config WATCH.toml (model, task, monitors, guard)")
+    cfg = load_watch_config(config)
+    out_dir = out_dir or Path("runs") / cfg.name
+    watcher = Watcher(cfg, checkpoints, out_dir, resume=resume, stop_file=stop_file)
+    try:
+        result = watcher.run(follow)
+    finally:
+        _write_report(out_dir, "run.json")
+    out.print(round_table(result))
+    out.print(f"artifacts: {out_dir}")
+    if result.get("halt"):
+        h = result["halt"]
+        best = f" ({h['final_checkpoint']})" if h.get("final_checkpoint") else ""
+        out.print(f"[red]tripwire:[/] {h['message']}. Best round: {h['final_round']}{best}. "
+                  f"Stop marker: {watcher.stop_file}")
+        sys.exit(EXIT_TRIPWIRE)
 
 
 @app.command()

@@ -11,7 +11,7 @@ import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_type_hints
+from typing import Annotated, Any, Literal, Self, get_type_hints
 
 import tomli_w
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -84,30 +84,19 @@ class TrainConfig(Section):
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
 
 
-class ExperimentConfig(Section):
+class MeasuredConfig(Section):
+    """What measuring a model needs: the task, the monitors and the guard.
+
+    Shared by loop runs (ExperimentConfig) and by supervising other trainers
+    (driftlab.integrations.settings.WatchConfig).
+    """
+
     name: str = "experiment"
     seed: int = 0
-    rounds: int = Field(3, ge=0)
     model: ModelConfig = ModelConfig()
     task: TaskConfig = TaskConfig()
-    loop: dict[str, Any] = Field(default_factory=lambda: {"method": "lmsi"})
-    train: TrainConfig = TrainConfig()
     monitors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     guard: GuardConfig = GuardConfig()
-    mitigations: MitigationConfig = MitigationConfig()
-    review: ReviewConfig = ReviewConfig()
-
-    @property
-    def method(self) -> str:
-        return self.loop.get("method", "lmsi")
-
-    def loop_settings(self) -> BaseModel:
-        """The loop's own typed config (its registry entry declares the class)."""
-        from driftlab.loops import LOOPS
-
-        entry = LOOPS.get(self.method)
-        body = {k: v for k, v in self.loop.items() if k != "method"}
-        return _validate(entry.Config, body, "loop")
 
     def monitor_settings(self) -> dict[str, BaseModel]:
         """Each enabled monitor's typed config: defaults unless the config names it."""
@@ -126,23 +115,18 @@ class ExperimentConfig(Section):
     def metric_names(self) -> list[str]:
         """The round table's columns this config can produce: what guard rules may name.
 
-        Monitors and the loop declare theirs (`metric_names`); the run's own bookkeeping
-        columns (training, review, mitigation, audit) are matched by prefix.
+        Monitors declare theirs (`metric_names`); a loop run adds its loop's and its own
+        bookkeeping columns (ExperimentConfig).
         """
-        from driftlab.loops import LOOPS
         from driftlab.monitors import MONITORS
 
-        names = [f"{m}.{n}" for m, c in self.monitor_settings().items()
-                 for n in MONITORS.get(m).metric_names(c)]
-        names += [f"loop.{n}" for n in LOOPS.get(self.method).metric_names(self.loop_settings())]
-        return names + ["train.*", "review.*", "mitigate.*", "audit.*"]
+        return [f"{m}.{n}" for m, c in self.monitor_settings().items()
+                for n in MONITORS.get(m).metric_names(c)]
 
-    def check(self) -> ExperimentConfig:
+    def check(self) -> Self:
         """Validate every nested, registry-typed section now, not mid-run."""
-        self.loop_settings()
-        self.monitor_settings()
         self.guard.check_metrics(self.metric_names())
-        named = [("model.name", self.model.name)]
+        named = [("model.name", self.model.name)] if self.model.name else []
         for name, cfg in self.monitor_settings().items():  # e.g. the diff monitor's labeler
             specs = getattr(cfg, "model_specs", dict)()
             named += [(f"monitors.{name}.{key}", spec) for key, spec in specs.items()]
@@ -161,6 +145,38 @@ class ExperimentConfig(Section):
         return build_from_settings(
             factory, self.task.settings(), "task", extra_keys=("name", "train_size", "eval_size")
         )
+
+
+class ExperimentConfig(MeasuredConfig):
+    rounds: int = Field(3, ge=0)
+    loop: dict[str, Any] = Field(default_factory=lambda: {"method": "lmsi"})
+    train: TrainConfig = TrainConfig()
+    mitigations: MitigationConfig = MitigationConfig()
+    review: ReviewConfig = ReviewConfig()
+
+    @property
+    def method(self) -> str:
+        return self.loop.get("method", "lmsi")
+
+    def loop_settings(self) -> BaseModel:
+        """The loop's own typed config (its registry entry declares the class)."""
+        from driftlab.loops import LOOPS
+
+        entry = LOOPS.get(self.method)
+        body = {k: v for k, v in self.loop.items() if k != "method"}
+        return _validate(entry.Config, body, "loop")
+
+    def metric_names(self) -> list[str]:
+        """Beside the monitors': the loop's declared columns, and the run's own bookkeeping
+        columns (training, review, mitigation, audit), matched by prefix."""
+        from driftlab.loops import LOOPS
+
+        loop = [f"loop.{n}" for n in LOOPS.get(self.method).metric_names(self.loop_settings())]
+        return super().metric_names() + loop + ["train.*", "review.*", "mitigate.*", "audit.*"]
+
+    def check(self) -> Self:
+        self.loop_settings()
+        return super().check()
 
 
 def build_from_settings(factory, settings: dict[str, Any], where: str, extra_keys=()):

@@ -20,8 +20,9 @@ from driftlab.errors import DriftlabError
 from driftlab.findings import Finding
 from driftlab.guard import describe
 from driftlab.loops import LOOPS, LoopTask, RoundContext
+from driftlab.measure import Measurer, flatten
 from driftlab.models.hf import HFModel, default_threads, pick_device
-from driftlab.monitors import MONITORS, MeasureContext, MonitorResult
+from driftlab.monitors import MonitorResult
 from driftlab.review import ReviewPending, review_gate
 from driftlab.train import get_trainer
 from driftlab.train.mitigations import load_replay_file, mix
@@ -40,18 +41,13 @@ def round_questions(pool: list[Problem], size: int, k: int) -> list[Question]:
     return [pool[(start + i) % len(pool)].as_question() for i in range(min(size, len(pool)))]
 
 
-def flatten(prefix: str, metrics: dict[str, Any]) -> dict[str, float]:
-    return {f"{prefix}.{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
-
-
 class Experiment:
     def __init__(self, cfg: ExperimentConfig, store: RunStore | None) -> None:
         self.cfg = cfg
         self.store = store
-        self.task = cfg.build_task()
+        self.measurer = Measurer(cfg, store, lambda k: step_seed(cfg.seed, k, "measure"))
+        self.task = self.measurer.task
         self.loop = LOOPS.get(cfg.method)(cfg.loop_settings())
-        self.monitors = {n: MONITORS.get(n)(c) for n, c in cfg.monitor_settings().items()}
-        self.eval_set = self.task.problems("eval", cfg.task.eval_size)
         self.pool = self.task.problems("train", cfg.task.train_size * max(cfg.rounds, 1))
         if not self.pool:
             raise DriftlabError(f"task {cfg.task.name!r} gave no training questions")
@@ -64,7 +60,7 @@ class Experiment:
     @classmethod
     def start(cls, cfg: ExperimentConfig, out: Path) -> Experiment:
         exp = cls(cfg, None)  # what can still fail (task, replay file) fails before DIR exists
-        exp.store = RunStore.create(out, dump_config(cfg), run_info(cfg))
+        exp.store = exp.measurer.store = RunStore.create(out, dump_config(cfg), run_info(cfg))
         return exp
 
     @classmethod
@@ -123,14 +119,7 @@ class Experiment:
         progress.log(f"[bold]driftlab[/] {cfg.method} on {cfg.model.name}, task {cfg.task.name}, "
                      f"{cfg.rounds} rounds -> {self.store.root}")
         self.head = 0  # the promoted round whose model the next round starts from
-        baseline = self._measure(0)
-        if self._summary(0) is None:
-            summary = {"round": 0, "status": "baseline", "promoted": True, "head": 0}
-            for name, res in baseline.items():
-                summary.update(flatten(name, res.metrics))
-            self.store.record_round(summary)
-        for name, mon in self.monitors.items():
-            mon.fit(baseline.get(name))
+        self.measurer.baseline(lambda: self._use(0))
         for k in range(1, cfg.rounds + 1):
             if self.store.read_run().get("halt"):
                 break
@@ -162,7 +151,7 @@ class Experiment:
         return HFModel.load(m.name, device=m.device, batch_size=m.batch_size)
 
     def _summary(self, k: int) -> dict[str, Any] | None:
-        return next((r for r in self.store.read_run()["rounds"] if r["round"] == k), None)
+        return self.measurer.summary(k)
 
     # ---- one round -------------------------------------------------------------------------
     def _round(self, k: int) -> None:
@@ -197,15 +186,10 @@ class Experiment:
     def _guard(self, k: int, current: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Check the tripwires: whether round k is promoted and where the run goes next, and
         what run.json must record of it (a halt, or one more rollback event)."""
-        run = self.store.read_run()
-        rounds = {r["round"]: r for r in run["rounds"]}
-        hits = [h for rule in self.cfg.guard.parsed()
-                if (h := rule.check(current, rounds[0], rounds[self.head])) is not None]
+        hits = self.measurer.hits(k, current, self.head)
         if not hits:
             self.head = k
             return {"promoted": True, "head": k}, {}
-        for h in hits:
-            h["round"] = k
         g = self.cfg.guard
         messages = [describe(h) for h in hits]
         if g.action == "halt":
@@ -213,14 +197,10 @@ class Experiment:
                                 "final_round": self.head, "message": "; ".join(messages)}}
             progress.log(f"[red]halted:[/] {'; '.join(messages)}; the final model is round {self.head}'s")
         else:
-            candidates = [r for r in rounds.values() if r["round"] == 0 or r.get("promoted")]
-            pick = max if g.best_mode == "max" else min
-            best = pick(candidates, key=lambda r: r.get(g.best_metric, float("-inf") if g.best_mode == "max"
-                                                          else float("inf")))
-            self.head = best["round"]
+            self.head = self.measurer.best_round()
             event = {"round": k, "hits": hits, "restored_round": self.head,
                      "message": "; ".join(messages)}
-            verdict = {"rollbacks": [*run.get("rollbacks", []), event]}
+            verdict = {"rollbacks": [*self.store.read_run().get("rollbacks", []), event]}
             progress.log(f"[yellow]rolled back:[/] {'; '.join(messages)}; continuing from round {self.head}")
         return {"promoted": False, "head": self.head, "guard": messages}, verdict
 
@@ -327,21 +307,7 @@ class Experiment:
                  "question_id": p.id} for p in self.pool]
 
     def _measure(self, k: int) -> dict[str, MonitorResult]:
-        s = self.store
-        if s.has(k, "metrics.json"):
-            stored = read_json(s.artifact(k, "metrics.json"))["monitors"]
-            return {n: MonitorResult.from_dict(d) for n, d in stored.items()}
-        model = self._use(0) if k == 0 else self.model  # later rounds: the model just trained
-        ctx = MeasureContext(k, model, self.task, self.eval_set, step_seed(self.cfg.seed, k, "measure"))
-        results = {}
-        for name, mon in self.monitors.items():
-            if k == 0:
-                mon.fit(None)
-            results[name] = mon.score(ctx)
-        findings = [f.to_dict() for r in results.values() for f in r.findings]
-        write_json(s.artifact(k, "metrics.json"),
-                   {"round": k, "monitors": {n: r.to_dict() for n, r in results.items()}, "findings": findings})
-        return results
+        return self.measurer.measure(k, lambda: self.model)  # round k: the model just trained
 
 
 def run_info(cfg: ExperimentConfig) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from rich.table import Table
 
 # (column title, run.json key, format); columns whose key no round has are left out.
 COLUMNS = [
+    ("step", "step", "{:.0f}"),  # supervised trainers (driftlab watch, the TRL callback)
+    ("reward", "train.reward", "{:.2f}"),
     ("vote", "loop.mean_vote_share", "{:.2f}"),
     ("judge", "loop.judge_score_mean", "{:.2f}"),
     ("parse fail", "loop.parse_failure_rate", "{:.0%}"),
@@ -23,6 +25,7 @@ COLUMNS = [
     ("ECE", "capability.ece", "{:.3f}"),
     ("AUROC", "capability.auroc", "{:.2f}"),
     ("dist-2", "diversity.distinct_2", "{:.3f}"),
+    ("len", "diversity.length_mean", "{:.0f}"),
     ("ans H", "diversity.answer_entropy", "{:.2f}"),
     ("ppl", "reference_ppl.ppl", "{:.2f}"),
     ("ppl p90", "reference_ppl.ppl_p90", "{:.2f}"),

@@ -57,20 +57,18 @@ class HFModel:
         adapters: list[str | Path] = (),
         device: str = "auto",
         batch_size: int = 32,
+        tokenizer: str | None = None,
     ) -> HFModel:
+        """`tokenizer`: where to load it from when `source` has none (a trainer's checkpoint)."""
         path = resolve(source)
         dev = pick_device(device)
         try:
-            tok = AutoTokenizer.from_pretrained(path)
+            tok = AutoTokenizer.from_pretrained(resolve(tokenizer) if tokenizer else path)
             model = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(dev))
         except OSError as e:
             raise DriftlabError(f"cannot load model {source!r}: {e}") from None
         model.to(dev).eval()
-        if tok.pad_token is None:
-            tok.pad_token = tok.eos_token
-        if not tok.chat_template:
-            tok.chat_template = FALLBACK_TEMPLATE
-        self = cls(model, tok, source, batch_size)
+        self = cls(model, prepare_tokenizer(tok), source, batch_size)
         for adapter in adapters:
             self.merge_adapter(adapter)
         return self
@@ -214,6 +212,15 @@ class HFModel:
                     out[i] = (float(lp.sum()), int(lp.numel()))
                 advance(len(idx))
         return out
+
+
+def prepare_tokenizer(tok):
+    """Give a tokenizer what sampling needs: a pad token, and a chat template for base models."""
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if not tok.chat_template:
+        tok.chat_template = FALLBACK_TEMPLATE
+    return tok
 
 
 def default_threads() -> None:

@@ -1,5 +1,7 @@
 """Model specs: a built-in name, a path, a hub id, a backend prefix (`openai:...`), or a run's
-round (`runs/x@3`: the run's base model plus that round's lineage of adapters).
+round (`runs/x@3`: the run's base model plus that round's lineage of adapters), or a trainer's
+checkpoint folder (`out/checkpoint-500`: full weights, or a PEFT adapter on the base model its
+adapter_config.json names).
 
 Every command that takes a model (diff, probes, judges) resolves it here, so a round of any
 run can be compared, probed or used as a judge by the same name.
@@ -20,7 +22,9 @@ from driftlab.store import read_json
 
 
 def parse_spec(spec: str) -> tuple[str, list[Path]]:
-    """(base model spec, adapters) for `runs/x@3`; (spec, []) for anything else."""
+    """(base model spec, adapters) for `runs/x@3` or an adapter folder; (spec, []) otherwise."""
+    if (Path(spec) / "adapter_config.json").is_file():
+        return adapter_base(Path(spec)), [Path(spec)]
     run, at, rnd = spec.rpartition("@")
     number = re.fullmatch(r"[0-9]+", rnd) is not None  # ASCII: '²'.isdigit(), but int('²') fails
     if not at or not (Path(run) / "run.json").exists():
@@ -67,6 +71,15 @@ def valid_spec(spec: str) -> str:
 ModelSpec = Annotated[str, AfterValidator(valid_spec)]
 
 
+def adapter_base(adapter: Path) -> str:
+    """The base model a PEFT adapter folder was trained on, as its adapter_config.json names it."""
+    base = read_json(adapter / "adapter_config.json").get("base_model_name_or_path")
+    if not base:
+        raise DriftlabError(f"{adapter} is a PEFT adapter whose adapter_config.json names no base model "
+                            "(base_model_name_or_path): set it to the base model's path or hub id")
+    return base
+
+
 def load_model(spec: str, batch_size: int = 32) -> Generator:
     """Any model spec: built-in name, path, hub id, backend prefix, or `runs/x@k`."""
     base, adapters = parse_spec(spec)
@@ -82,8 +95,14 @@ def load_model(spec: str, batch_size: int = 32) -> Generator:
 def spec_identity(spec: str) -> dict:
     """What a model spec stands for, for cache keys: a run round is its adapters' files."""
     base, adapters = parse_spec(spec)
-    stamp = [(str(a), (a / "adapter_model.safetensors").stat().st_mtime_ns
-              if (a / "adapter_model.safetensors").exists() else None) for a in adapters]
-    return {"spec": spec, "base": base, "adapters": stamp}
+    return {"spec": spec, "base": base, "adapters": [(str(a), _stamp(a)) for a in adapters],
+            "weights": _stamp(Path(base)) if Path(base).is_dir() else None}
+
+
+def _stamp(folder: Path) -> int | None:
+    """When a folder's weights were last written: a rewritten checkpoint is a new model."""
+    files = [folder / n for n in ("adapter_model.safetensors", "model.safetensors",
+                                  "model.safetensors.index.json", "pytorch_model.bin")]
+    return max((f.stat().st_mtime_ns for f in files if f.exists()), default=None)
 
 

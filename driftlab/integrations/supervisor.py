@@ -1,0 +1,99 @@
+"""One supervised run: rounds measured from a trainer's policy, guarded, stored like a loop run.
+
+`driftlab watch` and the TRL callback both drive a Supervisor: round 0 is the starting model,
+every later round one checkpoint or training step. The run directory, run.json's round table,
+report.html and the guard are those of `driftlab run` (driftlab.measure); what differs is what
+a fired tripwire does: another process trains, so the supervisor records the rule, names the
+best round (for `action = "rollback"`) and writes a stop marker any script can poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from driftlab import progress
+from driftlab.config import dump_config
+from driftlab.experiment import step_seed
+from driftlab.guard import describe
+from driftlab.integrations.settings import WatchConfig
+from driftlab.measure import Measurer, flatten
+from driftlab.models.base import Generator
+from driftlab.store import RunStore, write_json
+
+
+class Supervisor:
+    def __init__(self, cfg: WatchConfig, out: Path, method: str, resume: bool = False) -> None:
+        self.cfg = cfg
+        if resume and (Path(out) / "run.json").exists():
+            self.store = RunStore.open(out)
+            self.store.update_run(status="running", error=None)
+        else:
+            self.store = RunStore.create(
+                out,
+                dump_config(cfg),
+                {"name": cfg.name, "method": method, "model": cfg.model.name, "seed": cfg.seed},
+            )
+        self.measurer = Measurer(cfg, self.store, lambda k: step_seed(cfg.seed, k, "measure"))
+        rounds = self.rounds()
+        self.head = max((r["round"] for r in rounds if r.get("promoted")), default=0)
+
+    def rounds(self) -> list[dict[str, Any]]:
+        return self.store.read_run()["rounds"]
+
+    @property
+    def halted(self) -> dict | None:
+        return self.store.read_run().get("halt")
+
+    def baseline(self, model: Callable[[], Generator], **info: Any) -> None:
+        progress.log(f"[bold]round 0[/] ({_what(info)})")
+        self.measurer.baseline(model, **info)
+
+    def measure(self, model: Callable[[], Generator], **info: Any) -> list[dict]:
+        """Measure the next round; return the tripwires it fired (recorded as the run's halt)."""
+        k = max(r["round"] for r in self.rounds()) + 1
+        progress.log(f"[bold]round {k}[/] ({_what(info)})")
+        row: dict[str, Any] = {"round": k, "parent": self.head, "status": "measured", **info}
+        for name, res in self.measurer.measure(k, model).items():
+            row.update(flatten(name, res.metrics))
+        hits = self.measurer.hits(k, row, self.head)
+        if hits:
+            row.update(promoted=False, head=self.head, guard=[describe(h) for h in hits])
+        else:
+            self.head = k
+            row.update(promoted=True, head=k)
+        self.store.record_round(row)
+        if hits:
+            self._halt(k, hits)
+        return hits
+
+    def _halt(self, k: int, hits: list[dict]) -> None:
+        g = self.cfg.guard
+        final = self.measurer.best_round() if g.action == "rollback" else self.head
+        best = next(r for r in self.rounds() if r["round"] == final)
+        message = "; ".join(describe(h) for h in hits)
+        self.store.update_run(
+            halt={
+                "round": k,
+                "action": g.action,
+                "hits": hits,
+                "final_round": final,
+                "final_checkpoint": best.get("checkpoint"),
+                "message": message,
+            },
+            status="halted",
+        )
+        where = f" ({best['checkpoint']})" if best.get("checkpoint") else ""
+        progress.log(f"[red]tripwire:[/] {message}; best round {final}{where}")
+
+    def write_stop(self, path: Path) -> None:
+        """The stop marker: the halt record, for a trainer or script to poll."""
+        write_json(path, {**self.halted, "run": str(self.store.root)})
+
+    def finish(self, status: str | None = None) -> dict[str, Any]:
+        return self.store.update_run(status=status or ("halted" if self.halted else "completed"))
+
+
+def _what(info: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in info.items() if k in ("checkpoint", "step"))
