@@ -16,6 +16,7 @@ from driftlab import progress
 from driftlab.errors import DriftlabError
 from driftlab.models.base import Chat, Completion, SamplingParams
 from driftlab.models.builtin import resolve
+from driftlab.models.hf_decode import sample_group, sequence_seeds
 
 hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()  # ours say what is being loaded or sampled
@@ -42,6 +43,7 @@ def pick_dtype(device: torch.device) -> torch.dtype:
 class HFModel:
     """A causal LM from transformers, optionally with a stack of LoRA adapters merged in order."""
 
+    sampler = "loop"  # "loop": hf_decode.sample_group; "generate": model.generate (the old path)
     score_tokens = 4096  # padded tokens per scoring batch: bounds the logits (~0.8 GB at 49k vocab)
 
     def __init__(self, model, tokenizer, name: str, batch_size: int = 32) -> None:
@@ -96,7 +98,49 @@ class HFModel:
     def generate(
         self, chats: list[Chat], params: SamplingParams, desc: str = "sampling"
     ) -> list[list[Completion]]:
-        """n completions per chat. Prompts are sorted by length so batches pad little."""
+        """n completions per chat, in input order; prompts of similar length share a batch."""
+        if self.sampler == "generate":
+            return self._generate_legacy(chats, params, desc)
+        tok = self.tokenizer
+        prompts = [self.render(c) for c in chats]
+        ids = tok(prompts, add_special_tokens=False)["input_ids"]
+        seeds = sequence_seeds(prompts, params.n, params.seed)
+        order = sorted(range(len(prompts)), key=lambda i: len(ids[i]))
+        per_batch = max(1, self.batch_size // params.n)
+        stop_ids = {t for t in (tok.eos_token_id, tok.pad_token_id) if t is not None}
+        stopped = None
+        if params.stop:
+            def stopped(gen: list[int]) -> bool:
+                text = tok.decode(gen, skip_special_tokens=True)
+                return any(s in text for s in params.stop)
+        out: list[list[Completion]] = [[] for _ in prompts]
+        with progress.task(desc, total=len(prompts) * params.n, unit="samples") as advance:
+            for start in range(0, len(order), per_batch):
+                idx = order[start : start + per_batch]
+                rows = sample_group(
+                    self.model, [ids[i] for i in idx], params.n, [seeds[i] for i in idx],
+                    pad_id=tok.pad_token_id, stop_ids=stop_ids,
+                    max_new_tokens=params.max_new_tokens, temperature=params.temperature,
+                    top_p=params.top_p, stopped=stopped,
+                )
+                for j, i in enumerate(idx):
+                    out[i] = [self._completion(r.ids, r.finish, params.stop)
+                              for r in rows[j * params.n : (j + 1) * params.n]]
+                advance(len(idx) * params.n)
+        return out
+
+    def _completion(self, ids: list[int], finish: str, stop: tuple[str, ...]) -> Completion:
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        for s in stop:
+            if s in text:
+                text, finish = text[: text.index(s)], "stop"
+        return Completion(text.strip(), len(ids), finish)
+
+    def _generate_legacy(
+        self, chats: list[Chat], params: SamplingParams, desc: str
+    ) -> list[list[Completion]]:
+        """The sampler before issue 18, through `model.generate`: kept for benchmarks/throughput.py
+        and as the reference the new sampler is tested against (one seed per batch)."""
         prompts = [self.render(c) for c in chats]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         per_batch = max(1, self.batch_size // params.n)
@@ -105,7 +149,6 @@ class HFModel:
         with progress.task(desc, total=len(prompts) * params.n, unit="samples") as advance:
             for b, start in enumerate(range(0, len(order), per_batch)):
                 idx = order[start : start + per_batch]
-                # One seed per batch: reproducible, and the same after a resume.
                 torch.manual_seed(params.seed * 100_003 + b)
                 texts = self._generate_batch([prompts[i] for i in idx], gen_cfg, params)
                 for j, i in enumerate(idx):
@@ -119,7 +162,7 @@ class HFModel:
             do_sample=not greedy,
             temperature=None if greedy else params.temperature,
             top_p=None if greedy else params.top_p,
-            top_k=None,
+            top_k=0,  # None would mean transformers' default of 50; SamplingParams has no top-k
             max_new_tokens=params.max_new_tokens,
             num_return_sequences=params.n,
             pad_token_id=self.tokenizer.pad_token_id,
@@ -142,17 +185,12 @@ class HFModel:
         completions = []
         for row in new:
             ids = row.tolist()
-            n_tok = len(ids)
-            finish = "length"
+            n_tok, finish = len(ids), "length"
             for k, t in enumerate(ids):
                 if t == tok.eos_token_id or t == tok.pad_token_id:
                     n_tok, finish = k, "stop"
                     break
-            text = tok.decode(ids[:n_tok], skip_special_tokens=True)
-            for s in params.stop:
-                if s in text:
-                    text, finish = text[: text.index(s)], "stop"
-            completions.append(Completion(text.strip(), n_tok, finish))
+            completions.append(self._completion(ids[:n_tok], finish, params.stop))
         return completions
 
     # ---- scoring ---------------------------------------------------------------------------
