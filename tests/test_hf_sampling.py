@@ -40,7 +40,8 @@ def test_greedy_equals_plain_generate(model):
     ids = [model.tokenizer(model.render(c), add_special_tokens=False)["input_ids"] for c in CHATS]
     assert shared_prefix(ids[:4]) >= 16  # the system preamble is prefilled once for the batch
     p = SamplingParams(n=1, temperature=0, max_new_tokens=24)
-    ours = model.generate(CHATS, p)
+    ours = model.generate(CHATS[:4], p) + model.generate(CHATS[4:], p)
+    assert [x[0].text for x in model.generate(CHATS, p)] == [x[0].text for x in ours]
     for chat, [c] in zip(CHATS, ours):
         ref = reference_greedy(model, chat, 24)
         assert c.num_tokens == len(ref)

@@ -217,9 +217,11 @@ class HFModel:
     def _score(self, rows: list[tuple[list[int], int]], desc: str) -> list[tuple[float, int]]:
         """Each row is (token ids, index of the first scored token).
 
-        Batches are capped by tokens as well as rows, and each position keeps only the
-        log-probability of its target (gather minus logsumexp): a full log-softmax over a
-        49k vocabulary at every position of 64 long rows costs gigabytes.
+        Batches are capped by tokens as well as rows. Rows are left-padded so that every row's
+        scored tokens end in the last column, and only the columns some row scores get logits
+        (`logits_to_keep`): a judge's one-token answer after a long prompt needs one column,
+        not the prompt's [rows, length, 49k vocab]. Each position keeps only its target's
+        log-probability (gather minus logsumexp).
         """
         pad = self.tokenizer.pad_token_id
         order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
@@ -239,16 +241,19 @@ class HFModel:
                 mask = torch.zeros((len(idx), width), dtype=torch.long)
                 for j, i in enumerate(idx):
                     r = rows[i][0]
-                    ids[j, : len(r)] = torch.tensor(r)
-                    mask[j, : len(r)] = 1
-                ids, mask = ids.to(self.device), mask.to(self.device)
-                logits = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-                target = logits.gather(-1, ids[:, 1:, None])[..., 0]
+                    ids[j, width - len(r) :] = torch.tensor(r)
+                    mask[j, width - len(r) :] = 1
+                pos = (mask.cumsum(-1) - 1).clamp_(min=0)
+                keep = min(width, max(len(rows[i][0]) - rows[i][1] for i in idx) + 1)  # + the last
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                    position_ids=pos.to(self.device),
+                                    logits_to_keep=keep).logits[:, :-1].float()
+                target = logits.gather(-1, ids[:, width - keep + 1 :, None].to(self.device))[..., 0]
                 tok_lp = (target - logits.logsumexp(-1)).cpu()
                 del logits
                 for j, i in enumerate(idx):
                     r, first = rows[i]
-                    lp = tok_lp[j, first - 1 : len(r) - 1]
+                    lp = tok_lp[j, keep - 1 - (len(r) - first) :]
                     out[i] = (float(lp.sum()), int(lp.numel()))
                 advance(len(idx))
         return out

@@ -20,12 +20,12 @@ Greedy decoding takes the argmax of the same logits, so its output equals `gener
 from __future__ import annotations
 
 import hashlib
+from contextlib import nullcontext
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from transformers import DynamicCache
-from transformers.cache_utils import DynamicLayer
+from driftlab.models.kv_cache import SharedPrefix, can_share_prefix, new_cache
 
 TOP_P_CANDIDATES = 256  # nucleus looked for among the k likeliest tokens first (full sort if not)
 MIN_SHARED_PREFIX = 16  # a shorter common prefix is prefilled with each prompt
@@ -85,67 +85,12 @@ def pick_tokens(logits: torch.Tensor, temperature: float, top_p: float,
     return (j if idx is None else idx.gather(-1, j))[:, 0]
 
 
-class BufferLayer(DynamicLayer):
-    """A KV layer that writes into a buffer sized once for the batch, instead of concatenating.
+def shared_prefix(prompt_ids: list[list[int]], n: int = 1, least: int = MIN_SHARED_PREFIX) -> int:
+    """Tokens every row starts with (leaving each prompt one of its own), 0 if fewer than least.
 
-    `keys`/`values` are views of the filled part, so attention sees the usual tensors.
+    One prompt sampled n > 1 times shares all of itself but its last token.
     """
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = capacity
-        self.length = 0
-
-    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
-        self.dtype, self.device = key_states.dtype, key_states.device
-        b, h, _, _ = key_states.shape
-        self.kbuf = key_states.new_empty((b, h, self.capacity, key_states.shape[-1]))
-        self.vbuf = value_states.new_empty((b, h, self.capacity, value_states.shape[-1]))
-        self.is_initialized = True
-
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
-        if not self.is_initialized:
-            self.lazy_initialization(key_states, value_states)
-        end = self.length + key_states.shape[-2]
-        if end > self.capacity:
-            raise RuntimeError(f"KV buffer of {self.capacity} tokens cannot hold {end}")
-        self.kbuf[:, :, self.length : end] = key_states
-        self.vbuf[:, :, self.length : end] = value_states
-        self.length = end
-        self._views()
-        return self.keys, self.values
-
-    def _views(self) -> None:
-        self.keys = self.kbuf[:, :, : self.length]
-        self.values = self.vbuf[:, :, : self.length]
-
-    def get_seq_length(self) -> int:
-        return self.length
-
-    def batch_repeat_interleave(self, repeats: int) -> None:
-        if self.is_initialized:
-            self.kbuf = self.kbuf.repeat_interleave(repeats, dim=0)
-            self.vbuf = self.vbuf.repeat_interleave(repeats, dim=0)
-            self._views()
-
-    def batch_select_indices(self, indices: torch.Tensor) -> None:
-        if self.is_initialized:
-            self.kbuf = self.kbuf[indices]
-            self.vbuf = self.vbuf[indices]
-            self._views()
-
-
-def new_cache(model, capacity: int) -> DynamicCache:
-    """A cache of buffer layers where every layer attends to all positions, else a DynamicCache."""
-    cache = DynamicCache(config=model.config)
-    if cache.layers and all(type(layer) is DynamicLayer for layer in cache.layers):
-        cache.layers = [BufferLayer(capacity) for _ in cache.layers]
-    return cache
-
-
-def shared_prefix(prompt_ids: list[list[int]], least: int = MIN_SHARED_PREFIX) -> int:
-    """Tokens every prompt starts with (leaving each at least one of its own), 0 if < least."""
-    if len(prompt_ids) < 2:
+    if len(prompt_ids) < 2 and n < 2:
         return 0
     first, k = prompt_ids[0], min(len(p) for p in prompt_ids) - 1
     for p in prompt_ids[1:]:
@@ -173,14 +118,29 @@ def sample_group(
     """
     dev = next(model.parameters()).device
     rows = len(prompt_ids)
-    shared = shared_prefix(prompt_ids)
+    shared = shared_prefix(prompt_ids, n)
     suffixes = [p[shared:] for p in prompt_ids]
     width = max(len(s) for s in suffixes)
     cache = new_cache(model, shared + width + max_new_tokens)
+    split = bool(shared) and can_share_prefix(cache)
     if shared:
         model(input_ids=torch.tensor([prompt_ids[0][:shared]], device=dev), past_key_values=cache,
               use_cache=True, logits_to_keep=1)
-        cache.batch_repeat_interleave(rows)
+        if split:  # one copy of the prefix, read by every row
+            for layer in cache.layers:
+                layer.share_prefix()
+        else:
+            cache.batch_repeat_interleave(rows)
+    with SharedPrefix(model, cache) if split else nullcontext():
+        return _decode(model, cache, prompt_ids, suffixes, shared, n, seeds, pad_id=pad_id,
+                       stop_ids=stop_ids, max_new_tokens=max_new_tokens, temperature=temperature,
+                       top_p=top_p, stopped=stopped)
+
+
+def _decode(model, cache, prompt_ids, suffixes, shared, n, seeds, *, pad_id, stop_ids,
+            max_new_tokens, temperature, top_p, stopped) -> list[Sampled]:
+    dev = next(model.parameters()).device
+    rows, width = len(prompt_ids), max(len(s) for s in suffixes)
     ids = torch.full((rows, width), pad_id, dtype=torch.long)
     own = torch.zeros((rows, width), dtype=torch.long)
     for i, s in enumerate(suffixes):
