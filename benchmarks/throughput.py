@@ -112,7 +112,8 @@ def main() -> None:
         rows.append(("sampling, old", old_tokens, old_s, 2 * n_params))
     old_rss = peak_rss_gb()
 
-    train = [{"prompt": c, "completion": [{"role": "assistant", "content": cs[0].text}]}
+    # LMSI trains on the question alone (its "cot" format), the first sampled path as the answer
+    train = [{"prompt": c[-1:], "completion": [{"role": "assistant", "content": cs[0].text}]}
              for c, cs in zip(chats, out)]
     train = (train * (args.train_rows // len(train) + 1))[: args.train_rows]
     tcfg = cfg.train.model_copy(update={"epochs": 1})

@@ -16,7 +16,7 @@ from driftlab import progress
 from driftlab.errors import DriftlabError
 from driftlab.models.base import Chat, Completion, SamplingParams
 from driftlab.models.builtin import resolve
-from driftlab.models.hf_decode import sample_group, sequence_seeds
+from driftlab.models.hf_decode import sample, sequence_seeds
 
 hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()  # ours say what is being loaded or sampled
@@ -105,29 +105,19 @@ class HFModel:
         prompts = [self.render(c) for c in chats]
         ids = tok(prompts, add_special_tokens=False)["input_ids"]
         seeds = sequence_seeds(prompts, params.n, params.seed)
-        order = sorted(range(len(prompts)), key=lambda i: len(ids[i]))
-        per_batch = max(1, self.batch_size // params.n)
         stop_ids = {t for t in (tok.eos_token_id, tok.pad_token_id) if t is not None}
         stopped = None
         if params.stop:
             def stopped(gen: list[int]) -> bool:
                 text = tok.decode(gen, skip_special_tokens=True)
                 return any(s in text for s in params.stop)
-        out: list[list[Completion]] = [[] for _ in prompts]
         with progress.task(desc, total=len(prompts) * params.n, unit="samples") as advance:
-            for start in range(0, len(order), per_batch):
-                idx = order[start : start + per_batch]
-                rows = sample_group(
-                    self.model, [ids[i] for i in idx], params.n, [seeds[i] for i in idx],
-                    pad_id=tok.pad_token_id, stop_ids=stop_ids,
-                    max_new_tokens=params.max_new_tokens, temperature=params.temperature,
-                    top_p=params.top_p, stopped=stopped,
-                )
-                for j, i in enumerate(idx):
-                    out[i] = [self._completion(r.ids, r.finish, params.stop)
-                              for r in rows[j * params.n : (j + 1) * params.n]]
-                advance(len(idx) * params.n)
-        return out
+            rows = sample(self.model, ids, params.n, seeds, batch_rows=max(self.batch_size, params.n),
+                          pad_id=tok.pad_token_id, stop_ids=stop_ids,
+                          max_new_tokens=params.max_new_tokens, temperature=params.temperature,
+                          top_p=params.top_p, stopped=stopped, advance=advance)
+        done = [self._completion(r.ids, r.finish, params.stop) for r in rows]
+        return [done[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]
 
     def _completion(self, ids: list[int], finish: str, stop: tuple[str, ...]) -> Completion:
         text = self.tokenizer.decode(ids, skip_special_tokens=True)

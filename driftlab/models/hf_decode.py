@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from driftlab.models.kv_cache import SharedPrefix, can_share_prefix, new_cache
+from driftlab.models.kv_cache import BufferLayer, SharedPrefix, active, can_share_prefix, new_cache
 
 TOP_P_CANDIDATES = 256  # nucleus looked for among the k likeliest tokens first (full sort if not)
 MIN_SHARED_PREFIX = 16  # a shorter common prefix is prefilled with each prompt
@@ -105,85 +105,155 @@ class Sampled:
 
 
 @torch.inference_mode()
-def sample_group(
-    model, prompt_ids: list[list[int]], n: int, seeds: list[list[int]], *, pad_id: int,
-    stop_ids: set[int], max_new_tokens: int, temperature: float, top_p: float,
+def sample(
+    model, prompt_ids: list[list[int]], n: int, seeds: list[list[int]], *, batch_rows: int,
+    pad_id: int, stop_ids: set[int], max_new_tokens: int, temperature: float, top_p: float,
     stopped: Callable[[list[int]], bool] | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> list[Sampled]:
-    """n samples of each prompt (prompt-major order), prefilling each prompt once.
+    """n samples of each prompt (prompt-major order), at most `batch_rows` rows decoding at once.
 
-    The prompts' longest common prefix (a few-shot preamble, a system prompt) is prefilled
-    once and copied to every row; each row's own suffix is then prefilled, left-padded, so
-    the cache reads [prefix | padding | suffix] and every row's next token is last.
+    Prompts enter in order of length. The prompts' longest common prefix (a few-shot preamble,
+    a system prompt) is prefilled once and stored once; each prompt's own suffix is prefilled
+    once (left-padded, so every row's next token is last) and its cache copied to its n rows.
+    Finished rows leave the batch, and waiting prompts enter as soon as half a batch of rows
+    is free (continuous batching: their cache is right-aligned onto the running rows').
     """
     dev = next(model.parameters()).device
-    rows = len(prompt_ids)
-    shared = shared_prefix(prompt_ids, n)
-    suffixes = [p[shared:] for p in prompt_ids]
+    buffered = can_share_prefix(new_cache(model, 1))
+    shared = shared_prefix(prompt_ids, n) if buffered else 0
+    prefix = _prefill_prefix(model, prompt_ids[0][:shared], dev) if shared else None
+    pending = sorted(range(len(prompt_ids)), key=lambda i: len(prompt_ids[i]))
+    pending.reverse()  # pop() takes the shortest
+    out = [Sampled([], "length") for _ in range(len(prompt_ids) * n)]
+    batch: _Batch | None = None
+    with SharedPrefix(model) if prefix else nullcontext():
+        while True:  # here every row of the batch has its next logits
+            live = len(batch.rows) - len(batch.done) if batch else 0
+            take = min(len(pending), max(1, (batch_rows - live) // n))
+            if pending and (batch is None or (buffered and take * n <= batch_rows - live and (
+                    take == len(pending) or 2 * take * n >= batch_rows))):
+                if batch is not None and batch.done:
+                    batch.compact(dev)
+                idx = [pending.pop() for _ in range(take)]
+                new = _admit(model, [prompt_ids[i][shared:] for i in idx], shared, prefix, n,
+                             [s for i in idx for s in seeds[i]] if temperature > 0 else None,
+                             [i * n + j for i in idx for j in range(n)], pad_id,
+                             max_new_tokens, dev)
+                batch = new if batch is None else batch.merge(new)
+            if batch is None:
+                return out
+            tokens = pick_tokens(batch.logits, temperature, top_p, batch.uniforms())
+            for b, (r, t) in enumerate(zip(batch.rows, tokens.tolist())):
+                if b in batch.done:
+                    continue
+                if t in stop_ids:
+                    out[r].finish = "stop"
+                else:
+                    out[r].ids.append(t)
+                    if stopped is not None and stopped(out[r].ids):
+                        out[r].finish = "stop"
+                batch.steps[b] += 1
+                if out[r].finish == "stop" or batch.steps[b] >= max_new_tokens:
+                    batch.done.add(b)
+                    if advance is not None:
+                        advance(1)
+            if len(batch.done) == len(batch.rows):
+                batch = None
+                continue
+            if len(batch.done) * COMPACT_SHARE >= len(batch.rows):
+                tokens = tokens[[b for b in range(len(batch.rows)) if b not in batch.done]]
+                batch.compact(dev)
+            batch.step(model, tokens, dev)
+
+
+def _prefill_prefix(model, prefix: list[int], dev) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    cache = new_cache(model, len(prefix))
+    model(input_ids=torch.tensor([prefix], device=dev), past_key_values=cache, use_cache=True,
+          logits_to_keep=1)
+    return [(layer.keys.clone(), layer.values.clone()) for layer in cache.layers]
+
+
+def _admit(model, suffixes, shared, prefix, n, seeds, rows, pad_id, max_new_tokens, dev):
+    """Prefill prompts' own suffixes (after the shared prefix) and copy each to its n rows."""
     width = max(len(s) for s in suffixes)
-    cache = new_cache(model, shared + width + max_new_tokens)
-    split = bool(shared) and can_share_prefix(cache)
-    if shared:
-        model(input_ids=torch.tensor([prompt_ids[0][:shared]], device=dev), past_key_values=cache,
-              use_cache=True, logits_to_keep=1)
-        if split:  # one copy of the prefix, read by every row
-            for layer in cache.layers:
-                layer.share_prefix()
-        else:
-            cache.batch_repeat_interleave(rows)
-    with SharedPrefix(model, cache) if split else nullcontext():
-        return _decode(model, cache, prompt_ids, suffixes, shared, n, seeds, pad_id=pad_id,
-                       stop_ids=stop_ids, max_new_tokens=max_new_tokens, temperature=temperature,
-                       top_p=top_p, stopped=stopped)
-
-
-def _decode(model, cache, prompt_ids, suffixes, shared, n, seeds, *, pad_id, stop_ids,
-            max_new_tokens, temperature, top_p, stopped) -> list[Sampled]:
-    dev = next(model.parameters()).device
-    rows, width = len(prompt_ids), max(len(s) for s in suffixes)
-    ids = torch.full((rows, width), pad_id, dtype=torch.long)
-    own = torch.zeros((rows, width), dtype=torch.long)
+    cache = new_cache(model, width + max_new_tokens)
+    for layer, (k, v) in zip(cache.layers, prefix or ()):
+        layer.attach_prefix(k, v)
+    ids = torch.full((len(suffixes), width), pad_id, dtype=torch.long)
+    own = torch.zeros((len(suffixes), width), dtype=torch.long)
     for i, s in enumerate(suffixes):
         ids[i, width - len(s) :] = torch.tensor(s)
         own[i, width - len(s) :] = 1
     pos = (shared + own.cumsum(-1) - 1).masked_fill_(own == 0, 1)
-    mask = torch.cat([own.new_ones(rows, shared), own], dim=1)
-    logits = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev),
-                   past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
-    next_pos = pos[:, -1] + 1
-    if n > 1:  # share the prompt's cache among its samples
+    batch = _Batch(cache, shared, own, pos[:, -1] + 1, rows, max_new_tokens, seeds)
+    batch.logits = batch.forward(model, ids, pos, dev)
+    if n > 1:
         cache.batch_repeat_interleave(n)
-        logits, mask, next_pos = (t.repeat_interleave(n, dim=0) for t in (logits, mask, next_pos))
-    rows *= n
-    u = uniforms([s for ss in seeds for s in ss], max_new_tokens) if temperature > 0 else None
-    out = [Sampled([], "length") for _ in range(rows)]
-    alive = list(range(rows))  # the output row of each batch row
-    done: set[int] = set()  # batch rows that finished but still sit in the batch
-    for step in range(max_new_tokens):
-        live_u = None if u is None else u[alive, step]
-        tokens = pick_tokens(logits, temperature, top_p, live_u)
-        for b, (r, t) in enumerate(zip(alive, tokens.tolist())):
-            if b in done:
-                continue
-            if t in stop_ids:
-                out[r].finish = "stop"
-                done.add(b)
-                continue
-            out[r].ids.append(t)
-            if stopped is not None and stopped(out[r].ids):
-                out[r].finish = "stop"
-                done.add(b)
-        if step == max_new_tokens - 1 or len(done) == len(alive):
-            break
-        if len(done) * COMPACT_SHARE >= len(alive):
-            keep = [b for b in range(len(alive)) if b not in done]
-            cache.batch_select_indices(torch.tensor(keep, device=dev))
-            sel = torch.tensor(keep)
-            tokens, mask, next_pos = tokens[sel.to(tokens.device)], mask[sel], next_pos[sel]
-            alive, done = [alive[b] for b in keep], set()
-        mask = torch.cat([mask, mask.new_ones(len(alive), 1)], dim=1)
-        logits = model(input_ids=tokens[:, None].to(dev), attention_mask=mask.to(dev),
-                       position_ids=next_pos[:, None].to(dev), past_key_values=cache,
-                       use_cache=True, logits_to_keep=1).logits[:, -1]
-        next_pos = next_pos + 1
-    return out
+        batch.own, batch.next_pos, batch.logits = (
+            t.repeat_interleave(n, dim=0) for t in (batch.own, batch.next_pos, batch.logits))
+    return batch
+
+
+class _Batch:
+    """The rows decoding together: cache, own-token mask, next positions, last logits."""
+
+    def __init__(self, cache, shared, own, next_pos, rows, max_new_tokens, seeds) -> None:
+        self.cache, self.shared, self.own, self.next_pos = cache, shared, own, next_pos
+        self.rows = rows  # output row of each batch row
+        self.steps = [0] * len(rows)
+        self.done: set[int] = set()  # finished rows still in the batch
+        self.u = None if seeds is None else uniforms(seeds, max_new_tokens)
+        self.logits: torch.Tensor | None = None
+
+    def forward(self, model, ids, pos, dev) -> torch.Tensor:
+        mask = torch.cat([self.own.new_ones(len(self.own), self.shared), self.own], dim=1)
+        with active(self.cache):
+            return model(input_ids=ids.to(dev), attention_mask=mask.to(dev),
+                         position_ids=pos.to(dev), past_key_values=self.cache, use_cache=True,
+                         logits_to_keep=1).logits[:, -1]
+
+    def uniforms(self) -> torch.Tensor | None:
+        if self.u is None:
+            return None
+        steps = torch.tensor(self.steps).clamp_(max=self.u.shape[1] - 1)
+        return self.u[torch.arange(len(self.rows)), steps]
+
+    def step(self, model, tokens, dev) -> None:
+        self.own = torch.cat([self.own, self.own.new_ones(len(self.own), 1)], dim=1)
+        self.logits = self.forward(model, tokens[:, None], self.next_pos[:, None], dev)
+        self.next_pos = self.next_pos + 1
+
+    def compact(self, dev) -> None:
+        """Drop finished rows, and the leading columns no remaining row attends to."""
+        keep = [b for b in range(len(self.rows)) if b not in self.done]
+        sel = torch.tensor(keep)
+        own = self.own[sel]
+        cut = 0
+        if isinstance(self.cache.layers[0], BufferLayer):
+            cut = int((own.sum(0) > 0).nonzero()[0])
+        self.cache.batch_select_indices(sel.to(dev))
+        if cut:
+            for layer in self.cache.layers:
+                layer.drop_front(cut)
+        self.own, self.next_pos = own[:, cut:], self.next_pos[sel]
+        self.logits = None if self.logits is None else self.logits[sel.to(self.logits.device)]
+        self.u = None if self.u is None else self.u[sel]
+        self.rows, self.steps = [self.rows[b] for b in keep], [self.steps[b] for b in keep]
+        self.done = set()
+
+    def merge(self, other: _Batch) -> _Batch:
+        """Append other's rows; the shorter side gets masked zero columns on the left."""
+        width = max(self.own.shape[1], other.own.shape[1])
+        for mine, theirs in zip(self.cache.layers, other.cache.layers):
+            mine.merge(theirs)
+
+        def pad(own):
+            return torch.cat([own.new_zeros(len(own), width - own.shape[1]), own], dim=1)
+
+        self.own = torch.cat([pad(self.own), pad(other.own)])
+        self.next_pos = torch.cat([self.next_pos, other.next_pos])
+        self.logits = torch.cat([self.logits, other.logits])
+        self.u = None if self.u is None else torch.cat([self.u, other.u])
+        self.rows, self.steps = self.rows + other.rows, self.steps + other.steps
+        return self

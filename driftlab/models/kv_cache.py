@@ -16,6 +16,8 @@ one softmax over both: the same attention, read from one copy of the prefix.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from transformers import AttentionInterface, DynamicCache
 from transformers.cache_utils import DynamicLayer
@@ -63,12 +65,32 @@ class BufferLayer(DynamicLayer):
         self.keys = self.kbuf[:, :, : self.length]
         self.values = self.vbuf[:, :, : self.length]
 
-    def share_prefix(self) -> None:
-        """Keep the one row cached so far as the prefix of every row to come."""
-        self.prefix_k, self.prefix_v = self.keys[:1].clone(), self.values[:1].clone()
-        self.shared, self.capacity = self.length, self.capacity - self.length
-        self.length, self.is_initialized = 0, False
-        self.kbuf = self.vbuf = self.keys = self.values = None
+    def attach_prefix(self, keys: torch.Tensor, values: torch.Tensor) -> None:
+        """Every row of this layer continues the prefix whose keys/values ([1, ...]) these are."""
+        self.prefix_k, self.prefix_v, self.shared = keys, values, keys.shape[-2]
+
+    def merge(self, other: BufferLayer) -> None:
+        """Append other's rows, right-aligned: the shorter side gets zero columns on the left
+        (masked out; zero, not garbage, since masked scores still multiply the values)."""
+        width = max(self.length, other.length)
+        cap = width + max(self.capacity - self.length, other.capacity - other.length)
+
+        def join(a: torch.Tensor, la: int, b: torch.Tensor, lb: int) -> torch.Tensor:
+            out = a.new_zeros((a.shape[0] + b.shape[0], a.shape[1], cap, a.shape[-1]))
+            out[: a.shape[0], :, width - la : width] = a[:, :, :la]
+            out[a.shape[0] :, :, width - lb : width] = b[:, :, :lb]
+            return out
+
+        self.kbuf = join(self.kbuf, self.length, other.kbuf, other.length)
+        self.vbuf = join(self.vbuf, self.length, other.vbuf, other.length)
+        self.length, self.capacity = width, cap
+        self._views()
+
+    def drop_front(self, columns: int) -> None:
+        """Forget the first own columns (padding no row attends to any more)."""
+        self.kbuf, self.vbuf = self.kbuf[:, :, columns:], self.vbuf[:, :, columns:]
+        self.length, self.capacity = self.length - columns, self.capacity - columns
+        self._views()
 
     def get_seq_length(self) -> int:
         return self.shared + self.length
@@ -95,23 +117,32 @@ def new_cache(model, capacity: int) -> DynamicCache:
 
 
 def can_share_prefix(cache: DynamicCache) -> bool:
-    return all(isinstance(layer, BufferLayer) for layer in cache.layers)
+    """Whether this cache can hold a shared prefix and take rows in (all layers buffered)."""
+    return bool(cache.layers) and all(isinstance(layer, BufferLayer) for layer in cache.layers)
 
 
 class SharedPrefix:
-    """`with SharedPrefix(model, cache):` runs the model's attention through `prefix_attention`."""
+    """`with SharedPrefix(model):` runs the model's attention through `prefix_attention`."""
 
-    def __init__(self, model, cache: DynamicCache) -> None:
-        self.config, self.cache = model.config, cache
+    def __init__(self, model) -> None:
+        self.config = model.config
 
     def __enter__(self) -> None:
         self.before = self.config._attn_implementation
         self.config._attn_implementation = ATTENTION
-        _active.append(self.cache)
 
     def __exit__(self, *exc) -> None:
-        _active.pop()
         self.config._attn_implementation = self.before
+
+
+@contextmanager
+def active(cache: DynamicCache):
+    """The cache `prefix_attention` reads the prefix from, during one forward pass."""
+    _active.append(cache)
+    try:
+        yield
+    finally:
+        _active.pop()
 
 
 def prefix_attention(module, query, key, value, attention_mask, dropout: float = 0.0,
@@ -122,7 +153,7 @@ def prefix_attention(module, query, key, value, attention_mask, dropout: float =
     [B, 1, q, P + R] (True: attend) or None (causal). Query head h reads key head h // g.
     """
     layer = _active[-1].layers[module.layer_idx] if _active else None
-    if layer is None or layer.prefix_k is None:
+    if not isinstance(layer, BufferLayer) or layer.prefix_k is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
                                       scaling=scaling, **kwargs)
     b, hq, q, d = query.shape
