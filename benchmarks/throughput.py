@@ -79,7 +79,8 @@ def server_rate(chats, params, threads: int) -> str:
         server = load_generator(f"openai:{MODEL_ALIAS}@{url}", concurrency=1, timeout=600)
         server.generate(chats[:1], SamplingParams(n=1, temperature=0, max_new_tokens=4))
         tokens, secs, _ = measure(server, chats, params)
-    return f"{tokens / secs:.1f} tok/s ({tokens} tokens in {secs:.1f} s, Q4_1 GGUF, 1 sequence at a time)"
+    return (f"{tokens / secs:.1f} tok/s ({tokens} tokens in {secs:.1f} s, Q4_1 GGUF, "
+            "1 sequence at a time)")
 
 
 def main() -> None:
@@ -88,8 +89,8 @@ def main() -> None:
     from driftlab.train.sft import train_sft
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--prompts", type=int, default=None, help="default: the quickstart's train_size")
-    ap.add_argument("--server-prompts", type=int, default=2, help="chats sent to llama.cpp's server")
+    ap.add_argument("--prompts", type=int, help="default: the quickstart's train_size")
+    ap.add_argument("--server-prompts", type=int, default=2, help="chats sent to llama.cpp")
     ap.add_argument("--train-rows", type=int, default=64)
     ap.add_argument("--skip-old", action="store_true", help="do not run the old sampler")
     args = ap.parse_args()
@@ -125,10 +126,12 @@ def main() -> None:
     ref = (ref_before + ref_after) / 2
     del model
     server = server_rate(chats[: args.server_prompts], params, torch.get_num_threads())
-    vllm = "installed, not run (no CPU run here)" if importlib.util.find_spec("vllm") else "not installed"
+    vllm = "installed, not run here" if importlib.util.find_spec("vllm") else "not installed"
 
-    print(f"model {cfg.model.name}: {n_params / 1e6:.1f}M parameters; threads {torch.get_num_threads()}")
-    print(f"fp32 matmul reference: {ref:.1f} GFLOP/s (before {ref_before:.1f}, after {ref_after:.1f})")
+    threads = torch.get_num_threads()
+    print(f"model {cfg.model.name}: {n_params / 1e6:.1f}M parameters; threads {threads}")
+    print(f"fp32 matmul reference: {ref:.1f} GFLOP/s "
+          f"(before {ref_before:.1f}, after {ref_after:.1f})")
     print(f"sampling: quickstart round 1, {len(chats)} few-shot prompts x {params.n} samples, "
           f"T={params.temperature}, top-p {params.top_p}, max {params.max_new_tokens} new tokens, "
           f"batch {cfg.model.batch_size} sequences; training: {len(train)} rows, LoRA "

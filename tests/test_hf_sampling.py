@@ -88,7 +88,8 @@ def first_tokens(m: HFModel, chat, params: SamplingParams, sampler: str) -> list
     if sampler == "generate":
         torch.manual_seed(params.seed)
         with torch.inference_mode():
-            seq = m.model.generate(input_ids=torch.tensor([ids]), attention_mask=torch.ones(1, len(ids)),
+            seq = m.model.generate(input_ids=torch.tensor([ids]),
+                                   attention_mask=torch.ones(1, len(ids)),
                                    generation_config=m._generation_config(params))
         return seq[:, len(ids)].tolist()
     rows = sample(m.model, [ids], params.n, sequence_seeds([str(params.seed)], params.n, 0),
@@ -156,7 +157,8 @@ def test_rows_entering_a_running_batch_decode_as_they_would_alone(model, monkeyp
     a shared prefix); every row's tokens equal those it draws decoding alone."""
     merges = []
     merge = hf_decode._Batch.merge
-    monkeypatch.setattr(hf_decode._Batch, "merge", lambda self, o: merges.append(1) or merge(self, o))
+    monkeypatch.setattr(hf_decode._Batch, "merge",
+                        lambda self, other: merges.append(1) or merge(self, other))
     tok = model.tokenizer
     chats = CHATS * 3 + [[{"role": "user", "content": "word " * k}] for k in range(1, 7)]
     ids = [tok(model.render(c), add_special_tokens=False)["input_ids"] for c in chats]

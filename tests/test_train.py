@@ -38,10 +38,11 @@ def test_micro_batches_take_the_same_steps_as_whole_batches(tiny_model, tmp_path
     assert lora.micro_batches(8, on_gpu=False) == (2, 4)
     assert lora.micro_batches(3, on_gpu=False) == (1, 3)
     assert lora.micro_batches(8, on_gpu=True) == (8, 1)
-    args = training_args(TrainConfig(batch_size=8, gradient_accumulation=2), "/tmp/x", 0, torch.device("cpu"))
+    cfg = TrainConfig(batch_size=8, gradient_accumulation=2)
+    args = training_args(cfg, "/tmp/x", 0, torch.device("cpu"))
     assert args["per_device_train_batch_size"] == 2 and args["gradient_accumulation_steps"] == 8
     rows = [{"prompt": [{"role": "user", "content": f"What is {a} plus 4?"}],
-             "completion": [{"role": "assistant", "content": f"The answer is {a + 4}." * (a % 3 + 1)}]}
+             "completion": [{"role": "assistant", "content": f"It is {a + 4}. " * (a % 3 + 1)}]}
             for a in range(16)]
     cfg = TrainConfig(epochs=1, batch_size=8, lora_rank=4, lora_dropout=0.0, learning_rate=1e-2)
     weights, results = [], []

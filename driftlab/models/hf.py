@@ -112,8 +112,8 @@ class HFModel:
                 text = tok.decode(gen, skip_special_tokens=True)
                 return any(s in text for s in params.stop)
         with progress.task(desc, total=len(prompts) * params.n, unit="samples") as advance:
-            rows = sample(self.model, ids, params.n, seeds, batch_rows=max(self.batch_size, params.n),
-                          pad_id=tok.pad_token_id, stop_ids=stop_ids,
+            rows = sample(self.model, ids, params.n, seeds,
+                          batch_rows=max(self.batch_size, params.n), pad_id=tok.pad_token_id, stop_ids=stop_ids,
                           max_new_tokens=params.max_new_tokens, temperature=params.temperature,
                           top_p=params.top_p, stopped=stopped, advance=advance)
         done = [self._completion(r.ids, r.finish, params.stop) for r in rows]
@@ -235,9 +235,10 @@ class HFModel:
                     mask[j, width - len(r) :] = 1
                 pos = (mask.cumsum(-1) - 1).clamp_(min=0)
                 keep = min(width, max(len(rows[i][0]) - rows[i][1] for i in idx) + 1)  # + the last
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                    position_ids=pos.to(self.device),
-                                    logits_to_keep=keep).logits[:, :-1].float()
+                dev = self.device
+                logits = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev),
+                                    position_ids=pos.to(dev), logits_to_keep=keep).logits
+                logits = logits[:, :-1].float()
                 target = logits.gather(-1, ids[:, width - keep + 1 :, None].to(self.device))[..., 0]
                 tok_lp = (target - logits.logsumexp(-1)).cpu()
                 del logits

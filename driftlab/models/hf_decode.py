@@ -5,16 +5,22 @@ sampling many paths per prompt does not need:
 
 - with `num_return_sequences` it prefills each prompt n times; here each prompt is prefilled
   once and its KV cache copied to its n samples;
-- a batch decodes until its longest row stops; here finished rows leave the batch;
+- a batch decodes until its longest row stops; here finished rows leave the batch and
+  waiting prompts enter it (continuous batching);
+- a prefix common to all prompts (few-shot exemplars, a system prompt) is prefilled and
+  stored once (models/kv_cache.py), not once per row;
 - `DynamicCache` grows by concatenation, copying the whole cache at every step; here each
-  layer writes into a buffer sized once for the batch;
+  layer writes into a buffer (models/kv_cache.py);
 - one random stream per batch makes a prompt's samples depend on its batch-mates; here each
   sample draws its uniforms from its own generator, seeded by (seed, prompt text, how many
   identical prompts came before it in the call, sample index), and picks its token by
   inverse-CDF sampling of the same distribution (temperature, then nucleus) that `generate`
   samples from.
 
-Greedy decoding takes the argmax of the same logits, so its output equals `generate`'s.
+Greedy decoding takes the argmax of the same logits, so its output equals `generate`'s up to
+float rounding (tests/test_hf_sampling.py checks it on a tiny model, tests/test_e2e.py on
+SmolLM2). Rounding also differs with batch composition, so a token drawn with its uniform
+within ~1e-6 of a CDF boundary could in principle change with the batch.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from driftlab.models.kv_cache import BufferLayer, SharedPrefix, active, can_shar
 
 TOP_P_CANDIDATES = 256  # nucleus looked for among the k likeliest tokens first (full sort if not)
 MIN_SHARED_PREFIX = 16  # a shorter common prefix is prefilled with each prompt
-COMPACT_SHARE = 8  # finished rows leave the batch once they are 1/8 of it (each exit copies the cache)
+COMPACT_SHARE = 8  # finished rows leave once they are 1/8 of the batch (leaving copies the cache)
 
 
 def sequence_seeds(prompts: Sequence[str], n: int, seed: int) -> list[list[int]]:
