@@ -31,7 +31,8 @@ def test_greedy_equals_plain_generate_on_smollm2(smollm2):
     chats += [[{"role": "user", "content": "Name a colour of the sky."}]]
     ours = m.generate(chats, SamplingParams(n=1, temperature=0, max_new_tokens=40))
     for chat, [c] in zip(chats, ours):
-        ids = m.tokenizer(m.render(chat), add_special_tokens=False, return_tensors="pt")["input_ids"]
+        enc = m.tokenizer(m.render(chat), add_special_tokens=False, return_tensors="pt")
+        ids = enc["input_ids"]
         with torch.inference_mode():
             seq = m.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
                                    do_sample=False, max_new_tokens=40,

@@ -101,6 +101,8 @@ class HFModel:
         """n completions per chat, in input order; prompts of similar length share a batch."""
         if self.sampler == "generate":
             return self._generate_legacy(chats, params, desc)
+        if not chats:
+            return []
         tok = self.tokenizer
         prompts = [self.render(c) for c in chats]
         ids = tok(prompts, add_special_tokens=False)["input_ids"]
@@ -113,9 +115,10 @@ class HFModel:
                 return any(s in text for s in params.stop)
         with progress.task(desc, total=len(prompts) * params.n, unit="samples") as advance:
             rows = sample(self.model, ids, params.n, seeds,
-                          batch_rows=max(self.batch_size, params.n), pad_id=tok.pad_token_id, stop_ids=stop_ids,
-                          max_new_tokens=params.max_new_tokens, temperature=params.temperature,
-                          top_p=params.top_p, stopped=stopped, advance=advance)
+                          batch_rows=max(self.batch_size, params.n), pad_id=tok.pad_token_id,
+                          stop_ids=stop_ids, max_new_tokens=params.max_new_tokens,
+                          temperature=params.temperature, top_p=params.top_p, stopped=stopped,
+                          advance=advance)
         done = [self._completion(r.ids, r.finish, params.stop) for r in rows]
         return [done[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]
 

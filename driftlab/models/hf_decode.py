@@ -18,8 +18,8 @@ sampling many paths per prompt does not need:
   samples from.
 
 Greedy decoding takes the argmax of the same logits, so its output equals `generate`'s up to
-float rounding (tests/test_hf_sampling.py checks it on a tiny model, tests/test_e2e.py on
-SmolLM2). Rounding also differs with batch composition, so a token drawn with its uniform
+float rounding (tests/test_hf_sampling.py checks it on a tiny model, tests/test_hf_smollm2.py
+on SmolLM2). Rounding also differs with batch composition, so a token drawn with its uniform
 within ~1e-6 of a CDF boundary could in principle change with the batch.
 """
 
@@ -31,7 +31,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from driftlab.models.kv_cache import BufferLayer, SharedPrefix, active, can_share_prefix, new_cache
+
+from driftlab.models.kv_cache import (
+    BufferLayer, SharedPrefix, active, can_share_prefix, new_cache,
+)
 
 TOP_P_CANDIDATES = 256  # nucleus looked for among the k likeliest tokens first (full sort if not)
 MIN_SHARED_PREFIX = 16  # a shorter common prefix is prefilled with each prompt
@@ -96,7 +99,7 @@ def shared_prefix(prompt_ids: list[list[int]], n: int = 1, least: int = MIN_SHAR
 
     One prompt sampled n > 1 times shares all of itself but its last token.
     """
-    if len(prompt_ids) < 2 and n < 2:
+    if not prompt_ids or (len(prompt_ids) < 2 and n < 2):
         return 0
     first, k = prompt_ids[0], min(len(p) for p in prompt_ids) - 1
     for p in prompt_ids[1:]:
