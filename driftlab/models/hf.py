@@ -16,6 +16,7 @@ from driftlab import progress
 from driftlab.errors import DriftlabError
 from driftlab.models.base import Chat, Completion, SamplingParams
 from driftlab.models.builtin import resolve
+from driftlab.models.hf_decode import sample, sequence_seeds
 
 hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()  # ours say what is being loaded or sampled
@@ -42,7 +43,8 @@ def pick_dtype(device: torch.device) -> torch.dtype:
 class HFModel:
     """A causal LM from transformers, optionally with a stack of LoRA adapters merged in order."""
 
-    score_tokens = 4096  # padded tokens per scoring batch: bounds the logits (~0.8 GB at 49k vocab)
+    sampler = "loop"  # "loop": hf_decode.sample_group; "generate": model.generate (the old path)
+    score_tokens = 1024  # padded tokens per scoring batch: bounds the logits (0.2 GB at 49k vocab)
 
     def __init__(self, model, tokenizer, name: str, batch_size: int = 32) -> None:
         self.model = model
@@ -94,7 +96,42 @@ class HFModel:
     def generate(
         self, chats: list[Chat], params: SamplingParams, desc: str = "sampling"
     ) -> list[list[Completion]]:
-        """n completions per chat. Prompts are sorted by length so batches pad little."""
+        """n completions per chat, in input order; prompts of similar length share a batch."""
+        if self.sampler == "generate":
+            return self._generate_legacy(chats, params, desc)
+        if not chats:
+            return []
+        tok = self.tokenizer
+        prompts = [self.render(c) for c in chats]
+        ids = tok(prompts, add_special_tokens=False)["input_ids"]
+        seeds = sequence_seeds(prompts, params.n, params.seed)
+        stop_ids = {t for t in (tok.eos_token_id, tok.pad_token_id) if t is not None}
+        stopped = None
+        if params.stop:
+            def stopped(gen: list[int]) -> bool:
+                text = tok.decode(gen, skip_special_tokens=True)
+                return any(s in text for s in params.stop)
+        with progress.task(desc, total=len(prompts) * params.n, unit="samples") as advance:
+            rows = sample(self.model, ids, params.n, seeds,
+                          batch_rows=max(self.batch_size, params.n), pad_id=tok.pad_token_id,
+                          stop_ids=stop_ids, max_new_tokens=params.max_new_tokens,
+                          temperature=params.temperature, top_p=params.top_p, stopped=stopped,
+                          advance=advance)
+        done = [self._completion(r.ids, r.finish, params.stop) for r in rows]
+        return [done[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]
+
+    def _completion(self, ids: list[int], finish: str, stop: tuple[str, ...]) -> Completion:
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        for s in stop:
+            if s in text:
+                text, finish = text[: text.index(s)], "stop"
+        return Completion(text.strip(), len(ids), finish)
+
+    def _generate_legacy(
+        self, chats: list[Chat], params: SamplingParams, desc: str
+    ) -> list[list[Completion]]:
+        """The sampler before issue 18, through `model.generate`: kept for benchmarks/throughput.py
+        and as the reference the new sampler is tested against (one seed per batch)."""
         prompts = [self.render(c) for c in chats]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         per_batch = max(1, self.batch_size // params.n)
@@ -103,7 +140,6 @@ class HFModel:
         with progress.task(desc, total=len(prompts) * params.n, unit="samples") as advance:
             for b, start in enumerate(range(0, len(order), per_batch)):
                 idx = order[start : start + per_batch]
-                # One seed per batch: reproducible, and the same after a resume.
                 torch.manual_seed(params.seed * 100_003 + b)
                 texts = self._generate_batch([prompts[i] for i in idx], gen_cfg, params)
                 for j, i in enumerate(idx):
@@ -117,7 +153,7 @@ class HFModel:
             do_sample=not greedy,
             temperature=None if greedy else params.temperature,
             top_p=None if greedy else params.top_p,
-            top_k=None,
+            top_k=0,  # None would mean transformers' default of 50; SamplingParams has no top-k
             max_new_tokens=params.max_new_tokens,
             num_return_sequences=params.n,
             pad_token_id=self.tokenizer.pad_token_id,
@@ -140,17 +176,12 @@ class HFModel:
         completions = []
         for row in new:
             ids = row.tolist()
-            n_tok = len(ids)
-            finish = "length"
+            n_tok, finish = len(ids), "length"
             for k, t in enumerate(ids):
                 if t == tok.eos_token_id or t == tok.pad_token_id:
                     n_tok, finish = k, "stop"
                     break
-            text = tok.decode(ids[:n_tok], skip_special_tokens=True)
-            for s in params.stop:
-                if s in text:
-                    text, finish = text[: text.index(s)], "stop"
-            completions.append(Completion(text.strip(), n_tok, finish))
+            completions.append(self._completion(ids[:n_tok], finish, params.stop))
         return completions
 
     # ---- scoring ---------------------------------------------------------------------------
@@ -177,9 +208,11 @@ class HFModel:
     def _score(self, rows: list[tuple[list[int], int]], desc: str) -> list[tuple[float, int]]:
         """Each row is (token ids, index of the first scored token).
 
-        Batches are capped by tokens as well as rows, and each position keeps only the
-        log-probability of its target (gather minus logsumexp): a full log-softmax over a
-        49k vocabulary at every position of 64 long rows costs gigabytes.
+        Batches are capped by tokens as well as rows. Rows are left-padded so that every row's
+        scored tokens end in the last column, and only the columns some row scores get logits
+        (`logits_to_keep`): a judge's one-token answer after a long prompt needs one column,
+        not the prompt's [rows, length, 49k vocab]. Each position keeps only its target's
+        log-probability (gather minus logsumexp).
         """
         pad = self.tokenizer.pad_token_id
         order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
@@ -199,16 +232,20 @@ class HFModel:
                 mask = torch.zeros((len(idx), width), dtype=torch.long)
                 for j, i in enumerate(idx):
                     r = rows[i][0]
-                    ids[j, : len(r)] = torch.tensor(r)
-                    mask[j, : len(r)] = 1
-                ids, mask = ids.to(self.device), mask.to(self.device)
-                logits = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-                target = logits.gather(-1, ids[:, 1:, None])[..., 0]
+                    ids[j, width - len(r) :] = torch.tensor(r)
+                    mask[j, width - len(r) :] = 1
+                pos = (mask.cumsum(-1) - 1).clamp_(min=0)
+                keep = min(width, max(len(rows[i][0]) - rows[i][1] for i in idx) + 1)  # + the last
+                dev = self.device
+                logits = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev),
+                                    position_ids=pos.to(dev), logits_to_keep=keep).logits
+                logits = logits[:, :-1].float()
+                target = logits.gather(-1, ids[:, width - keep + 1 :, None].to(self.device))[..., 0]
                 tok_lp = (target - logits.logsumexp(-1)).cpu()
                 del logits
                 for j, i in enumerate(idx):
                     r, first = rows[i]
-                    lp = tok_lp[j, first - 1 : len(r) - 1]
+                    lp = tok_lp[j, keep - 1 - (len(r) - first) :]
                     out[i] = (float(lp.sum()), int(lp.numel()))
                 advance(len(idx))
         return out

@@ -16,6 +16,18 @@ from transformers import TrainerCallback
 from driftlab import progress
 from driftlab.config import TrainConfig
 
+# Rows per forward/backward pass on a CPU. Activations kept for the backward pass grow with the
+# rows of a pass (about 1.3 MB per token for SmolLM2-135M): the configured batch is reached by
+# gradient accumulation over passes of this many rows, the same optimizer steps on the same rows.
+CPU_MICRO_BATCH = 2
+
+
+def micro_batches(batch_size: int, on_gpu: bool) -> tuple[int, int]:
+    """(rows per pass, passes per batch): the largest divisor of batch_size <= CPU_MICRO_BATCH."""
+    if on_gpu:
+        return batch_size, 1
+    rows = max(d for d in range(1, min(batch_size, CPU_MICRO_BATCH) + 1) if batch_size % d == 0)
+    return rows, batch_size // rows
 
 
 def lora_config(cfg: TrainConfig) -> LoraConfig:
@@ -44,12 +56,13 @@ def save_adapter(peft_model: Any, adapter_dir: Path) -> None:
 def training_args(cfg: TrainConfig, output_dir: str, seed: int, device: torch.device) -> dict[str, Any]:
     """Keyword arguments common to SFTConfig and DPOConfig."""
     on_gpu = device.type == "cuda"
+    rows, passes = micro_batches(cfg.batch_size, on_gpu)
     return dict(
         output_dir=output_dir,
         learning_rate=cfg.learning_rate,
         num_train_epochs=cfg.epochs,
-        per_device_train_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation,
+        per_device_train_batch_size=rows,
+        gradient_accumulation_steps=cfg.gradient_accumulation * passes,
         warmup_steps=cfg.warmup_ratio,  # a float < 1 is a fraction of all steps
         max_length=cfg.max_length,
         seed=seed,
