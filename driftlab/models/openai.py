@@ -2,6 +2,8 @@
 
 Spec: ``openai:MODEL@BASE_URL`` or ``openai:MODEL`` with the base URL from $OPENAI_BASE_URL;
 settings may follow as a query, e.g. ``openai:m@http://127.0.0.1:8080/v1?concurrency=2``.
+Several servers of the same model, ``openai:MODEL@URL1,URL2``, share the requests; one that
+fails is skipped for a while and its requests are retried on the others (servers.py).
 The API key is read from the environment ($OPENAI_API_KEY, or the variable `api_key_env`
 names); local servers need none.
 
@@ -49,8 +51,9 @@ class OpenAIConfig:
     def __post_init__(self) -> None:
         if not self.model:
             raise DriftlabError("openai backend: no model name (spec is openai:MODEL@BASE_URL)")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise DriftlabError(f"openai backend: base URL {self.base_url!r} is not http(s)://...")
+        for url in self.base_url.split(","):  # several servers of one model: URL1,URL2,...
+            if not url.strip().startswith(("http://", "https://")):
+                raise DriftlabError(f"openai backend: base URL {url!r} is not http(s)://...")
         if self.endpoint not in ("chat", "completions"):
             raise DriftlabError(f"openai backend: endpoint must be chat or completions, not {self.endpoint!r}")
         for name in ("timeout", "backoff", "max_backoff"):

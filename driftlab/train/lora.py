@@ -16,7 +16,6 @@ from driftlab import progress
 from driftlab.config import TrainConfig
 
 
-
 def lora_config(cfg: TrainConfig) -> LoraConfig:
     return LoraConfig(
         r=cfg.lora_rank,
@@ -76,3 +75,19 @@ class ProgressCallback(TrainerCallback):
     def on_train_end(self, args, state, control, **kw):
         if self._ctx is not None:
             self._ctx.__exit__(None, None, None)
+
+
+
+def finish(trainer, model, adapter_dir) -> None:
+    """Save the trained adapter once and merge it into `model` (an HFModel).
+
+    Under `accelerate launch` every rank holds the same trained weights: the main process alone
+    writes them (every rank takes part in gathering them under FSDP/DeepSpeed, which Trainer's
+    save_model does), and a worker's model is dropped unmerged, as nothing samples from it.
+    """
+    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
+        trainer.save_model(str(adapter_dir))
+    elif trainer.accelerator.is_main_process:
+        trainer.model.save_pretrained(str(adapter_dir))
+    if trainer.accelerator.num_processes == 1:
+        model.model = trainer.model.merge_and_unload().eval()
