@@ -92,6 +92,7 @@ def test_two_real_servers_one_killed_mid_run_loses_nothing(tmp_path):
         watcher.join(timeout=5)
         assert killed.is_set() and victim.proc.wait(timeout=5) == -signal.SIGKILL
     stats = model.stats
+    print({k: v for k, v in sorted(stats.items()) if "@" in k or k in ("server_down", "retry")})
     assert [len(row) for row in out] == [1] * 24 and all(row[0].text for row in out)
     assert stats["ok"] == 24 and stats.get("gave_up", 0) == 0
     assert stats[f"ok@{url_a}"] >= 3 and stats[f"ok@{url_b}"] >= 12
