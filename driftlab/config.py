@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self, get_type_hints
 
 import tomli_w
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator,
+)
 
 from driftlab.errors import ConfigError, DriftlabError
 from driftlab.models.builtin import check_name
@@ -82,6 +84,17 @@ class TrainConfig(Section):
     lora_targets: list[str] | Literal["all-linear"] = "all-linear"
     max_length: int = Field(512, ge=16)
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    processes: int = Field(1, ge=1, description="training processes under `accelerate launch` "
+                           "(the round loop stays in one); 1 trains in the loop's own process")
+    accelerate_config: str | None = Field(None, description="an accelerate YAML for the launched "
+                                          "processes, e.g. docs/accelerate/fsdp2.yaml (GPU only)")
+
+    @field_validator("accelerate_config")
+    @classmethod
+    def _config_file_exists(cls, v: str | None) -> str | None:
+        if v is not None and not Path(v).is_file():
+            raise ValueError(f"accelerate config file not found: {v}")
+        return v
 
 
 class MeasuredConfig(Section):

@@ -255,11 +255,13 @@ class Experiment:
             self.model.merge_adapter(adapter)
             write_json(s.artifact(k, "lineage.json"), lineage)
             return read_json(adapter / "train_stats.json")
-        trainer = get_trainer(self.loop.trainer)
+        t = self.cfg.train
+        trainer = get_trainer(self.loop.trainer, t.processes, t.accelerate_config)
         seed = step_seed(self.cfg.seed, k, "train")
         with atomic_dir(adapter) as tmp:  # adapter, stats and rows appear together or not at all
             result = trainer(self.model, rows, self.cfg.train, tmp, seed, desc=f"round {k}: training",
-                             initial_model=self._load_initial, **getattr(self.loop, "train_context", {}))
+                             initial_model=self._load_initial, lineage=stack,
+                             **getattr(self.loop, "train_context", {}))
             info = {**result.summary(), "losses": result.losses}
             write_json(tmp / "train_stats.json", info)
             write_jsonl(tmp / "train_rows.jsonl", rows)  # exactly what was trained on

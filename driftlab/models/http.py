@@ -20,6 +20,7 @@ from typing import Any, Callable, TypeVar
 import httpx2 as httpx
 
 from driftlab.errors import DriftlabError
+from driftlab.models.servers import ServerPool
 
 RETRY_STATUS = {408, 409, 429}  # plus every 5xx
 T = TypeVar("T")
@@ -74,11 +75,15 @@ class _Retryable(Exception):
 
 
 class JSONClient:
-    """POST JSON, get JSON; thread-safe. `timeout` bounds a whole attempt, not just one read."""
+    """POST JSON, get JSON; thread-safe. `timeout` bounds a whole attempt, not just one read.
+
+    `base_url` may name several servers of one model (a list, or URLs joined by commas):
+    requests are spread over them, and a failed one is retried on another (see servers.py).
+    """
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | list[str],
         headers: dict[str, str] | None = None,
         timeout: float = 60.0,
         retry: RetryPolicy = RetryPolicy(),
@@ -86,7 +91,10 @@ class JSONClient:
         max_connections: int = 8,
         log_path: str | Path | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        urls = base_url.split(",") if isinstance(base_url, str) else base_url
+        self.servers = ServerPool([u.strip().rstrip("/") for u in urls], retry.backoff,
+                                  retry.max_backoff)
+        self.base_url = ",".join(self.servers.urls)
         self.timeout = timeout
         self.retry = retry
         self.limiter = RateLimiter(requests_per_second)
@@ -109,6 +117,8 @@ class JSONClient:
             self.stats[event] += 1
             if "kind" in fields:
                 self.stats[f"{event}:{fields['kind']}"] += 1
+            if "server" in fields:
+                self.stats[f"{event}@{fields['server']}"] += 1
             if self.log_path is not None:
                 line = json.dumps({"time": round(time.time(), 3), "event": event, **fields})
                 with self.log_path.open("a", encoding="utf-8") as f:
@@ -119,10 +129,14 @@ class JSONClient:
         """`parse` of the server's JSON reply; retries what may pass, raises DriftlabError on what
         will not. A reply `parse` rejects (KeyError, TypeError, ValueError) counts as a bad reply
         and is retried like a dropped one: a half-formed answer is never returned."""
-        url = f"{self.base_url}/{path.lstrip('/')}"
+        several = len(self.servers.urls) > 1
         for attempt in range(self.retry.max_retries + 1):
+            server, wait = self.servers.acquire()
+            time.sleep(wait)  # every server is down: probe the first to come back
+            where = {"server": server} if several else {}
+            url = f"{server}/{path.lstrip('/')}"
             self.limiter.wait()
-            self.record("request", path=path, tag=tag, attempt=attempt)
+            self.record("request", path=path, tag=tag, attempt=attempt, **where)
             try:
                 data = self._attempt(url, body)
                 try:
@@ -130,19 +144,31 @@ class JSONClient:
                 except (KeyError, TypeError, ValueError, IndexError) as e:
                     raise _Retryable("bad_reply", f"unexpected reply ({type(e).__name__}: {e})") from None
             except _Retryable as e:
-                self.record("failure", kind=e.kind, path=path, tag=tag, attempt=attempt, detail=e.detail)
+                change = self.servers.release(server, ok=False, retry_after=e.retry_after)
+                self.record("failure", kind=e.kind, path=path, tag=tag, attempt=attempt,
+                            detail=e.detail, **where)
+                if change == "down":
+                    self.record("server_down", server=server, kind=e.kind,
+                                retry_in=round(self.servers.down_until(server), 3))
                 if attempt == self.retry.max_retries:
                     self.record("gave_up", path=path, tag=tag, attempts=attempt + 1)
                     raise DriftlabError(
                         f"{url}: gave up after {attempt + 1} attempts; last failure: {e.kind} ({e.detail})"
                         + (f"; every attempt is logged in {self.log_path}" if self.log_path else "")
                     ) from None
-                wait = self.retry.delay(attempt, self._rng, e.retry_after)
+                # another server is up: retry there at once; else back off as with one server
+                wait = 0.0 if several and self.servers.any_up() else \
+                    self.retry.delay(attempt, self._rng, e.retry_after)
                 self.record("retry", kind=e.kind, path=path, tag=tag, attempt=attempt + 1,
                             delay=round(wait, 3))
                 time.sleep(wait)
                 continue
-            self.record("ok", path=path, tag=tag, attempt=attempt)
+            except BaseException:  # refused (our request is wrong) or interrupted: not its health
+                self.servers.release(server, ok=None)
+                raise
+            if self.servers.release(server, ok=True) == "up":
+                self.record("server_up", server=server)
+            self.record("ok", path=path, tag=tag, attempt=attempt, **where)
             return data
         raise AssertionError("unreachable")
 

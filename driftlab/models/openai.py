@@ -2,6 +2,8 @@
 
 Spec: ``openai:MODEL@BASE_URL`` or ``openai:MODEL`` with the base URL from $OPENAI_BASE_URL;
 settings may follow as a query, e.g. ``openai:m@http://127.0.0.1:8080/v1?concurrency=2``.
+Several servers of the same model, ``openai:MODEL@URL1,URL2``, share the requests; one that
+fails is skipped for a while and its requests are retried on the others (servers.py).
 The API key is read from the environment: the variable `api_key_env=` names is sent to any
 base URL (the user chose it for this server); $OPENAI_API_KEY, the default, is sent only to
 https:// URLs, never in clear text to a plain-http server the user may not mean to trust.
@@ -51,14 +53,15 @@ class OpenAIConfig:
     def __post_init__(self) -> None:
         if not self.model:
             raise DriftlabError("openai backend: no model name (spec is openai:MODEL@BASE_URL)")
-        try:
-            url = urlsplit(self.base_url)
-            url.port  # noqa: B018  (raises on a port that is not a number)
-        except ValueError:
-            url = None
-        if url is None or url.scheme not in ("http", "https") or not url.hostname:
-            raise DriftlabError(f"openai backend: base URL {self.base_url!r} is not "
-                                "http(s)://HOST[:PORT]/...")
+        for base in self.base_url.split(","):  # several servers of one model: URL1,URL2,...
+            try:
+                url = urlsplit(base.strip())
+                url.port  # noqa: B018  (raises on a port that is not a number)
+            except ValueError:
+                url = None
+            if url is None or url.scheme not in ("http", "https") or not url.hostname:
+                raise DriftlabError(f"openai backend: base URL {base!r} is not "
+                                    "http(s)://HOST[:PORT]/...")
         if self.endpoint not in ("chat", "completions"):
             raise DriftlabError(f"openai backend: endpoint must be chat or completions, not {self.endpoint!r}")
         for name in ("timeout", "backoff", "max_backoff"):
@@ -99,7 +102,7 @@ def api_key(config: OpenAIConfig) -> str | None:
             raise DriftlabError(f"openai backend: environment variable {config.api_key_env} "
                                 "is not set")
         return key
-    if urlsplit(config.base_url).scheme != "https":
+    if any(urlsplit(u.strip()).scheme != "https" for u in config.base_url.split(",")):
         return None  # plain http: the default key stays home unless api_key_env= names it
     return os.environ.get("OPENAI_API_KEY")
 

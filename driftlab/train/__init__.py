@@ -3,7 +3,8 @@
 A trainer is `fn(model, rows, cfg, adapter_dir, seed, desc, **context) -> TrainResult`: it
 trains a fresh LoRA adapter on top of `model`, saves it to `adapter_dir`, and merges it
 into `model`. `context` carries what some trainers need, e.g. `initial_model` (a loader of
-model_0, for a DPO reference anchored at the start).
+model_0, for a DPO reference anchored at the start) and `lineage` (the adapters stacked on
+the base to make `model`, from which a launched worker rebuilds it).
 """
 
 from driftlab.registry import Registry
@@ -11,9 +12,15 @@ from driftlab.registry import Registry
 TRAINERS: Registry = Registry("trainer")
 
 
-def get_trainer(name: str):
+def get_trainer(name: str, processes: int = 1, accelerate_config: str | None = None):
+    """The trainer `name`, run in this process, or in `processes` under `accelerate launch`."""
     # Imported lazily: TRL takes seconds to import and most commands never train.
     from driftlab.train import sft  # noqa: F401  (registers "sft")
     from driftlab.train import dpo  # noqa: F401  (registers "dpo")
 
-    return TRAINERS.get(name)
+    trainer = TRAINERS.get(name)  # an unknown name fails here, in the controller
+    if processes == 1 and accelerate_config is None:
+        return trainer
+    from driftlab.train.launch import launched
+
+    return launched(name, processes, accelerate_config)

@@ -32,7 +32,7 @@ from driftlab.config import TrainConfig
 from driftlab.errors import DriftlabError
 from driftlab.models.hf import HFModel
 from driftlab.train import TRAINERS
-from driftlab.train.lora import ProgressCallback, lora_config, save_adapter, training_args
+from driftlab.train.lora import ProgressCallback, finish, lora_config, training_args
 from driftlab.train.sft import TrainResult
 
 datasets.disable_progress_bars()
@@ -72,7 +72,7 @@ class DPOProgress(ProgressCallback):
 def train_dpo(
     model: HFModel, rows: list[dict], cfg: TrainConfig, adapter_dir: Path, seed: int, desc: str,
     initial_model: Callable[[], HFModel] | None = None, reference: Reference = "current",
-    beta: float = 0.1, **context,
+    beta: float = 0.1, on_trainer: Callable | None = None, **context,
 ) -> DPOResult:
     """Train a fresh LoRA adapter on (prompt, chosen, rejected) rows, save it, merge it into `model`.
 
@@ -104,13 +104,14 @@ def train_dpo(
             callbacks=[callback],
         )
         trainer.remove_callback(PrinterCallback)
+        if on_trainer is not None:  # a launched worker adds its logging here
+            on_trainer(trainer)
         prepared = trainer.train_dataset
         tokens = sum(len(p) + len(c) + len(r) for p, c, r in
                      zip(prepared["prompt_ids"], prepared["chosen_ids"], prepared["rejected_ids"]))
         start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - start
-        save_adapter(trainer.model, adapter_dir)
-        model.model = trainer.model.merge_and_unload().eval()
+        finish(trainer, model, adapter_dir)
     return DPOResult(trainer.state.global_step, callback.losses, int(tokens * cfg.epochs), seconds,
                      callback.margins, callback.accuracies)

@@ -29,7 +29,6 @@ def micro_batches(batch_size: int, on_gpu: bool) -> tuple[int, int]:
     rows = max(d for d in range(1, min(batch_size, CPU_MICRO_BATCH) + 1) if batch_size % d == 0)
     return rows, batch_size // rows
 
-
 def lora_config(cfg: TrainConfig) -> LoraConfig:
     return LoraConfig(
         r=cfg.lora_rank,
@@ -40,8 +39,8 @@ def lora_config(cfg: TrainConfig) -> LoraConfig:
     )
 
 
-def save_adapter(peft_model: Any, adapter_dir: Path) -> None:
-    """Save a trained adapter so that the same training writes the same bytes.
+def _sort_sets(peft_model: Any) -> None:
+    """Make the same training write the same bytes.
 
     PEFT keeps e.g. the resolved `target_modules` as a set and writes it as a list in the
     set's order, which changes with each process's hash seed: sort such fields first.
@@ -50,7 +49,6 @@ def save_adapter(peft_model: Any, adapter_dir: Path) -> None:
         for key, value in vars(cfg).items():
             if isinstance(value, (set, frozenset)):
                 setattr(cfg, key, sorted(value))
-    peft_model.save_pretrained(str(adapter_dir))
 
 
 def training_args(cfg: TrainConfig, output_dir: str, seed: int, device: torch.device) -> dict[str, Any]:
@@ -103,3 +101,20 @@ class ProgressCallback(TrainerCallback):
     def on_train_end(self, args, state, control, **kw):
         if self._ctx is not None:
             self._ctx.__exit__(None, None, None)
+
+
+
+def finish(trainer, model, adapter_dir) -> None:
+    """Save the trained adapter once and merge it into `model` (an HFModel).
+
+    Under `accelerate launch` every rank holds the same trained weights: the main process alone
+    writes them (every rank takes part in gathering them under FSDP/DeepSpeed, which Trainer's
+    save_model does), and a worker's model is dropped unmerged, as nothing samples from it.
+    """
+    _sort_sets(trainer.model)
+    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
+        trainer.save_model(str(adapter_dir))
+    elif trainer.accelerator.is_main_process:
+        trainer.model.save_pretrained(str(adapter_dir))
+    if trainer.accelerator.num_processes == 1:
+        model.model = trainer.model.merge_and_unload().eval()

@@ -6,6 +6,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import datasets
 from datasets import Dataset
@@ -15,7 +16,7 @@ from trl import SFTConfig, SFTTrainer
 from driftlab.config import TrainConfig
 from driftlab.models.hf import HFModel
 from driftlab.train import TRAINERS
-from driftlab.train.lora import ProgressCallback, lora_config, save_adapter, training_args
+from driftlab.train.lora import ProgressCallback, finish, lora_config, training_args
 
 datasets.disable_progress_bars()
 
@@ -41,11 +42,12 @@ class TrainResult:
 @TRAINERS.register("sft")
 def train_sft(
     model: HFModel, rows: list[dict], cfg: TrainConfig, adapter_dir: Path, seed: int, desc: str,
-    **context,
+    on_trainer: Callable | None = None, **context,
 ) -> TrainResult:
     """Train a fresh LoRA adapter on top of `model`, save it, and merge it into `model`.
 
     Rows are TRL conversational prompt-completion pairs; loss is on the completion only.
+    `on_trainer(trainer)` runs before training (a launched worker adds its logging there).
     """
     # Seed before the LoRA weights are initialised: on resume, no sampling precedes this call.
     set_seed(seed)
@@ -56,11 +58,11 @@ def train_sft(
             completion_only_loss=True,
             packing=False,
         )
-        return _train(model, data, args, cfg, adapter_dir, desc)
+        return _train(model, data, args, cfg, adapter_dir, desc, on_trainer)
 
 
 def _train(model: HFModel, data: Dataset, args: SFTConfig, cfg: TrainConfig, adapter_dir: Path,
-           desc: str) -> TrainResult:
+           desc: str, on_trainer: Callable | None = None) -> TrainResult:
     callback = ProgressCallback(desc)
     model.tokenizer.padding_side = "right"
     trainer = SFTTrainer(
@@ -72,10 +74,11 @@ def _train(model: HFModel, data: Dataset, args: SFTConfig, cfg: TrainConfig, ada
         callbacks=[callback],
     )
     trainer.remove_callback(PrinterCallback)  # our progress bar replaces its log lines
+    if on_trainer is not None:
+        on_trainer(trainer)
     tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    save_adapter(trainer.model, adapter_dir)
-    model.model = trainer.model.merge_and_unload().eval()
+    finish(trainer, model, adapter_dir)
     return TrainResult(trainer.state.global_step, callback.losses, int(tokens * cfg.epochs), seconds)
