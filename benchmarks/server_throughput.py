@@ -38,7 +38,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=64, help="transformers: sequences per batch")
     ap.add_argument("--skip-vllm", action="store_true", help="no vLLM server (no .venv-vllm)")
+    ap.add_argument("--skip-llama", action="store_true", help="no llama.cpp server")
     ap.add_argument("--device", default="cpu", help="transformers' device (cuda on a GPU machine)")
+    ap.add_argument("--model", default="smollm2-135m-instruct", help="built-in name or folder")
     args = ap.parse_args()
 
     import torch
@@ -47,7 +49,6 @@ def main() -> None:
     from driftlab.models.base import SamplingParams
     from driftlab.models.hf import HFModel
     from driftlab.tasks import build_task
-    from tests.llama_server import MODEL_ALIAS, LlamaServer
 
     task = build_task("arithmetic")
     chats = [[{"role": "user", "content": task.cot_prompt(p.question)}]
@@ -57,7 +58,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     warm = SamplingParams(n=1, temperature=0, max_new_tokens=4)
-    hf = HFModel.load("smollm2-135m-instruct", device=args.device, batch_size=args.batch_size)
+    hf = HFModel.load(args.model, device=args.device, batch_size=args.batch_size)
     measure(hf, chats[:1], warm)
     rows = [(f"transformers fp32 {args.device}, batch {args.batch_size}", *measure(hf, chats, params))]
     failures = 0
@@ -65,7 +66,7 @@ def main() -> None:
     if not args.skip_vllm:  # the policy's vLLM sampler, exactly as a run starts it
         from driftlab.models.policy import VLLMSampler
 
-        sampler = VLLMSampler(model="smollm2-135m-instruct", concurrency=args.batch_size)
+        sampler = VLLMSampler(model=args.model, concurrency=args.batch_size)
         try:
             policy = sampler.bind(hf, [])
             measure(policy, chats[:1], warm)
@@ -75,11 +76,14 @@ def main() -> None:
             sampler.close()
     del hf
 
-    with LlamaServer(threads=args.threads) as url:  # starts only after transformers is done
-        server = load_generator(f"openai:{MODEL_ALIAS}@{url}", concurrency=1, timeout=600)
-        measure(server, chats[:1], SamplingParams(n=1, temperature=0, max_new_tokens=4))
-        rows.append(("llama.cpp server Q4_1, 1 sequence", *measure(server, chats, params)))
-        failures += server.stats.get("failure", 0)
+    if not args.skip_llama:
+        from tests.llama_server import MODEL_ALIAS, LlamaServer
+
+        with LlamaServer(threads=args.threads) as url:  # starts only after the others are done
+            server = load_generator(f"openai:{MODEL_ALIAS}@{url}", concurrency=1, timeout=600)
+            measure(server, chats[:1], warm)
+            rows.append(("llama.cpp server Q4_1, 1 sequence", *measure(server, chats, params)))
+            failures += server.stats.get("failure", 0)
 
     print(f"SmolLM2-135M-Instruct, {args.prompts} prompts x {args.samples} samples, T=0.7, top-p 0.95, "
           f"max {args.max_new_tokens} new tokens, {args.threads} threads each, run one after the other")
