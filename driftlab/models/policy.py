@@ -74,8 +74,9 @@ class ServedPolicy:
             proc = getattr(self.server, "proc", None)
             if proc is None or proc.poll() is None:
                 raise
-            raise DriftlabError(f"{e}\nthe vLLM server had exited ({proc.returncode}); its log "
-                                f"({self.server.log_path}) ends:\n{self.server.log_tail(12)}") from None
+            raise DriftlabError(
+                f"{e}\nthe vLLM server had exited ({proc.returncode}); its log "
+                f"({self.server.log_path}) ends:\n{self.server.log_tail(12)}") from None
 
     def logprobs(self, chats: list[Chat], completions: list[str]) -> list[float]:
         return self.scorer.logprobs(chats, completions)
@@ -110,7 +111,8 @@ class VLLMSampler:
         from driftlab.models.vllm_server import SERVED_NAME, VLLMServer
 
         if self.server is None:
-            self.server = VLLMServer(resolve(self.model), self.python, self.max_rank, self.server_args)
+            self.server = VLLMServer(resolve(self.model), self.python, self.max_rank,
+                                     self.server_args)
             self.server.start()
         name = SERVED_NAME
         if adapters:
@@ -154,7 +156,8 @@ def combine_adapters(adapters: list[Path], out: Path) -> Path:
         if ".lora_A." in key:
             merged[key] = torch.cat([w[key] for w in weights], dim=0).contiguous()
         elif ".lora_B." in key:
-            merged[key] = torch.cat([w[key] * s for w, s in zip(weights, scales)], dim=1).contiguous()
+            scaled = [w[key] * s for w, s in zip(weights, scales)]
+            merged[key] = torch.cat(scaled, dim=1).contiguous()
         else:
             raise DriftlabError(f"cannot fold adapter tensor {key!r} (not a LoRA A or B matrix)")
     rank = sum(c["r"] for c in configs)

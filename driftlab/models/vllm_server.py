@@ -38,12 +38,13 @@ def vllm_python(configured: str = "") -> Path:
     candidates = [configured or os.environ.get(ENV_PYTHON, "")]
     if not candidates[0]:
         repo = Path(__file__).resolve().parents[2]
-        candidates = [str(Path.cwd() / ".venv-vllm/bin/python"), str(repo / ".venv-vllm/bin/python")]
+        candidates = [str(Path.cwd() / ".venv-vllm/bin/python"),
+                      str(repo / ".venv-vllm/bin/python")]
     for c in candidates:
         if Path(c).is_file():
             return Path(c)
-    raise DriftlabError(f"no vLLM environment: {' or '.join(candidates)} does not exist; build it with "
-                        f"`make vllm-env` (scripts/build_vllm_env.sh) or set {ENV_PYTHON}")
+    raise DriftlabError(f"no vLLM environment: {' or '.join(candidates)} does not exist; build "
+                        f"it with `make vllm-env` (scripts/build_vllm_env.sh) or set {ENV_PYTHON}")
 
 
 def _die_with_parent() -> None:
@@ -98,8 +99,9 @@ class VLLMServer:
         progress.log(f"starting the vLLM server on {self.url} (log: {self.log_path})")
         started = time.monotonic()
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env,
-                                         start_new_session=True, preexec_fn=_die_with_parent)
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                         env=env, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
         try:
             self._wait_ready()
         except BaseException:
@@ -134,7 +136,8 @@ class VLLMServer:
         if name in self.loaded:
             return
         r = httpx.post(f"{self.url.removesuffix('/v1')}/v1/load_lora_adapter",
-                       json={"lora_name": name, "lora_path": str(Path(path).resolve())}, timeout=300)
+                       json={"lora_name": name, "lora_path": str(Path(path).resolve())},
+                       timeout=300)
         if r.status_code != 200:
             raise DriftlabError(f"the vLLM server refused adapter {path} (HTTP {r.status_code}): "
                                 f"{r.text[:500]}")
