@@ -85,6 +85,8 @@ class ServedPolicy:
         return self.scorer.text_logprobs(texts)
 
     def __getattr__(self, attr: str) -> Any:
+        if attr == "scorer":  # not set yet (copy, unpickling): no recursion
+            raise AttributeError(attr)
         return getattr(self.scorer, attr)
 
 
