@@ -71,7 +71,8 @@ def main() -> None:
     warm = SamplingParams(n=1, temperature=0, max_new_tokens=4)
     hf = HFModel.load(args.model, device=args.device, batch_size=args.batch_size)
     measure(hf, chats[:1], warm)
-    name = f"transformers fp32 {args.device}, batch {args.batch_size}"
+    dtype = str(next(hf.model.parameters()).dtype).removeprefix("torch.")  # bf16 on a GPU
+    name = f"transformers {dtype} {args.device}, batch {args.batch_size}"
     rows = [(name, *measure(hf, chats, params))]
     failures, agreement = 0, ""
     greedy = SamplingParams(n=1, temperature=0, max_new_tokens=args.max_new_tokens)
