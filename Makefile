@@ -4,8 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TESTED := $(VENV)/.test-installed
+VLLM_VENV  := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install vllm-env demo test bench clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +28,14 @@ $(TESTED): $(STAMP)
 
 install: $(STAMP)
 
+# vLLM's CPU build in its own environment (it pins transformers<5.20; driftlab pins 5.23):
+# the policy's sampler with `[model] sampler = "vllm"`, and a real server in `make test`.
+$(VLLM_STAMP): scripts/build_vllm_env.sh
+	PYTHON=$(PYTHON) scripts/build_vllm_env.sh $(VLLM_VENV)
+	touch $(VLLM_STAMP)
+
+vllm-env: $(VLLM_STAMP)
+
 # The report's browser test drives Debian's chromium through its matching chromedriver
 # (never a browser a tool downloads for itself).
 CHROMEDRIVER := /usr/bin/chromedriver
@@ -41,11 +51,11 @@ demo: install
 		$(BIN)/driftlab run --preset quickstart --out runs/quickstart; \
 	fi
 
-test: $(TESTED) $(CHROMEDRIVER)
+test: $(TESTED) $(CHROMEDRIVER) $(VLLM_STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: install
 	$(BIN)/python benchmarks/throughput.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache

@@ -59,6 +59,12 @@ class ModelConfig(Section):
     name: str = Field("smollm2-135m-instruct", description="built-in name, local path or hub id")
     device: Device = Field("auto", description="auto, cpu, cuda[:i] or mps")
     batch_size: int = Field(64, ge=1, description="sequences per forward pass when sampling")
+    sampler: Literal["transformers", "vllm"] = Field(
+        "transformers", description="engine that samples the policy (training stays on transformers)")
+    vllm_python: str = Field("", description="python of the vLLM environment (default: "
+                             "$DRIFTLAB_VLLM_PYTHON, else .venv-vllm/bin/python)")
+    vllm_args: list[str] = Field(default_factory=list, description="extra vLLM server arguments, "
+                                 "e.g. ['--gpu-memory-utilization', '0.5']")
 
 
 class TaskConfig(Section):

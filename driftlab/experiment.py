@@ -21,7 +21,9 @@ from driftlab.findings import Finding
 from driftlab.guard import describe
 from driftlab.loops import LOOPS, LoopTask, RoundContext
 from driftlab.measure import Measurer, flatten
+from driftlab.models.base import Generator
 from driftlab.models.hf import HFModel, default_threads, pick_device
+from driftlab.models.policy import SAMPLERS
 from driftlab.monitors import MonitorResult
 from driftlab.review import ReviewPending, review_gate
 from driftlab.train import get_trainer
@@ -52,7 +54,13 @@ class Experiment:
         if not self.pool:
             raise DriftlabError(f"task {cfg.task.name!r} gave no training questions")
         self._check_mitigations()
+        m = cfg.model
+        # trains and scores; `policy` is what loops and monitors sample (models/policy.py)
         self.model: HFModel | None = None
+        self.policy: Generator | None = None
+        self.sampler = SAMPLERS.get(m.sampler)(
+            model=m.name, python=m.vllm_python, server_args=m.vllm_args, concurrency=m.batch_size,
+            max_lineage_rank=cfg.train.lora_rank * max(cfg.rounds, 1))
         self._model_round: int | None = None
         self.head = 0
 
@@ -111,6 +119,8 @@ class Experiment:
             reason = "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
             self.store.update_run(status="failed", error=reason)
             raise
+        finally:
+            self.sampler.close()
         halted = self.store.read_run().get("halt")
         return self.store.update_run(status="halted" if halted else "completed")
 
@@ -136,6 +146,7 @@ class Experiment:
             m = self.cfg.model
             self.model = HFModel.load(m.name, adapters=self._lineage(head), device=m.device,
                                       batch_size=m.batch_size)
+            self.policy = self.sampler.bind(self.model, self._lineage(head))
             self._model_round = head
         return self.model
 
@@ -159,7 +170,7 @@ class Experiment:
         progress.log(f"[bold]round {k}[/] (from round {self.head})")
         self._use(self.head)
         rows, loop_info = self._propose(k)
-        rows, review = review_gate(self.store, k, rows, self.model, self.cfg.review)  # may pause the run
+        rows, review = review_gate(self.store, k, rows, self.policy, self.cfg.review)  # may pause the run
         summary: dict[str, Any] = {"round": k, "parent": self.head, **flatten("loop", loop_info["stats"]),
                                    **flatten("audit", self._audit(rows))}
         summary.update(flatten("review", review))
@@ -174,6 +185,7 @@ class Experiment:
         else:
             summary.update(flatten("train", self._train(k, rows, mitigation)))
             self._model_round = k
+            self.policy = self.sampler.bind(self.model, self._lineage(k))
             for name, res in self._measure(k).items():
                 summary.update(flatten(name, res.metrics))
             promotion, verdict = self._guard(k, summary)
@@ -208,7 +220,7 @@ class Experiment:
         s = self.store
         if s.has(k, "train.jsonl"):
             return read_jsonl(s.artifact(k, "train.jsonl")), read_json(s.artifact(k, "loop.json"))
-        ctx = RoundContext(k, self.model, self._loop_task(), round_questions(self.pool, self.cfg.task.train_size, k),
+        ctx = RoundContext(k, self.policy, self._loop_task(), round_questions(self.pool, self.cfg.task.train_size, k),
                            step_seed(self.cfg.seed, k, "propose"), history=self._history(k))
         data = self.loop.run_round(ctx)
         info = {"stats": data.stats, "findings": [f.to_dict() for f in data.findings]}
@@ -309,7 +321,12 @@ class Experiment:
                  "question_id": p.id} for p in self.pool]
 
     def _measure(self, k: int) -> dict[str, MonitorResult]:
-        return self.measurer.measure(k, lambda: self.model)  # round k: the model just trained
+        def policy() -> Generator:
+            if k == 0:
+                self._use(0)
+            return self.policy  # later rounds: the model just trained
+
+        return self.measurer.measure(k, policy)
 
 
 def run_info(cfg: ExperimentConfig) -> dict[str, Any]:

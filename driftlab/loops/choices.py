@@ -28,6 +28,7 @@ def option_logprobs(model: Generator, chats: list[Chat], options: list[str], des
 
     if not chats:
         return []
+    model = getattr(model, "scorer", model)  # a policy sampled by vLLM is scored by transformers
     if not isinstance(model, HFModel):
         return model.logprobs(chats, options)
     tok = model.tokenizer

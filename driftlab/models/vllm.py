@@ -1,4 +1,4 @@
-"""Offline batched sampling on GPU through vLLM's `LLM` class (optional extra: pip install driftlab[vllm]).
+"""Offline batched sampling through vLLM's `LLM` class, inside driftlab's own process.
 
 Spec: ``vllm:MODEL[?tensor_parallel_size=2&gpu_memory_utilization=0.8&...]``; MODEL is a hub
 id, a local folder or a built-in name. vLLM is imported only here, when this backend is
@@ -6,8 +6,11 @@ chosen: importing driftlab never imports it. vLLM schedules the whole batch itse
 (continuous batching), so every chat goes in one call; each chat carries its own seed, so
 sample k of chat i does not depend on which other chats share the batch.
 
-Not run in driftlab's CI (no GPU there): the mapping of settings is unit-tested against a
-stand-in for vLLM.
+vLLM must then be importable beside driftlab, which driftlab's pins exclude (vLLM pins an
+older transformers): this backend is for an environment a user assembles by hand. The tested
+route is the policy sampler `[model] sampler = "vllm"` (models/policy.py), a vLLM server in its
+own environment reached through the `openai` backend. Here only the mapping of settings and
+outputs is unit-tested, against a stand-in for vLLM.
 """
 
 from __future__ import annotations
@@ -112,7 +115,10 @@ class VLLMModel:
         try:
             import vllm
         except ImportError:
-            raise DriftlabError("the vllm backend needs vLLM on a CUDA machine: pip install 'driftlab[vllm]'") from None
+            raise DriftlabError(
+                "the vllm: backend runs vLLM inside driftlab's process, and vLLM is not importable "
+                "here (its pins exclude driftlab's); use `[model] sampler = \"vllm\"`, or an "
+                "openai: spec against a vLLM server in its own environment (make vllm-env)") from None
         from driftlab.models.builtin import BUILTIN_MODELS, resolve
 
         self.cfg = config
