@@ -107,9 +107,9 @@ def main() -> None:
     rows.append(("sampling, new", new_tokens, new_s, 2 * n_params))
     sample_rss = peak_rss_gb()
     if not args.skip_old:
-        model.sampler = "generate"
+        model.decoder = "generate"
         old_tokens, old_s, _ = measure(model, chats, params)
-        model.sampler = "loop"
+        model.decoder = "loop"
         rows.append(("sampling, old", old_tokens, old_s, 2 * n_params))
     old_rss = peak_rss_gb()
 

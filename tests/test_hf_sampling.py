@@ -63,11 +63,11 @@ def test_greedy_equals_plain_generate(model):
         ref = reference_greedy(model, chat, 24)
         assert c.num_tokens == len(ref)
         assert c.text == model.tokenizer.decode(ref, skip_special_tokens=True).strip()
-    model.sampler = "generate"  # the old path, batched with left padding
+    model.decoder = "generate"  # the old path, batched with left padding
     try:
         assert [x[0].text for x in model.generate(CHATS, p)] == [x[0].text for x in ours]
     finally:
-        del model.sampler
+        del model.decoder
 
 
 def nucleus_probs(m: HFModel, chat, temperature: float, top_p: float) -> torch.Tensor:

@@ -43,7 +43,7 @@ def pick_dtype(device: torch.device) -> torch.dtype:
 class HFModel:
     """A causal LM from transformers, optionally with a stack of LoRA adapters merged in order."""
 
-    sampler = "loop"  # "loop": hf_decode.sample_group; "generate": model.generate (the old path)
+    decoder = "loop"  # "loop": hf_decode.sample_group; "generate": model.generate (the old path)
     score_tokens = 1024  # padded tokens per scoring batch: bounds the logits (0.2 GB at 49k vocab)
 
     def __init__(self, model, tokenizer, name: str, batch_size: int = 32) -> None:
@@ -97,7 +97,7 @@ class HFModel:
         self, chats: list[Chat], params: SamplingParams, desc: str = "sampling"
     ) -> list[list[Completion]]:
         """n completions per chat, in input order; prompts of similar length share a batch."""
-        if self.sampler == "generate":
+        if self.decoder == "generate":
             return self._generate_legacy(chats, params, desc)
         if not chats:
             return []
