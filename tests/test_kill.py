@@ -252,6 +252,6 @@ def test_one_writer_at_a_time_and_the_second_is_told_why(tiny_model, tmp_path):
         first.send_signal(signal.SIGCONT)
     _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
-    assert json.loads((run_dir / "run.json").read_text())["status"] == "completed"
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "halted"  # the guard rule
     # the lock went with the first process: the directory is free again
     assert driftlab(["run", "--resume", "--out", RUN], run_dir).returncode == 0
