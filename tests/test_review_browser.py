@@ -112,7 +112,8 @@ def test_review_in_the_browser_then_resume_trains_on_exactly_the_accepted_rows(t
     from selenium.webdriver.support.ui import WebDriverWait
 
     run_dir = tmp_path / "run"
-    cfg = tiny_config(**{"rounds": 1, "review.enabled": True, "review.critique_max_new_tokens": 12})
+    cfg = tiny_config(**{"rounds": 1, "task.train_size": 8, "review.enabled": True,
+                         "review.critique_max_new_tokens": 12})
     cli.app(["run", str(cfg), "--out", str(run_dir)], standalone_mode=False)
     said = " ".join(capsys.readouterr().out.split())
     assert "paused for review" in said and f"driftlab review {run_dir}" in said

@@ -13,6 +13,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from driftlab.integrations import trl as integration
 from driftlab.integrations.settings import WatchConfig
 from driftlab.integrations.trl import DriftlabCallback
+from driftlab.models.hf import HFModel
 
 CPU = dict(
     use_cpu=True,
@@ -114,7 +115,12 @@ def _params(trainer):
 
 
 def test_measuring_does_not_change_training(tiny_model, tmp_path, monkeypatch):
-    """GRPO samples with torch's generator every step: measuring in between must not move it."""
+    """GRPO samples with torch's generator every step: measuring in between must not move it.
+
+    The monitors sample through `generate` here (the old decode path, which seeds torch's
+    global generator), so the check has something to catch: driftlab's own decode loop draws
+    from per-sequence generators and leaves the global one alone."""
+    monkeypatch.setattr(HFModel, "decoder", "generate")
     plain = _params(grpo(tiny_model, tmp_path / "a", [], max_steps=3))
     cb = DriftlabCallback(watch_config(tiny_model), out=tmp_path / "run", every_steps=1)
     watched = _params(grpo(tiny_model, tmp_path / "b", [cb], max_steps=3))

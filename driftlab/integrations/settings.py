@@ -57,6 +57,10 @@ class WatchConfig(MeasuredConfig):
     model: BaseModelConfig = BaseModelConfig()
     watch: WatchSettings = WatchSettings()
 
+    def metric_names(self) -> list[str]:
+        """Beside the monitors': the step, and what the trainer logged (the TRL callback)."""
+        return [*super().metric_names(), "step", "train.*"]
+
 
 def load_watch_config(path: str | Path) -> WatchConfig:
     cfg, source = read_config(WatchConfig, path, None, [])

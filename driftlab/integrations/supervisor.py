@@ -63,36 +63,34 @@ class Supervisor:
         else:
             self.head = k
             row.update(promoted=True, head=k)
-        self.store.record_round(row)
-        if hits:
-            self._halt(k, hits)
+        # the halt and the round's completion mark in one write: a kill leaves both or neither
+        self.store.record_round(row, **(self._halt(k, hits) if hits else {}))
         return hits
 
-    def _halt(self, k: int, hits: list[dict]) -> None:
+    def _halt(self, k: int, hits: list[dict]) -> dict[str, Any]:
+        """What run.json records when round k fires a tripwire: the halt, and the best round
+        so far (round k, not promoted, is never it)."""
         g = self.cfg.guard
         final = self.measurer.best_round() if g.action == "rollback" else self.head
         best = next(r for r in self.rounds() if r["round"] == final)
         message = "; ".join(describe(h) for h in hits)
-        self.store.update_run(
-            halt={
-                "round": k,
-                "action": g.action,
-                "hits": hits,
-                "final_round": final,
-                "final_checkpoint": best.get("checkpoint"),
-                "message": message,
-            },
-            status="halted",
-        )
         where = f" ({best['checkpoint']})" if best.get("checkpoint") else ""
         progress.log(f"[red]tripwire:[/] {message}; best round {final}{where}")
+        halt = {"round": k, "action": g.action, "hits": hits, "final_round": final,
+                "final_checkpoint": best.get("checkpoint"), "message": message}
+        return {"halt": halt, "status": "halted"}
 
     def write_stop(self, path: Path) -> None:
         """The stop marker: the halt record, for a trainer or script to poll."""
         write_json(path, {**self.halted, "run": str(self.store.root)})
 
     def finish(self, status: str | None = None) -> dict[str, Any]:
-        return self.store.update_run(status=status or ("halted" if self.halted else "completed"))
+        """Record how the run ended and release the directory's lock (one writer at a time)."""
+        try:
+            return self.store.update_run(
+                status=status or ("halted" if self.halted else "completed"))
+        finally:
+            self.store.close()
 
 
 def _what(info: dict[str, Any]) -> str:

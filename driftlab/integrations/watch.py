@@ -83,8 +83,8 @@ class Watcher:
             reason = (
                 "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
             )
-            self.sup.finish("failed")
             self.sup.store.update_run(error=reason)
+            self.sup.finish("failed")
             raise
         return self.sup.finish()
 

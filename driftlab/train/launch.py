@@ -31,6 +31,7 @@ from driftlab import progress
 from driftlab.config import TrainConfig
 from driftlab.errors import DriftlabError
 from driftlab.models.hf import HFModel
+from driftlab.models.local_server import free_port
 from driftlab.store import read_json, write_json, write_jsonl
 
 MARK = "@@driftlab-train "  # a worker's stdout line carrying a progress event (JSON follows)
@@ -79,7 +80,7 @@ def launched(trainer: str, processes: int, accelerate_config: str | None = None)
 
 def accelerate_args(stage: Path, processes: int, user_config: str | None, gpu: bool) -> list[str]:
     """`accelerate launch` arguments: the user's YAML, or one written here for this job."""
-    port = ["--main_process_port", str(_free_port())]
+    port = ["--main_process_port", str(free_port())]
     if user_config:
         return ["--config_file", user_config, "--num_processes", str(processes), *port]
     # accelerate starts torchrun for MULTI_GPU; with use_cpu the ranks meet over gloo (DDP on CPU)
@@ -172,11 +173,3 @@ def _stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
