@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=$(realpath "${1:?usage: gpu_check_offline.sh WHEELS_DIR MODEL_DIR}")
 MODEL=$(realpath "${2:?usage: gpu_check_offline.sh WHEELS_DIR MODEL_DIR}")
-PY=${PYTHON:-python3.12}
+PY=${PYTHON:-$(command -v python3.12 || command -v python3)}
 DEVICE=${DEVICE:-cuda}
 OUT=${OUT:-runs/gpu-offline}
 VENV=${VENV:-.venv-gpu}
@@ -21,7 +21,17 @@ t0=$(date +%s)
 stamp() { echo "== $1 ($(( $(date +%s) - t0 )) s)"; }
 
 # a venv over the machine's packages: torch, transformers, peft... stay as they are
-[ -x "$VENV/bin/python" ] || "$PY" -m venv --system-site-packages "$VENV"
+if [ ! -x "$VENV/bin/python" ]; then
+  if "$PY" -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)'; then
+    # the machine's python is itself a venv (its torch lives there, not in the base's
+    # site-packages), which a nested --system-site-packages venv would not see: use it as is
+    mkdir -p "$VENV/bin"
+    printf '#!/bin/sh\nexec %s "$@"\n' "$(command -v "$PY")" > "$VENV/bin/python"
+    chmod +x "$VENV/bin/python"
+  else
+    "$PY" -m venv --system-site-packages "$VENV"
+  fi
+fi
 missing=$("$VENV/bin/python" - "$WHEELS" <<'PYEOF'
 import importlib.util, pathlib, sys
 # import name -> wheel name prefix; only what the machine lacks is installed (no upgrades)
