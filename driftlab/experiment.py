@@ -46,7 +46,6 @@ def round_questions(pool: list[Problem], size: int, k: int) -> list[Question]:
 class Experiment:
     def __init__(self, cfg: ExperimentConfig, store: RunStore | None) -> None:
         self.cfg = cfg
-        self.store = store
         self.measurer = Measurer(cfg, store, lambda k: step_seed(cfg.seed, k, "measure"))
         self.task = self.measurer.task
         self.loop = LOOPS.get(cfg.method)(cfg.loop_settings())
@@ -64,11 +63,16 @@ class Experiment:
         self._model_round: int | None = None
         self.head = 0
 
+    @property
+    def store(self) -> RunStore:
+        """The run directory; the Measurer holds it (it writes each round's metrics there)."""
+        return self.measurer.store
+
     # ---- construction ----------------------------------------------------------------------
     @classmethod
     def start(cls, cfg: ExperimentConfig, out: Path) -> Experiment:
         exp = cls(cfg, None)  # what can still fail (task, replay file) fails before DIR exists
-        exp.store = exp.measurer.store = RunStore.create(out, dump_config(cfg), run_info(cfg))
+        exp.measurer.store = RunStore.create(out, dump_config(cfg), run_info(cfg))
         return exp
 
     @classmethod
