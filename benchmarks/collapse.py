@@ -26,9 +26,18 @@ ARMS = {
     "replay-10%": {"data": "replace", "replay_fraction": 0.1},
 }
 METRICS = [
-    "capability.accuracy", "capability.accuracy_sc", "audit.train_answer_accuracy", "diversity.distinct_2",
-    "diversity.self_bleu_within", "diversity.dispersion", "diversity.answer_entropy", "diversity.length_mean",
-    "reference_ppl.ppl", "reference_ppl.ppl_p90", "reference_ppl.tail_skew", "train.steps",
+    "capability.accuracy",
+    "capability.accuracy_sc",
+    "audit.train_answer_accuracy",
+    "diversity.distinct_2",
+    "diversity.self_bleu_within",
+    "diversity.dispersion",
+    "diversity.answer_entropy",
+    "diversity.length_mean",
+    "reference_ppl.ppl",
+    "reference_ppl.ppl_p90",
+    "reference_ppl.tail_skew",
+    "train.steps",
 ]
 
 
@@ -63,12 +72,16 @@ def main() -> None:
 def print_table(curves: dict, rounds: int) -> None:
     arms = list(curves)
     print(f"{'metric':32s} " + " | ".join(f"{a:^{8 * (rounds + 1)}s}" for a in arms))
-    print(f"{'round':32s} " + " | ".join("".join(f"{k:>8d}" for k in range(rounds + 1)) for _ in arms))
+    print(
+        f"{'round':32s} " + " | ".join("".join(f"{k:>8d}" for k in range(rounds + 1)) for _ in arms)
+    )
     for m in METRICS:
         cells = []
         for a in arms:
             vals = curves[a][m] + [None] * (rounds + 1 - len(curves[a][m]))
-            cells.append("".join(f"{v:8.3f}" if isinstance(v, (int, float)) else f"{'-':>8s}" for v in vals))
+            cells.append(
+                "".join(f"{v:8.3f}" if isinstance(v, (int, float)) else f"{'-':>8s}" for v in vals)
+            )
         print(f"{m:32s} " + " | ".join(cells))
 
 
@@ -80,9 +93,19 @@ def plot(curves: dict, path: Path) -> None:
     fig = make_subplots(rows=(len(METRICS) + 2) // 3, cols=3, subplot_titles=METRICS)
     for i, m in enumerate(METRICS):
         for j, (arm, c) in enumerate(curves.items()):
-            fig.add_scatter(x=list(range(len(c[m]))), y=c[m], name=arm, legendgroup=arm, showlegend=i == 0,
-                            line={"color": ["#1f77b4", "#d62728", "#2ca02c"][j]}, row=i // 3 + 1, col=i % 3 + 1)
-    fig.update_layout(height=300 * ((len(METRICS) + 2) // 3), title="replace vs accumulate vs replay-10%")
+            fig.add_scatter(
+                x=list(range(len(c[m]))),
+                y=c[m],
+                name=arm,
+                legendgroup=arm,
+                showlegend=i == 0,
+                line={"color": ["#1f77b4", "#d62728", "#2ca02c"][j]},
+                row=i // 3 + 1,
+                col=i % 3 + 1,
+            )
+    fig.update_layout(
+        height=300 * ((len(METRICS) + 2) // 3), title="replace vs accumulate vs replay-10%"
+    )
     fig.write_html(path, include_plotlyjs=True)
 
 

@@ -14,8 +14,16 @@ BASE = "smollm2-135m-instruct"
 def settings(**over):
     from driftlab.diff import DiffSettings
 
-    body = dict(max_prompts=180, samples=1, max_new_tokens=40, labels_per_cluster=2, max_labeled=4,
-                max_pairs=20, permutations=1000, seed=0)
+    body = dict(
+        max_prompts=180,
+        samples=1,
+        max_new_tokens=40,
+        labels_per_cluster=2,
+        max_labeled=4,
+        max_pairs=20,
+        permutations=1000,
+        seed=0,
+    )
     return DiffSettings(**{**body, **over})
 
 
@@ -28,6 +36,8 @@ def base_samples(model, s, seed: int, path: Path, who: str = "a") -> list[dict]:
         return [{**r, "model": who} for r in read_jsonl(path)]
     prompts, _ = sampling.load_prompts(s.prompts)
     prompts = sampling.subset(prompts, s.max_prompts, s.seed)
-    rows = sampling.sample_texts(model, prompts, s.samples, s.temperature, s.top_p, s.max_new_tokens, seed, who)
+    rows = sampling.sample_texts(
+        model, prompts, s.samples, s.temperature, s.top_p, s.max_new_tokens, seed, who
+    )
     write_jsonl(path, rows)
     return rows

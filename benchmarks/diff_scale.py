@@ -24,7 +24,11 @@ def rss_mb() -> float:
 
 
 def texts(n: int, rng: np.random.Generator, planted: float) -> list[str]:
-    raw = resources.files("driftlab.data").joinpath("reference", "human.txt").read_text(encoding="utf-8")
+    raw = (
+        resources.files("driftlab.data")
+        .joinpath("reference", "human.txt")
+        .read_text(encoding="utf-8")
+    )
     sents = [s.strip() for s in re.split(r"(?<=[.!?])\s+", raw) if len(s.split()) > 4]
     out = []
     for i in range(n):
@@ -40,8 +44,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000, help="texts per model")
     args = ap.parse_args()
     from driftlab.diff.clustering import cluster
-    from driftlab.models.embed import embed
     from driftlab.diff.stats import cluster_tests
+    from driftlab.models.embed import embed
     from driftlab.models.hf import default_threads
 
     default_threads()
@@ -61,7 +65,9 @@ def main() -> None:
     rows = cluster_tests(labels, is_b, 0.05)
     report["stats_s"] = round(time.perf_counter() - t, 3)
     report["rss_peak_mb"] = round(rss_mb())
-    report["significant"] = [(r["id"], r["n_a"], r["n_b"], f"{r['q']:.1e}") for r in rows if r["significant"]]
+    report["significant"] = [
+        (r["id"], r["n_a"], r["n_b"], f"{r['q']:.1e}") for r in rows if r["significant"]
+    ]
     t = time.perf_counter()
     labels_h, info_h = cluster(emb, "hdbscan", 2, 12, 0)
     report["hdbscan_s"] = round(time.perf_counter() - t, 1)

@@ -35,8 +35,11 @@ def greedy_agreement(ours, theirs) -> str:
     """How many greedy answers are identical, and where the others first differ."""
     a, b = [r[0].text for r in ours], [r[0].text for r in theirs]
     same = sum(x == y for x, y in zip(a, b))
-    where = [next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
-             for x, y in zip(a, b) if x != y]
+    where = [
+        next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
+        for x, y in zip(a, b)
+        if x != y
+    ]
     tail = f"; the others first differ at character {sorted(where)}" if where else ""
     return f"greedy answers identical, transformers vs vLLM: {same}/{len(a)}{tail}"
 
@@ -62,10 +65,13 @@ def main() -> None:
     from driftlab.tasks import build_task
 
     task = build_task("arithmetic")
-    chats = [[{"role": "user", "content": task.cot_prompt(p.question)}]
-             for p in task.problems("eval", args.prompts)]
-    params = SamplingParams(n=args.samples, temperature=0.7, top_p=0.95,
-                            max_new_tokens=args.max_new_tokens, seed=0)
+    chats = [
+        [{"role": "user", "content": task.cot_prompt(p.question)}]
+        for p in task.problems("eval", args.prompts)
+    ]
+    params = SamplingParams(
+        n=args.samples, temperature=0.7, top_p=0.95, max_new_tokens=args.max_new_tokens, seed=0
+    )
 
     torch.set_num_threads(args.threads)
     warm = SamplingParams(n=1, temperature=0, max_new_tokens=4)
@@ -100,9 +106,11 @@ def main() -> None:
             rows.append(("llama.cpp server Q4_1, 1 sequence", *measure(server, chats, params)))
             failures += server.stats.get("failure", 0)
 
-    print(f"SmolLM2-135M-Instruct, {args.prompts} prompts x {args.samples} samples, T=0.7, "
-          f"top-p 0.95, max {args.max_new_tokens} new tokens, {args.threads} threads each, "
-          "run one after the other")
+    print(
+        f"SmolLM2-135M-Instruct, {args.prompts} prompts x {args.samples} samples, T=0.7, "
+        f"top-p 0.95, max {args.max_new_tokens} new tokens, {args.threads} threads each, "
+        "run one after the other"
+    )
     print(f"{'backend':<42}{'tokens':>8}{'seconds':>9}{'tok/s':>9}{'vs transformers':>17}")
     reference = rows[0][1] / rows[0][2]
     for name, tokens, secs in rows:

@@ -63,8 +63,13 @@ def quickstart_workload(prompts: int | None):
     prefix = fewshot_turns(task, direct=False, limit=loop.exemplars) if loop.sample_fewshot else []
     qs = task.problems("train", prompts or cfg.task.train_size)
     chats = [[*prefix, {"role": "user", "content": task.cot_prompt(q.question)}] for q in qs]
-    params = SamplingParams(n=loop.samples, temperature=loop.temperature, top_p=loop.top_p,
-                            max_new_tokens=loop.max_new_tokens, seed=cfg.seed)
+    params = SamplingParams(
+        n=loop.samples,
+        temperature=loop.temperature,
+        top_p=loop.top_p,
+        max_new_tokens=loop.max_new_tokens,
+        seed=cfg.seed,
+    )
     return cfg, chats, params
 
 
@@ -79,12 +84,13 @@ def server_rate(chats, params, threads: int) -> str:
         server = load_generator(f"openai:{MODEL_ALIAS}@{url}", concurrency=1, timeout=600)
         server.generate(chats[:1], SamplingParams(n=1, temperature=0, max_new_tokens=4))
         tokens, secs, _ = measure(server, chats, params)
-    return (f"{tokens / secs:.1f} tok/s ({tokens} tokens in {secs:.1f} s, Q4_1 GGUF, "
-            "1 sequence at a time)")
+    return (
+        f"{tokens / secs:.1f} tok/s ({tokens} tokens in {secs:.1f} s, Q4_1 GGUF, "
+        "1 sequence at a time)"
+    )
 
 
 def main() -> None:
-    from driftlab.config import TrainConfig
     from driftlab.models.hf import HFModel
     from driftlab.train.sft import train_sft
 
@@ -114,8 +120,10 @@ def main() -> None:
     old_rss = peak_rss_gb()
 
     # LMSI trains on the question alone (its "cot" format), the first sampled path as the answer
-    train = [{"prompt": c[-1:], "completion": [{"role": "assistant", "content": cs[0].text}]}
-             for c, cs in zip(chats, out)]
+    train = [
+        {"prompt": c[-1:], "completion": [{"role": "assistant", "content": cs[0].text}]}
+        for c, cs in zip(chats, out)
+    ]
     train = (train * (args.train_rows // len(train) + 1))[: args.train_rows]
     tcfg = cfg.train.model_copy(update={"epochs": 1})
     with tempfile.TemporaryDirectory() as tmp:
@@ -130,22 +138,31 @@ def main() -> None:
 
     threads = torch.get_num_threads()
     print(f"model {cfg.model.name}: {n_params / 1e6:.1f}M parameters; threads {threads}")
-    print(f"fp32 matmul reference: {ref:.1f} GFLOP/s "
-          f"(before {ref_before:.1f}, after {ref_after:.1f})")
-    print(f"sampling: quickstart round 1, {len(chats)} few-shot prompts x {params.n} samples, "
-          f"T={params.temperature}, top-p {params.top_p}, max {params.max_new_tokens} new tokens, "
-          f"batch {cfg.model.batch_size} sequences; training: {len(train)} rows, LoRA "
-          f"r={tcfg.lora_rank}, batch {tcfg.batch_size}, 1 epoch")
-    print(f"{'what':<15}{'tokens':>8}{'seconds':>9}{'tok/s':>8}{'GFLOP/s':>9}{'roofline tok/s':>16}"
-          f"{'of roofline':>13}")
+    print(
+        f"fp32 matmul reference: {ref:.1f} GFLOP/s (before {ref_before:.1f}, after {ref_after:.1f})"
+    )
+    print(
+        f"sampling: quickstart round 1, {len(chats)} few-shot prompts x {params.n} samples, "
+        f"T={params.temperature}, top-p {params.top_p}, max {params.max_new_tokens} new tokens, "
+        f"batch {cfg.model.batch_size} sequences; training: {len(train)} rows, LoRA "
+        f"r={tcfg.lora_rank}, batch {tcfg.batch_size}, 1 epoch"
+    )
+    print(
+        f"{'what':<15}{'tokens':>8}{'seconds':>9}{'tok/s':>8}{'GFLOP/s':>9}{'roofline tok/s':>16}"
+        f"{'of roofline':>13}"
+    )
     for what, tokens, secs, flops in rows:
         tps = tokens / secs
-        print(f"{what:<15}{tokens:>8}{secs:>9.1f}{tps:>8.1f}{tps * flops / 1e9:>9.1f}"
-              f"{ref * 1e9 / flops:>16.0f}{tps * flops / 1e9 / ref:>12.1%}")
+        print(
+            f"{what:<15}{tokens:>8}{secs:>9.1f}{tps:>8.1f}{tps * flops / 1e9:>9.1f}"
+            f"{ref * 1e9 / flops:>16.0f}{tps * flops / 1e9 / ref:>12.1%}"
+        )
     if not args.skip_old:
         print(f"sampling new / old: {(new_tokens / new_s) / (old_tokens / old_s):.2f}x tokens/s")
-    print(f"peak RSS: {load_rss:.2f} GB after loading, {sample_rss:.2f} GB after new sampling, "
-          f"{old_rss:.2f} GB after old sampling, {train_rss:.2f} GB after training")
+    print(
+        f"peak RSS: {load_rss:.2f} GB after loading, {sample_rss:.2f} GB after new sampling, "
+        f"{old_rss:.2f} GB after old sampling, {train_rss:.2f} GB after training"
+    )
     print(f"llama.cpp server, {min(args.server_prompts, len(chats))} of the prompts: {server}")
     print(f"vLLM: {vllm}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,19 +13,29 @@ from rich.table import Table
 
 from driftlab.errors import DriftlabError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Run self-improvement loops on language models and supervise every round.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Run self-improvement loops on language models and supervise every round.",
+)
 out = Console(width=None if sys.stdout.isatty() else 140)  # tables stay whole in logs
 err = Console(stderr=True)
 
 
 @app.command()
 def run(
-    config: Annotated[Optional[Path], typer.Argument(help="experiment config (TOML)")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="a built-in config, e.g. quickstart")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="run directory")] = None,
-    rounds: Annotated[Optional[int], typer.Option(min=0, help="override the number of rounds")] = None,
-    resume: Annotated[bool, typer.Option(help="continue the run in --out where it stopped")] = False,
+    config: Annotated[Path | None, typer.Argument(help="experiment config (TOML)")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="a built-in config, e.g. quickstart")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="run directory")] = None,
+    rounds: Annotated[
+        int | None, typer.Option(min=0, help="override the number of rounds")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="continue the run in --out where it stopped")
+    ] = False,
 ) -> None:
     """Run a self-improvement loop, measuring every round against round 0."""
     from driftlab.config import load_config
@@ -40,8 +50,8 @@ def run(
         cfg = load_config(config, preset)
         out_dir = out_dir or Path("runs") / cfg.name
     from driftlab.experiment import run_experiment  # torch, transformers: after the checks
-    from driftlab.summary import round_table
     from driftlab.store import DirectoryBusy
+    from driftlab.summary import round_table
 
     try:
         result = run_experiment(cfg, out_dir, resume=resume, rounds=rounds)
@@ -53,16 +63,22 @@ def run(
     _write_report(out_dir, "run.json")
     out.print(round_table(result))
     for event in result.get("rollbacks") or []:
-        out.print(f"[yellow]rolled back:[/] {escape(event['message'])}; went on from round {event['restored_round']}")
+        out.print(
+            f"[yellow]rolled back:[/] {escape(event['message'])}; went on from round {event['restored_round']}"
+        )
     if result.get("halt"):
         h = result["halt"]
-        out.print(f"[red]halted:[/] {escape(h['message'])}. Round {h['round']} was not promoted; "
-                  f"the final model is round {h['final_round']}'s.")
+        out.print(
+            f"[red]halted:[/] {escape(h['message'])}. Round {h['round']} was not promoted; "
+            f"the final model is round {h['final_round']}'s."
+        )
     if result.get("status") == "awaiting_review":
         r = result["review"]
-        out.print(f"[yellow]paused for review:[/] round {r['round']} proposed {r['examples']} training examples "
-                  f"({r['decided']} decided so far). Review them with\n  driftlab review {out_dir}\nthen finish "
-                  f"the review and train on what was accepted with\n  driftlab run --resume --out {out_dir}")
+        out.print(
+            f"[yellow]paused for review:[/] round {r['round']} proposed {r['examples']} training examples "
+            f"({r['decided']} decided so far). Review them with\n  driftlab review {out_dir}\nthen finish "
+            f"the review and train on what was accepted with\n  driftlab run --resume --out {out_dir}"
+        )
     out.print(f"artifacts: {out_dir}")
 
 
@@ -104,18 +120,34 @@ def models() -> None:
 
 @app.command()
 def diff(
-    model_a: Annotated[str, typer.Argument(help="model A: built-in name, hub id, path, runs/NAME@ROUND, "
-                                                "or a checkpoint folder (full weights or PEFT adapter)")],
+    model_a: Annotated[
+        str,
+        typer.Argument(
+            help="model A: built-in name, hub id, path, runs/NAME@ROUND, "
+            "or a checkpoint folder (full weights or PEFT adapter)"
+        ),
+    ],
     model_b: Annotated[str, typer.Argument(help="model B, the same kinds")],
     out_dir: Annotated[Path, typer.Option("--out", help="output folder (also the step cache)")],
-    prompts: Annotated[Optional[Path], typer.Option(help="JSONL of prompts (default: the shipped set)")] = None,
+    prompts: Annotated[
+        Path | None, typer.Option(help="JSONL of prompts (default: the shipped set)")
+    ] = None,
     samples: Annotated[int, typer.Option(min=1, help="samples per prompt per model")] = 1,
-    max_prompts: Annotated[Optional[int], typer.Option(min=2, help="a seeded subset of the prompts")] = None,
+    max_prompts: Annotated[
+        int | None, typer.Option(min=2, help="a seeded subset of the prompts")
+    ] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 96,
-    intent: Annotated[Optional[str], typer.Option(help="what the fine-tune was meant to do")] = None,
+    intent: Annotated[
+        str | None, typer.Option(help="what the fine-tune was meant to do")
+    ] = None,
     cluster: Annotated[str, typer.Option(help="kmeans (k by silhouette) or hdbscan")] = "kmeans",
-    labeler: Annotated[str, typer.Option(help="model spec that writes labels")] = "smollm2-135m-instruct",
-    judge: Annotated[str, typer.Option(help="validates labels: 'embedding' (offline default) or an LM's model spec")] = "embedding",
+    labeler: Annotated[
+        str, typer.Option(help="model spec that writes labels")
+    ] = "smollm2-135m-instruct",
+    judge: Annotated[
+        str,
+        typer.Option(help="validates labels: 'embedding' (offline default) or an LM's model spec"),
+    ] = "embedding",
     alpha: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.05,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
@@ -128,9 +160,18 @@ def diff(
     from driftlab.models.spec import check_model
 
     try:
-        settings = DiffSettings(prompts=str(prompts) if prompts else None, samples=samples,
-                                max_prompts=max_prompts, max_new_tokens=max_new_tokens, intent=intent,
-                                cluster_method=cluster, labeler=labeler, judge=judge, alpha=alpha, seed=seed)
+        settings = DiffSettings(
+            prompts=str(prompts) if prompts else None,
+            samples=samples,
+            max_prompts=max_prompts,
+            max_new_tokens=max_new_tokens,
+            intent=intent,
+            cluster_method=cluster,
+            labeler=labeler,
+            judge=judge,
+            alpha=alpha,
+            seed=seed,
+        )
     except ValidationError as e:
         first = e.errors()[0]
         raise DriftlabError(f"diff: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
@@ -149,14 +190,25 @@ def diff(
 
 @app.command()
 def watch(
-    checkpoints: Annotated[Path, typer.Argument(help="the trainer's output folder (checkpoint-* inside)")],
-    config: Annotated[Optional[Path], typer.Option(help="watch config (TOML): model, task, monitors, "
-                                                  "guard, watch settings")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="run directory")] = None,
-    follow: Annotated[bool, typer.Option(help="keep watching for new checkpoints until training ends")] = False,
+    checkpoints: Annotated[
+        Path, typer.Argument(help="the trainer's output folder (checkpoint-* inside)")
+    ],
+    config: Annotated[
+        Path | None,
+        typer.Option(help="watch config (TOML): model, task, monitors, guard, watch settings"),
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="run directory")] = None,
+    follow: Annotated[
+        bool, typer.Option(help="keep watching for new checkpoints until training ends")
+    ] = False,
     resume: Annotated[bool, typer.Option(help="continue the watch run in --out")] = False,
-    stop_file: Annotated[Optional[Path], typer.Option(help="stop marker written when a tripwire fires "
-                                                      "(default: CHECKPOINTS/driftlab-stop.json)")] = None,
+    stop_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="stop marker written when a tripwire fires "
+            "(default: CHECKPOINTS/driftlab-stop.json)"
+        ),
+    ] = None,
 ) -> None:
     """Measure each checkpoint a trainer writes as a round; exit 3 when a tripwire fires."""
     from driftlab.integrations.settings import EXIT_TRIPWIRE, load_watch_config
@@ -182,16 +234,22 @@ def watch(
     if result.get("halt"):
         h = result["halt"]
         best = f" ({h['final_checkpoint']})" if h.get("final_checkpoint") else ""
-        out.print(f"[red]tripwire:[/] {h['message']}. Best round: {h['final_round']}{best}. "
-                  f"Stop marker: {watcher.stop_file}")
+        out.print(
+            f"[red]tripwire:[/] {h['message']}. Best round: {h['final_round']}{best}. "
+            f"Stop marker: {watcher.stop_file}"
+        )
         sys.exit(EXIT_TRIPWIRE)
 
 
 @app.command()
 def w2s(
-    config: Annotated[Optional[Path], typer.Argument(help="weak-to-strong config (TOML)")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="a built-in w2s config, e.g. w2s-quick")] = None,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="results directory (reruns reuse its cache)")] = None,
+    config: Annotated[Path | None, typer.Argument(help="weak-to-strong config (TOML)")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="a built-in w2s config, e.g. w2s-quick")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="results directory (reruns reuse its cache)")
+    ] = None,
 ) -> None:
     """Weak-to-strong generalization (Burns et al. 2023) on a model ladder: PGR, agreement, experiments."""
     from driftlab.w2s import load_w2s_config, run_w2s
@@ -208,14 +266,27 @@ def w2s(
 
 @app.command()
 def review(
-    run_dir: Annotated[Path, typer.Argument(help="a run paused for review (status awaiting_review)")],
-    host: Annotated[str, typer.Option(help="address to serve on; keep it on loopback (the printed "
-                                      "URL carries a per-launch token)")] = "127.0.0.1",
+    run_dir: Annotated[
+        Path, typer.Argument(help="a run paused for review (status awaiting_review)")
+    ],
+    host: Annotated[
+        str,
+        typer.Option(
+            help="address to serve on; keep it on loopback (the printed "
+            "URL carries a per-launch token)"
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
-    reviewer: Annotated[Optional[str], typer.Option(help="your name on each decision (default: login name)")] = None,
-    finish: Annotated[bool, typer.Option(help="mark the round reviewed and write its train.jsonl (no server)")] = False,
-    undecided: Annotated[Optional[str], typer.Option(help="with --finish: examples nobody decided are "
-                                                     "'accept'ed or 'reject'ed")] = None,
+    reviewer: Annotated[
+        str | None, typer.Option(help="your name on each decision (default: login name)")
+    ] = None,
+    finish: Annotated[
+        bool, typer.Option(help="mark the round reviewed and write its train.jsonl (no server)")
+    ] = False,
+    undecided: Annotated[
+        str | None,
+        typer.Option(help="with --finish: examples nobody decided are 'accept'ed or 'reject'ed"),
+    ] = None,
 ) -> None:
     """Accept, reject or edit a paused round's proposed training data in the browser."""
     import getpass
@@ -234,24 +305,34 @@ def review(
         serve(run_dir, host, port, name)
         return
     s = open_review(run_dir).finish(name, undecided)
-    out.print(f"round {s['round']} reviewed by {', '.join(s['reviewers']) or 'nobody'}: {s['accepted']} accepted, "
-              f"{s['edited']} edited, {s['rejected']} rejected, {s['undecided']} undecided "
-              f"({s['finished']['undecided']}ed): {s['trained']} of {s['proposed']} rows to train on")
+    out.print(
+        f"round {s['round']} reviewed by {', '.join(s['reviewers']) or 'nobody'}: {s['accepted']} accepted, "
+        f"{s['edited']} edited, {s['rejected']} rejected, {s['undecided']} undecided "
+        f"({s['finished']['undecided']}ed): {s['trained']} of {s['proposed']} rows to train on"
+    )
     out.print(f"train on them with: driftlab run --resume --out {run_dir}")
 
 
-probes_app = typer.Typer(no_args_is_help=True, help="Probe sets: bias pairs, concept probes, stable reflectivity.")
+probes_app = typer.Typer(
+    no_args_is_help=True, help="Probe sets: bias pairs, concept probes, stable reflectivity."
+)
 app.add_typer(probes_app, name="probes")
 
 
 @probes_app.command("build")
 def probes_build(
     kind: Annotated[str, typer.Argument(help="bias, semantic or reflectivity")],
-    out_file: Annotated[Path, typer.Option("--out", help="the new set (JSONL; a manifest is written beside)")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="the new set (JSONL; a manifest is written beside)")
+    ],
     model: Annotated[str, typer.Option(help="model that writes items")] = "smollm2-135m-instruct",
     n: Annotated[int, typer.Option(help="items to attempt")] = 20,
-    base: Annotated[Optional[Path], typer.Option(help="set to extend (default: the shipped starter set)")] = None,
-    judge: Annotated[Optional[str], typer.Option(help="on-task judge (default: the writing model)")] = None,
+    base: Annotated[
+        Path | None, typer.Option(help="set to extend (default: the shipped starter set)")
+    ] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="on-task judge (default: the writing model)")
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Write new probe items with a model, filter malformed, off-task and duplicate ones, store a version."""
@@ -262,19 +343,29 @@ def probes_build(
     check_kind(kind)
     for spec in filter(None, (model, judge)):
         check_model(spec)
-    m = build(kind, load_model(model), out_file, n, base, load_model(judge) if judge else None, seed)
+    m = build(
+        kind, load_model(model), out_file, n, base, load_model(judge) if judge else None, seed
+    )
     c = m["counts"]
-    out.print(f"{kind} set {m['version']} ({m['items']} items) -> {out_file}: {c['generated']} written, "
-              f"{c['malformed']} malformed, {c['off_task']} off task, {c['duplicates']} duplicates, {c['kept']} kept")
+    out.print(
+        f"{kind} set {m['version']} ({m['items']} items) -> {out_file}: {c['generated']} written, "
+        f"{c['malformed']} malformed, {c['off_task']} off task, {c['duplicates']} duplicates, {c['kept']} kept"
+    )
 
 
 @probes_app.command("run")
 def probes_run(
-    model: Annotated[str, typer.Argument(help="model to score: built-in name, path, hub id, runs/NAME@ROUND")],
+    model: Annotated[
+        str, typer.Argument(help="model to score: built-in name, path, hub id, runs/NAME@ROUND")
+    ],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for probes.json")],
     kinds: Annotated[list[str], typer.Option("--kind", help="repeatable; default: all")] = [],  # noqa: B006
-    baseline: Annotated[Optional[str], typer.Option(help="compare with this model (plays round 0)")] = None,
-    judge: Annotated[Optional[str], typer.Option(help="fixed judge for favourability / same meaning")] = None,
+    baseline: Annotated[
+        str | None, typer.Option(help="compare with this model (plays round 0)")
+    ] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="fixed judge for favourability / same meaning")
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Score a model on the probe sets and print every metric and finding."""
@@ -324,7 +415,9 @@ def main() -> None:
         err.print("aborted")
         sys.exit(130)
     except KeyboardInterrupt:
-        err.print("interrupted: the run directory keeps every finished step; continue with --resume")
+        err.print(
+            "interrupted: the run directory keeps every finished step; continue with --resume"
+        )
         sys.exit(130)
     except Exception as e:  # click usage errors
         import click

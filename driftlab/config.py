@@ -15,13 +15,19 @@ from typing import Annotated, Any, Literal, Self, get_type_hints
 
 import tomli_w
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator,
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
 )
 
 from driftlab.errors import ConfigError, DriftlabError
+from driftlab.guard import GuardConfig
 from driftlab.models.builtin import check_name
 from driftlab.models.spec import check_model
-from driftlab.guard import GuardConfig
 from driftlab.review.settings import ReviewConfig
 from driftlab.train.mitigations import MitigationConfig
 
@@ -40,8 +46,9 @@ def check_device(device: str) -> str:
 
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if not count:
-            raise ValueError(f"this torch build ({torch.__version__}) sees no CUDA GPU; "
-                             "use auto or cpu")
+            raise ValueError(
+                f"this torch build ({torch.__version__}) sees no CUDA GPU; use auto or cpu"
+            )
         if m[1] is not None and int(m[1]) >= count:
             raise ValueError(f"there are {count} CUDA GPUs (cuda:0 to cuda:{count - 1})")
     if device == "mps":
@@ -60,11 +67,18 @@ class ModelConfig(Section):
     device: Device = Field("auto", description="auto, cpu, cuda[:i] or mps")
     batch_size: int = Field(64, ge=1, description="sequences per forward pass when sampling")
     sampler: Literal["transformers", "vllm"] = Field(
-        "transformers", description="engine that samples the policy (training stays on transformers)")
-    vllm_python: str = Field("", description="python of the vLLM environment (default: "
-                             "$DRIFTLAB_VLLM_PYTHON, else .venv-vllm/bin/python)")
-    vllm_args: list[str] = Field(default_factory=list, description="extra vLLM server arguments, "
-                                 "e.g. ['--gpu-memory-utilization', '0.5']")
+        "transformers",
+        description="engine that samples the policy (training stays on transformers)",
+    )
+    vllm_python: str = Field(
+        "",
+        description="python of the vLLM environment (default: "
+        "$DRIFTLAB_VLLM_PYTHON, else .venv-vllm/bin/python)",
+    )
+    vllm_args: list[str] = Field(
+        default_factory=list,
+        description="extra vLLM server arguments, e.g. ['--gpu-memory-utilization', '0.5']",
+    )
 
 
 class TaskConfig(Section):
@@ -90,10 +104,17 @@ class TrainConfig(Section):
     lora_targets: list[str] | Literal["all-linear"] = "all-linear"
     max_length: int = Field(512, ge=16)
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
-    processes: int = Field(1, ge=1, description="training processes under `accelerate launch` "
-                           "(the round loop stays in one); 1 trains in the loop's own process")
-    accelerate_config: str | None = Field(None, description="an accelerate YAML for the launched "
-                                          "processes, e.g. docs/accelerate/fsdp2.yaml (GPU only)")
+    processes: int = Field(
+        1,
+        ge=1,
+        description="training processes under `accelerate launch` "
+        "(the round loop stays in one); 1 trains in the loop's own process",
+    )
+    accelerate_config: str | None = Field(
+        None,
+        description="an accelerate YAML for the launched "
+        "processes, e.g. docs/accelerate/fsdp2.yaml (GPU only)",
+    )
 
     @field_validator("accelerate_config")
     @classmethod
@@ -139,8 +160,11 @@ class MeasuredConfig(Section):
         """
         from driftlab.monitors import MONITORS
 
-        return [f"{m}.{n}" for m, c in self.monitor_settings().items()
-                for n in MONITORS.get(m).metric_names(c)]
+        return [
+            f"{m}.{n}"
+            for m, c in self.monitor_settings().items()
+            for n in MONITORS.get(m).metric_names(c)
+        ]
 
     def check(self) -> Self:
         """Validate every nested, registry-typed section now, not mid-run."""
@@ -258,8 +282,9 @@ def _allowed_keys(cls: type[BaseModel] | None, path: tuple) -> list[str]:
     return list(cls.model_fields)
 
 
-def read_config(cls: type[BaseModel], path: str | Path | None, preset: str | None,
-                presets: list[str]) -> tuple[Any, str]:
+def read_config(
+    cls: type[BaseModel], path: str | Path | None, preset: str | None, presets: list[str]
+) -> tuple[Any, str]:
     """(validated `cls`, where it came from) from a TOML file or a shipped preset named in `presets`."""
     if preset is not None:
         if preset not in presets:
@@ -283,7 +308,9 @@ def read_config(cls: type[BaseModel], path: str | Path | None, preset: str | Non
 
 def load_config(path: str | Path | None = None, preset: str | None = None) -> ExperimentConfig:
     if preset is not None and preset.startswith("w2s-"):
-        raise ConfigError(f"{preset} is a weak-to-strong preset: run it with driftlab w2s --preset {preset}")
+        raise ConfigError(
+            f"{preset} is a weak-to-strong preset: run it with driftlab w2s --preset {preset}"
+        )
     cfg, source = read_config(ExperimentConfig, path, preset, list_presets())
     try:
         return cfg.check()
@@ -294,7 +321,11 @@ def load_config(path: str | Path | None = None, preset: str | None = None) -> Ex
 def list_presets() -> list[str]:
     root = resources.files("driftlab.presets")
     # w2s-*.toml are `driftlab w2s` configs (driftlab/w2s/config.py), not loop experiments
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml") and not p.name.startswith("w2s-"))
+    return sorted(
+        p.name[:-5]
+        for p in root.iterdir()
+        if p.name.endswith(".toml") and not p.name.startswith("w2s-")
+    )
 
 
 def dump_config(cfg: ExperimentConfig) -> str:

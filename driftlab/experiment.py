@@ -26,10 +26,10 @@ from driftlab.models.hf import HFModel, default_threads, pick_device
 from driftlab.models.policy import SAMPLERS
 from driftlab.monitors import MonitorResult
 from driftlab.review import ReviewPending, review_gate
-from driftlab.train import get_trainer
-from driftlab.train.mitigations import load_replay_file, mix
 from driftlab.store import RunStore, atomic_dir, read_json, read_jsonl, write_json, write_jsonl
 from driftlab.tasks.base import Problem, Question
+from driftlab.train import get_trainer
+from driftlab.train.mitigations import load_replay_file, mix
 
 
 def step_seed(seed: int, round_: int, step: str) -> int:
@@ -58,8 +58,12 @@ class Experiment:
         self.model: HFModel | None = None
         self.policy: Generator | None = None
         self.sampler = SAMPLERS.get(m.sampler)(
-            model=m.name, python=m.vllm_python, server_args=m.vllm_args, concurrency=m.batch_size,
-            max_lineage_rank=cfg.train.lora_rank * max(cfg.rounds, 1))
+            model=m.name,
+            python=m.vllm_python,
+            server_args=m.vllm_args,
+            concurrency=m.batch_size,
+            max_lineage_rank=cfg.train.lora_rank * max(cfg.rounds, 1),
+        )
         self._model_round: int | None = None
         self.head = 0
 
@@ -88,9 +92,11 @@ class Experiment:
                 store.start_run(info)
             before = store.read_run().get("compute")
             if before not in (None, info["compute"]):
-                progress.log(f"[yellow]note:[/] the run started with {before} and resumes with "
-                             f"{info['compute']}: later rounds may differ in the last bits from "
-                             "a run never stopped")
+                progress.log(
+                    f"[yellow]note:[/] the run started with {before} and resumes with "
+                    f"{info['compute']}: later rounds may differ in the last bits from "
+                    "a run never stopped"
+                )
             store.update_run(status="running", error=None, compute=info["compute"])
         except BaseException:
             store.close()
@@ -120,7 +126,9 @@ class Experiment:
             progress.log(f"[yellow]paused:[/] {e}; review with: driftlab review {self.store.root}")
             return self.store.update_run(status="awaiting_review", review=e.info)
         except (KeyboardInterrupt, Exception) as e:
-            reason = "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
+            reason = (
+                "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
+            )
             self.store.update_run(status="failed", error=reason)
             raise
         finally:
@@ -130,8 +138,10 @@ class Experiment:
 
     def _run(self) -> None:
         cfg = self.cfg
-        progress.log(f"[bold]driftlab[/] {cfg.method} on {cfg.model.name}, task {cfg.task.name}, "
-                     f"{cfg.rounds} rounds -> {self.store.root}")
+        progress.log(
+            f"[bold]driftlab[/] {cfg.method} on {cfg.model.name}, task {cfg.task.name}, "
+            f"{cfg.rounds} rounds -> {self.store.root}"
+        )
         self.head = 0  # the promoted round whose model the next round starts from
         self.measurer.baseline(lambda: self._use(0))
         for k in range(1, cfg.rounds + 1):
@@ -148,8 +158,9 @@ class Experiment:
         """The model of promoted round `head`: base plus its lineage of adapters, loaded once."""
         if self.model is None or self._model_round != head:
             m = self.cfg.model
-            self.model = HFModel.load(m.name, adapters=self._lineage(head), device=m.device,
-                                      batch_size=m.batch_size)
+            self.model = HFModel.load(
+                m.name, adapters=self._lineage(head), device=m.device, batch_size=m.batch_size
+            )
             self.policy = self.sampler.bind(self.model, self._lineage(head))
             self._model_round = head
         return self.model
@@ -158,7 +169,10 @@ class Experiment:
         """The adapters stacked on the base, in order, to make model_k."""
         if k == 0:
             return []
-        return [self.store.root / a for a in read_json(self.store.artifact(k, "lineage.json"))["adapters"]]
+        return [
+            self.store.root / a
+            for a in read_json(self.store.artifact(k, "lineage.json"))["adapters"]
+        ]
 
     def _load_initial(self) -> HFModel:
         """model_0, loaded fresh (e.g. as a DPO reference anchored at the start)."""
@@ -174,9 +188,15 @@ class Experiment:
         progress.log(f"[bold]round {k}[/] (from round {self.head})")
         self._use(self.head)
         rows, loop_info = self._propose(k)
-        rows, review = review_gate(self.store, k, rows, self.policy, self.cfg.review)  # may pause the run
-        summary: dict[str, Any] = {"round": k, "parent": self.head, **flatten("loop", loop_info["stats"]),
-                                   **flatten("audit", self._audit(rows))}
+        rows, review = review_gate(
+            self.store, k, rows, self.policy, self.cfg.review
+        )  # may pause the run
+        summary: dict[str, Any] = {
+            "round": k,
+            "parent": self.head,
+            **flatten("loop", loop_info["stats"]),
+            **flatten("audit", self._audit(rows)),
+        }
         summary.update(flatten("review", review))
         if rows:
             rows, mitigation = self._mitigate(k, rows)
@@ -184,8 +204,12 @@ class Experiment:
                 summary.update(flatten("mitigate", mitigation))
         verdict: dict[str, Any] = {}
         if not rows:
-            summary.update(status="empty", promoted=False, head=self.head,
-                           note="nothing selected; model unchanged")
+            summary.update(
+                status="empty",
+                promoted=False,
+                head=self.head,
+                note="nothing selected; model unchanged",
+            )
         else:
             summary.update(flatten("train", self._train(k, rows, mitigation)))
             self._model_round = k
@@ -209,23 +233,44 @@ class Experiment:
         g = self.cfg.guard
         messages = [describe(h) for h in hits]
         if g.action == "halt":
-            verdict = {"halt": {"round": k, "action": "halt", "hits": hits,
-                                "final_round": self.head, "message": "; ".join(messages)}}
-            progress.log(f"[red]halted:[/] {'; '.join(messages)}; the final model is round {self.head}'s")
+            verdict = {
+                "halt": {
+                    "round": k,
+                    "action": "halt",
+                    "hits": hits,
+                    "final_round": self.head,
+                    "message": "; ".join(messages),
+                }
+            }
+            progress.log(
+                f"[red]halted:[/] {'; '.join(messages)}; the final model is round {self.head}'s"
+            )
         else:
             self.head = self.measurer.best_round()
-            event = {"round": k, "hits": hits, "restored_round": self.head,
-                     "message": "; ".join(messages)}
+            event = {
+                "round": k,
+                "hits": hits,
+                "restored_round": self.head,
+                "message": "; ".join(messages),
+            }
             verdict = {"rollbacks": [*self.store.read_run().get("rollbacks", []), event]}
-            progress.log(f"[yellow]rolled back:[/] {'; '.join(messages)}; continuing from round {self.head}")
+            progress.log(
+                f"[yellow]rolled back:[/] {'; '.join(messages)}; continuing from round {self.head}"
+            )
         return {"promoted": False, "head": self.head, "guard": messages}, verdict
 
     def _propose(self, k: int) -> tuple[list[dict], dict]:
         s = self.store
         if s.has(k, "train.jsonl"):
             return read_jsonl(s.artifact(k, "train.jsonl")), read_json(s.artifact(k, "loop.json"))
-        ctx = RoundContext(k, self.policy, self._loop_task(), round_questions(self.pool, self.cfg.task.train_size, k),
-                           step_seed(self.cfg.seed, k, "propose"), history=self._history(k))
+        ctx = RoundContext(
+            k,
+            self.policy,
+            self._loop_task(),
+            round_questions(self.pool, self.cfg.task.train_size, k),
+            step_seed(self.cfg.seed, k, "propose"),
+            history=self._history(k),
+        )
         data = self.loop.run_round(ctx)
         info = {"stats": data.stats, "findings": [f.to_dict() for f in data.findings]}
         write_jsonl(s.artifact(k, "proposals.jsonl"), data.proposals)
@@ -236,8 +281,11 @@ class Experiment:
     def _history(self, k: int) -> list[dict]:
         """Earlier rounds' stored proposals (e.g. red-team failures to re-probe), oldest first."""
         s = self.store
-        return [{"round": j, "proposals": read_jsonl(s.artifact(j, "proposals.jsonl"))}
-                for j in range(1, k) if s.has(j, "proposals.jsonl")]
+        return [
+            {"round": j, "proposals": read_jsonl(s.artifact(j, "proposals.jsonl"))}
+            for j in range(1, k)
+            if s.has(j, "proposals.jsonl")
+        ]
 
     def _audit(self, rows: list[dict]) -> dict[str, float]:
         """How right was what the loop chose to train on? Ground truth, for the record only.
@@ -248,11 +296,19 @@ class Experiment:
         if not getattr(self.task, "has_ground_truth", True):
             return {}
         truth = {p.id: p.answer for p in self.pool}
-        judged = [self.task.is_correct(self.task.extract(r["completion"][-1]["content"]), truth[r["question_id"]])
-                  for r in rows if r.get("question_id") in truth and "completion" in r]
+        judged = [
+            self.task.is_correct(
+                self.task.extract(r["completion"][-1]["content"]), truth[r["question_id"]]
+            )
+            for r in rows
+            if r.get("question_id") in truth and "completion" in r
+        ]
         if not judged:
             return {}
-        return {"train_rows_judged": len(judged), "train_answer_accuracy": sum(judged) / len(judged)}
+        return {
+            "train_rows_judged": len(judged),
+            "train_answer_accuracy": sum(judged) / len(judged),
+        }
 
     def _loop_task(self) -> LoopTask:
         t = self.task
@@ -263,8 +319,12 @@ class Experiment:
         adapter = s.artifact(k, "adapter")
         from_base = self.cfg.mitigations.train_from == "base"
         stack = [] if from_base else self._lineage(self.head)
-        lineage = {"parent": self.head, "adapters": [str(p.relative_to(s.root)) for p in [*stack, adapter]],
-                   "train_from": "base" if from_base else f"round {self.head}", "mitigations": mitigation}
+        lineage = {
+            "parent": self.head,
+            "adapters": [str(p.relative_to(s.root)) for p in [*stack, adapter]],
+            "train_from": "base" if from_base else f"round {self.head}",
+            "mitigations": mitigation,
+        }
         if from_base:  # the data came from the parent; the weights start again from model_0
             self.model = self._load_initial()
         if adapter.exists():  # trained before a resume
@@ -275,9 +335,17 @@ class Experiment:
         trainer = get_trainer(self.loop.trainer, t.processes, t.accelerate_config)
         seed = step_seed(self.cfg.seed, k, "train")
         with atomic_dir(adapter) as tmp:  # adapter, stats and rows appear together or not at all
-            result = trainer(self.model, rows, self.cfg.train, tmp, seed, desc=f"round {k}: training",
-                             initial_model=self._load_initial, lineage=stack,
-                             **getattr(self.loop, "train_context", {}))
+            result = trainer(
+                self.model,
+                rows,
+                self.cfg.train,
+                tmp,
+                seed,
+                desc=f"round {k}: training",
+                initial_model=self._load_initial,
+                lineage=stack,
+                **getattr(self.loop, "train_context", {}),
+            )
             info = {**result.summary(), "losses": result.losses}
             write_json(tmp / "train_stats.json", info)
             write_jsonl(tmp / "train_rows.jsonl", rows)  # exactly what was trained on
@@ -288,11 +356,19 @@ class Experiment:
     def _check_mitigations(self) -> None:
         m = self.cfg.mitigations
         if m.replay_fraction > 0 and self.loop.trainer != "sft":
-            raise DriftlabError(f"mitigations.replay_fraction needs an SFT loop; {self.cfg.method} trains "
-                                f"with {self.loop.trainer}")
-        if m.replay_fraction > 0 and m.replay_source == "task" and not hasattr(self.task, "reference_solution"):
-            raise DriftlabError(f"mitigations.replay_source = 'task': task {self.task.name!r} has no reference "
-                                "solutions; give a JSONL file of {prompt, completion} rows instead")
+            raise DriftlabError(
+                f"mitigations.replay_fraction needs an SFT loop; {self.cfg.method} trains "
+                f"with {self.loop.trainer}"
+            )
+        if (
+            m.replay_fraction > 0
+            and m.replay_source == "task"
+            and not hasattr(self.task, "reference_solution")
+        ):
+            raise DriftlabError(
+                f"mitigations.replay_source = 'task': task {self.task.name!r} has no reference "
+                "solutions; give a JSONL file of {prompt, completion} rows instead"
+            )
         if m.replay_fraction > 0 and m.replay_source != "task":
             load_replay_file(m.replay_source)  # fail now, not at round 1
 
@@ -301,12 +377,20 @@ class Experiment:
         m = self.cfg.mitigations
         if not m.active:
             return rows, {}
-        ancestors = [read_jsonl(self.store.artifact(j, "train.jsonl")) for j in self._ancestry(self.head)]
+        ancestors = [
+            read_jsonl(self.store.artifact(j, "train.jsonl")) for j in self._ancestry(self.head)
+        ]
         embed_fn = None
         if m.dedup == "embedding":
             from driftlab.models.embed import embed as embed_fn
-        return mix(m, rows, ancestors, self._replay_pool() if m.replay_fraction else [],
-                   step_seed(self.cfg.seed, k, "replay"), embed_fn)
+        return mix(
+            m,
+            rows,
+            ancestors,
+            self._replay_pool() if m.replay_fraction else [],
+            step_seed(self.cfg.seed, k, "replay"),
+            embed_fn,
+        )
 
     def _ancestry(self, head: int) -> list[int]:
         """The promoted rounds that led to `head`, oldest first (0, the base, has no rows)."""
@@ -320,9 +404,14 @@ class Experiment:
         m = self.cfg.mitigations
         if m.replay_source != "task":
             return load_replay_file(m.replay_source)
-        return [{"prompt": [{"role": "user", "content": self.task.cot_prompt(p.question)}],
-                 "completion": [{"role": "assistant", "content": self.task.reference_solution(p)}],
-                 "question_id": p.id} for p in self.pool]
+        return [
+            {
+                "prompt": [{"role": "user", "content": self.task.cot_prompt(p.question)}],
+                "completion": [{"role": "assistant", "content": self.task.reference_solution(p)}],
+                "question_id": p.id,
+            }
+            for p in self.pool
+        ]
 
     def _measure(self, k: int) -> dict[str, MonitorResult]:
         def policy() -> Generator:
@@ -337,14 +426,22 @@ def run_info(cfg: ExperimentConfig) -> dict[str, Any]:
     """What run.json records of the run at its start; `compute` is what bit-for-bit resumes
     depend on besides the library versions (see the README, "The run directory")."""
     default_threads()
-    compute = {"device": str(pick_device(cfg.model.device)),
-               "torch_threads": torch.get_num_threads()}
-    return {"name": cfg.name, "method": cfg.method, "model": cfg.model.name, "seed": cfg.seed,
-            "compute": compute}
+    compute = {
+        "device": str(pick_device(cfg.model.device)),
+        "torch_threads": torch.get_num_threads(),
+    }
+    return {
+        "name": cfg.name,
+        "method": cfg.method,
+        "model": cfg.model.name,
+        "seed": cfg.seed,
+        "compute": compute,
+    }
 
 
-def run_experiment(cfg: ExperimentConfig | None, out: Path, resume: bool = False,
-                   rounds: int | None = None) -> dict[str, Any]:
+def run_experiment(
+    cfg: ExperimentConfig | None, out: Path, resume: bool = False, rounds: int | None = None
+) -> dict[str, Any]:
     if resume:
         exp = Experiment.resume(out, rounds)
     else:

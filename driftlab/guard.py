@@ -71,17 +71,27 @@ class Rule:
             return None
         return self.factor * ref + self.offset
 
-    def check(self, current: dict[str, Any], baseline: dict[str, Any], previous: dict[str, Any]) -> dict | None:
+    def check(
+        self, current: dict[str, Any], baseline: dict[str, Any], previous: dict[str, Any]
+    ) -> dict | None:
         """The evidence if the rule fires on `current`, else None. Missing metrics never fire."""
         value = current.get(self.metric)
         limit = self.threshold(baseline, previous)
         if not isinstance(value, (int, float)) or math.isnan(value) or limit is None:
             return None
         if OPS[self.op](value, limit):
-            return {"rule": self.text, "metric": self.metric, "value": value, "threshold": limit,
-                    "reference": self.ref, "reference_value": (baseline if self.ref == "baseline"
-                                                               else previous).get(self.metric)
-                    if self.ref else None}
+            return {
+                "rule": self.text,
+                "metric": self.metric,
+                "value": value,
+                "threshold": limit,
+                "reference": self.ref,
+                "reference_value": (baseline if self.ref == "baseline" else previous).get(
+                    self.metric
+                )
+                if self.ref
+                else None,
+            }
         return None
 
 
@@ -89,7 +99,9 @@ class GuardConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rules: list[str] = Field(default_factory=list, description="tripwire rules, see driftlab.guard")
     action: Literal["halt", "rollback"] = "halt"
-    best_metric: str = Field("capability.accuracy", description="what 'best round' means for rollback")
+    best_metric: str = Field(
+        "capability.accuracy", description="what 'best round' means for rollback"
+    )
     best_mode: Literal["max", "min"] = "max"
 
     @field_validator("rules")
@@ -111,8 +123,11 @@ class GuardConfig(BaseModel):
         named = [("guard.rules", r.metric, f" (rule {r.text!r})") for r in self.parsed()]
         if self.action == "rollback":
             named.append(("guard.best_metric", self.best_metric, ""))
-        problems = [f"{key}: {msg}{rule}" for key, metric, rule in named
-                    if (msg := unknown_metric(metric, known))]
+        problems = [
+            f"{key}: {msg}{rule}"
+            for key, metric, rule in named
+            if (msg := unknown_metric(metric, known))
+        ]
         if problems:
             raise ConfigError("\n".join(problems))
 
@@ -126,13 +141,18 @@ def unknown_metric(metric: str, known: list[str]) -> str | None:
     prefix = metric.partition(".")[0] + "."
     if not near:
         same = [k for k in known if k.startswith(prefix)]
-        hint = f"; {prefix[:-1]} reports: {', '.join(same)}" if same else \
-            f"; no enabled monitor is called {prefix[:-1]!r}"
+        hint = (
+            f"; {prefix[:-1]} reports: {', '.join(same)}"
+            if same
+            else f"; no enabled monitor is called {prefix[:-1]!r}"
+        )
     return f"unknown metric {metric}{hint}"
 
 
 def describe(hit: dict) -> str:
     """The sentence the CLI and run.json give for a fired rule."""
     ref = f" ({hit['reference']} {hit['reference_value']:.4g})" if hit.get("reference") else ""
-    return (f"rule '{hit['rule']}' fired at round {hit['round']}: {hit['metric']} = {hit['value']:.4g}, "
-            f"threshold {hit['threshold']:.4g}{ref}")
+    return (
+        f"rule '{hit['rule']}' fired at round {hit['round']}: {hit['metric']} = {hit['value']:.4g}, "
+        f"threshold {hit['threshold']:.4g}{ref}"
+    )

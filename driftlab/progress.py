@@ -27,7 +27,9 @@ def task(description: str, total: int, unit: str = "") -> Iterator:
         start = time.perf_counter()
         console.print(f"  {description}: {total} {unit} ...", highlight=False)
         yield lambda k=1: None
-        console.print(f"  {description}: done in {time.perf_counter() - start:.0f}s", highlight=False)
+        console.print(
+            f"  {description}: done in {time.perf_counter() - start:.0f}s", highlight=False
+        )
         return
     columns = [
         TextColumn("  {task.description}"),

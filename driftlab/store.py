@@ -32,8 +32,18 @@ LOCK_NAME = ".driftlab.lock"
 # (run.json, its round rows, adapter/train_stats.json, and `at`, when a review was finished,
 # in review.json): the only ones that differ between a run killed and resumed and the same
 # run never stopped.
-TIME_FIELDS = frozenset({"created", "updated", "wall_s", "seconds", "tokens_per_s",
-                         "train.seconds", "train.tokens_per_s", "at"})
+TIME_FIELDS = frozenset(
+    {
+        "created",
+        "updated",
+        "wall_s",
+        "seconds",
+        "tokens_per_s",
+        "train.seconds",
+        "train.tokens_per_s",
+        "at",
+    }
+)
 
 # Fault injection for the kill tests (tests/test_kill.py). DRIFTLAB_FAULT="SIGNAL WHEN K",
 # e.g. "SIGKILL after 3", makes the process send itself SIGNAL right after (or right before)
@@ -91,7 +101,9 @@ def read_json(path: Path) -> Any:
 
 
 def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
-    _atomic_write(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+    _atomic_write(
+        path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
+    )
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -157,8 +169,10 @@ def lock_directory(root: Path) -> int:
         holder = os.read(fd, 32).decode(errors="replace").strip()
         os.close(fd)
         pid = f" (pid {holder})" if holder.isdecimal() else ""
-        raise DirectoryBusy(f"{root} is in use by another driftlab process{pid}; wait for it to "
-                            "finish or stop it, then run the command again") from None
+        raise DirectoryBusy(
+            f"{root} is in use by another driftlab process{pid}; wait for it to "
+            "finish or stop it, then run the command again"
+        ) from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd

@@ -42,16 +42,21 @@ def _fmt(fmt: str, v: Any) -> str:
 def round_table(run: dict[str, Any]) -> Table:
     rounds = run.get("rounds", [])
     cols = [c for c in COLUMNS if any(c[1] in r for r in rounds)]
-    table = Table(title=f"{run.get('name', 'run')}: {run.get('method', '')} on {run.get('model', '')}"
-                        f" ({run.get('status', '?')})")
+    table = Table(
+        title=f"{run.get('name', 'run')}: {run.get('method', '')} on {run.get('model', '')}"
+        f" ({run.get('status', '?')})"
+    )
     table.add_column("round", justify="right")
     table.add_column("status")
     table.add_column("selected", justify="right")
     for title, _, _ in cols:
         table.add_column(title, justify="right")
     for r in rounds:
-        sel = (f"{r['loop.questions_selected']:.0f}/{r['loop.questions']:.0f}"
-               if "loop.questions" in r else "-")
+        sel = (
+            f"{r['loop.questions_selected']:.0f}/{r['loop.questions']:.0f}"
+            if "loop.questions" in r
+            else "-"
+        )
         status = r.get("status", "")
         if status == "trained" and r.get("promoted") is False:
             status = "rejected"

@@ -16,6 +16,7 @@ def tiny_model(tmp_path_factory):
     """Path of a tiny random-weight Llama with a real BPE tokenizer and a chat template."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
+
 import torch  # noqa: E402
 
 # Tiny models are faster on one thread, and OpenMP stalls badly when another process
@@ -30,10 +31,17 @@ def tiny_config(tiny_model, tmp_path):
 
     def make(**overrides):
         cfg = {
-            "name": "tiny", "seed": 3, "rounds": 2,
+            "name": "tiny",
+            "seed": 3,
+            "rounds": 2,
             "model": {"name": str(tiny_model), "batch_size": 16},
             "task": {"name": "arithmetic", "train_size": 4, "eval_size": 4},
-            "loop": {"method": "lmsi", "samples": 3, "max_new_tokens": 10, "formats": ["cot", "direct"]},
+            "loop": {
+                "method": "lmsi",
+                "samples": 3,
+                "max_new_tokens": 10,
+                "formats": ["cot", "direct"],
+            },
             "train": {"epochs": 1, "batch_size": 4, "lora_rank": 4},
             "monitors": {
                 "capability": {"samples": 2, "max_new_tokens": 10},

@@ -23,8 +23,13 @@ from urllib.parse import urlsplit
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, script: list[str | None] = (), slow_s: float = 3.0,
-                 always: str | None = None) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        script: list[str | None] = (),
+        slow_s: float = 3.0,
+        always: str | None = None,
+    ) -> None:
         up = urlsplit(upstream)
         self.up_host, self.up_port = up.hostname, up.port
         self.prefix = up.path.rstrip("/")  # e.g. /v1
@@ -85,7 +90,9 @@ class FaultProxy:
                 if fault in ("http500", "http429", "http404"):
                     status = int(fault[4:])
                     headers = {"Retry-After": "0"} if status == 429 else {}
-                    return self._reply(status, json.dumps({"error": f"injected {status}"}).encode(), headers)
+                    return self._reply(
+                        status, json.dumps({"error": f"injected {status}"}).encode(), headers
+                    )
                 status, data = proxy._forward(self.command, self.path, body)
                 if fault == "drop":
                     self.send_response(status)
@@ -101,7 +108,9 @@ class FaultProxy:
                     data = data[: len(data) // 2]
                 self._reply(status, data)
 
-            def _reply(self, status: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+            def _reply(
+                self, status: int, data: bytes, headers: dict[str, str] | None = None
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -115,7 +124,9 @@ class FaultProxy:
     def _forward(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         conn = http.client.HTTPConnection(self.up_host, self.up_port, timeout=300)
         try:
-            conn.request(method, path, body=body or None, headers={"Content-Type": "application/json"})
+            conn.request(
+                method, path, body=body or None, headers={"Content-Type": "application/json"}
+            )
             resp = conn.getresponse()
             return resp.status, resp.read()
         finally:

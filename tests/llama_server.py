@@ -19,8 +19,13 @@ class LlamaServer(LocalServer):
 
     label = "llama.cpp server"
 
-    def __init__(self, gguf: Path | None = None, threads: int = 2, n_ctx: int = 2048,
-                 startup_timeout: float = 180.0) -> None:
+    def __init__(
+        self,
+        gguf: Path | None = None,
+        threads: int = 2,
+        n_ctx: int = 2048,
+        startup_timeout: float = 180.0,
+    ) -> None:
         super().__init__(startup_timeout)
         if gguf is None:
             from driftlab.models.builtin import BUILTIN_MODELS
@@ -30,11 +35,25 @@ class LlamaServer(LocalServer):
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(self.gguf), "--model_alias", MODEL_ALIAS,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
-            "--n_ctx", str(self.n_ctx), "--verbose", "False",
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.gguf),
+            "--model_alias",
+            MODEL_ALIAS,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_threads",
+            str(self.threads),
+            "--n_threads_batch",
+            str(self.threads),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--verbose",
+            "False",
         ]
 
     def stop(self) -> None:

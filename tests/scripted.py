@@ -15,8 +15,13 @@ class Scripted:
 
     def generate(self, chats, params, desc=""):
         self.calls.append(desc)
-        return [[Completion(t, len(t.split()), "stop") for t in
-                 (self.reply(chat[-1]["content"], i) for i in range(params.n))] for chat in chats]
+        return [
+            [
+                Completion(t, len(t.split()), "stop")
+                for t in (self.reply(chat[-1]["content"], i) for i in range(params.n))
+            ]
+            for chat in chats
+        ]
 
     def logprobs(self, chats, completions):
         return [self.logprob(chat[-1]["content"], c) for chat, c in zip(chats, completions)]

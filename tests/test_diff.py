@@ -35,14 +35,21 @@ def test_planted_cluster_imbalance_is_detected_and_null_is_not():
     # B's other clusters shrink (shares sum to 1), so none of them can be "more in B"
     assert not any(r["significant"] and r["more_in"] == "b" for r in rows[1:])
     # The null: both models spread over the same clusters; count how often anything is called.
-    hits = sum(any(r["significant"] for r in cluster_tests(np.random.default_rng(s).integers(0, 6, 600), is_b, 0.05))
-               for s in range(40))
+    hits = sum(
+        any(
+            r["significant"]
+            for r in cluster_tests(np.random.default_rng(s).integers(0, 6, 600), is_b, 0.05)
+        )
+        for s in range(40)
+    )
     assert hits <= 4  # BH at 0.05 over 40 independent nulls (expected ~2)
 
 
 def test_n_is_the_real_count_of_texts():
     is_b = np.array([False] * 7 + [True] * 3)  # unequal samples: shares use each model's own total
-    [row] = [r for r in cluster_tests(np.array([0] * 5 + [1] * 2 + [0] * 3), is_b, 0.05) if r["id"] == 0]
+    [row] = [
+        r for r in cluster_tests(np.array([0] * 5 + [1] * 2 + [0] * 3), is_b, 0.05) if r["id"] == 0
+    ]
     assert (row["n_a"], row["n_b"]) == (5, 3)
     assert row["share_a"] == pytest.approx(5 / 7) and row["share_b"] == pytest.approx(1.0)
 
@@ -72,9 +79,19 @@ def test_step_cache_reuses_and_rekeys(tmp_path):
 def _prompts(tmp_path, n=40):
     path = tmp_path / "prompts.jsonl"
     topics = ["cooking", "trains", "gardens", "music", "chess", "taxes", "birds", "paint"]
-    path.write_text("".join(json.dumps({"id": f"q{i}", "category": topics[i % 8],
-                                        "prompt": f"Tell me about {topics[i % 8]}, question {i}."}) + "\n"
-                            for i in range(n)))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"q{i}",
+                    "category": topics[i % 8],
+                    "prompt": f"Tell me about {topics[i % 8]}, question {i}.",
+                }
+            )
+            + "\n"
+            for i in range(n)
+        )
+    )
     return str(path)
 
 
@@ -100,8 +117,15 @@ def _judge_logprob(content: str, completion: str) -> float:
 
 def _models(planted: bool):
     a = Scripted(_answer, lambda c, t: -50.0 if "ocean" in t else -10.0)
-    b_reply = (lambda p, i: OCEAN if int(re.search(r"question (\d+)", p).group(1)) % 2 == 0 else _answer(p, i)) \
-        if planted else _answer
+    b_reply = (
+        (
+            lambda p, i: (
+                OCEAN if int(re.search(r"question (\d+)", p).group(1)) % 2 == 0 else _answer(p, i)
+            )
+        )
+        if planted
+        else _answer
+    )
     b = Scripted(b_reply, lambda c, t: -10.0 if "ocean" in t else -12.0)
     labeler = Scripted(lambda p, i: "mention the ocean, waves and whales. More text here.")
     judge = Scripted(None, _judge_logprob)
@@ -109,26 +133,48 @@ def _models(planted: bool):
 
 
 def _settings(tmp_path, **kw):
-    return DiffSettings(**{"prompts": _prompts(tmp_path), "labeler": "labeler", "judge": "judge", "permutations": 200,
-                           "k_max": 6, "max_pairs": 20, **kw})
+    return DiffSettings(
+        **{
+            "prompts": _prompts(tmp_path),
+            "labeler": "labeler",
+            "judge": "judge",
+            "permutations": 200,
+            "k_max": 6,
+            "max_pairs": 20,
+            **kw,
+        }
+    )
 
 
 def test_diff_finds_names_and_validates_a_planted_behavior(tmp_path):
     models = _models(planted=True)
     out = tmp_path / "out"
-    doc = run_diff("A", "B", _settings(tmp_path, intent="talk more about the sea"), out, ModelPool(preset=models),
-                   identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    doc = run_diff(
+        "A",
+        "B",
+        _settings(tmp_path, intent="talk more about the sea"),
+        out,
+        ModelPool(preset=models),
+        identity={"A": {"spec": "A"}, "B": {"spec": "B"}},
+    )
     top = doc["findings"][0]
     assert top["status"] == "validated" and top["more_in"] == "b" and top["rank"] == 1
     assert top["label"] == "mention the ocean, waves and whales"  # first sentence, cleaned
     # half the held-out pairs show the behavior, the rest are coin flips for the judge
     assert top["validation"]["auc"] > 0.8 and top["validation"]["q"] < 0.05
-    assert top["validation"]["n_pairs"] == 20 and top["effect"]["n_b"] == 20 and top["effect"]["n_a"] == 0
+    assert (
+        top["validation"]["n_pairs"] == 20
+        and top["effect"]["n_b"] == 20
+        and top["effect"]["n_a"] == 0
+    )
     assert top["intent"] == "intended" and top["intent_p_yes"] > 0.8
     assert doc["baseline_classifier"]["tfidf_auc"] > 0.7
     character = doc["characteristic"]
     assert character["b"][0]["text"] == OCEAN and character["b"][0]["logratio"] == 40.0
-    assert character["a"][0]["logratio"] == -2.0 and character["mean_logratio"]["b"] > character["mean_logratio"]["a"]
+    assert (
+        character["a"][0]["logratio"] == -2.0
+        and character["mean_logratio"]["b"] > character["mean_logratio"]["a"]
+    )
     assert doc["split"] == {"label_prompts": 20, "heldout_prompts": 20}
     # validation pairs come from held-out prompts only; labels from the other half
     assert (out / "findings.json").exists() and (out / "map.svg").read_text().startswith("<svg")
@@ -137,8 +183,14 @@ def test_diff_finds_names_and_validates_a_planted_behavior(tmp_path):
 
 
 def test_null_diff_reports_no_finding(tmp_path):
-    doc = run_diff("A", "B", _settings(tmp_path), tmp_path / "out", ModelPool(preset=_models(planted=False)),
-                   identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    doc = run_diff(
+        "A",
+        "B",
+        _settings(tmp_path),
+        tmp_path / "out",
+        ModelPool(preset=_models(planted=False)),
+        identity={"A": {"spec": "A"}, "B": {"spec": "B"}},
+    )
     assert not any(c["significant"] for c in doc["clusters"])
     # only the log-ratio sets (always some texts are the most characteristic) get labeled, and fail
     assert {f["source"] for f in doc["findings"]} <= {"logratio"}
@@ -148,18 +200,37 @@ def test_null_diff_reports_no_finding(tmp_path):
 def test_a_label_the_judge_cannot_use_is_marked_unvalidated(tmp_path):
     models = _models(planted=True)
     models["labeler"] = Scripted(lambda p, i: "are written in English")
-    doc = run_diff("A", "B", _settings(tmp_path, keyword_labels=False), tmp_path / "out", ModelPool(preset=models),
-                   identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    doc = run_diff(
+        "A",
+        "B",
+        _settings(tmp_path, keyword_labels=False),
+        tmp_path / "out",
+        ModelPool(preset=models),
+        identity={"A": {"spec": "A"}, "B": {"spec": "B"}},
+    )
     assert doc["findings"] and all(f["status"] == "unvalidated" for f in doc["findings"])
 
 
 def test_rerun_with_a_changed_later_step_does_not_resample(tmp_path):
     models = _models(planted=True)
     s = _settings(tmp_path)
-    run_diff("A", "B", s, tmp_path / "out", ModelPool(preset=models), identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    run_diff(
+        "A",
+        "B",
+        s,
+        tmp_path / "out",
+        ModelPool(preset=models),
+        identity={"A": {"spec": "A"}, "B": {"spec": "B"}},
+    )
     n_a, n_b, n_label = len(models["A"].calls), len(models["B"].calls), len(models["labeler"].calls)
-    doc = run_diff("A", "B", s.model_copy(update={"labels_per_cluster": 3}), tmp_path / "out",
-                   ModelPool(preset=models), identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    doc = run_diff(
+        "A",
+        "B",
+        s.model_copy(update={"labels_per_cluster": 3}),
+        tmp_path / "out",
+        ModelPool(preset=models),
+        identity={"A": {"spec": "A"}, "B": {"spec": "B"}},
+    )
     assert (len(models["A"].calls), len(models["B"].calls)) == (n_a, n_b)  # no new sampling
     assert len(models["labeler"].calls) == n_label + 1  # the changed step ran again
     assert {"samples_a", "samples_b", "embed", "cluster"} <= set(doc["cached_steps"])
@@ -210,20 +281,38 @@ def test_embedding_judge_validates_the_planted_label_and_not_an_unrelated_one(tm
     """The offline default judge (MiniLM cosine): the ocean label fits B's held-out texts;
     a label about something else does not, and the null diff validates nothing."""
     models = _models(planted=True)
-    doc = run_diff("A", "B", _settings(tmp_path, judge="embedding"), tmp_path / "out", ModelPool(preset=models),
-                   identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    doc = run_diff(
+        "A",
+        "B",
+        _settings(tmp_path, judge="embedding"),
+        tmp_path / "out",
+        ModelPool(preset=models),
+        identity={"A": {"spec": "A"}, "B": {"spec": "B"}},
+    )
     top = doc["findings"][0]
     assert top["status"] == "validated" and top["more_in"] == "b"
     assert top["validation"]["auc"] > 0.75 and top["validation"]["position_consistency"] is None
     models["labeler"] = Scripted(lambda p, i: "gives recipes for baking bread")
-    doc = run_diff("A", "B", _settings(tmp_path, judge="embedding", keyword_labels=False), tmp_path / "out2",
-                   ModelPool(preset=models), identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    doc = run_diff(
+        "A",
+        "B",
+        _settings(tmp_path, judge="embedding", keyword_labels=False),
+        tmp_path / "out2",
+        ModelPool(preset=models),
+        identity={"A": {"spec": "A"}, "B": {"spec": "B"}},
+    )
     b_side = [f for f in doc["findings"] if f["more_in"] == "b"]
     assert b_side and not any(f["status"] == "validated" for f in b_side)
     # (A's side may validate it: the choice is relative, and A's plain notes on cooking are nearer
     # to bread than B's ocean texts are; the null diff below is the false-positive control)
-    doc = run_diff("A", "B", _settings(tmp_path, judge="embedding"), tmp_path / "out3",
-                   ModelPool(preset=_models(planted=False)), identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    doc = run_diff(
+        "A",
+        "B",
+        _settings(tmp_path, judge="embedding"),
+        tmp_path / "out3",
+        ModelPool(preset=_models(planted=False)),
+        identity={"A": {"spec": "A"}, "B": {"spec": "B"}},
+    )
     assert not any(f["status"] == "validated" for f in doc["findings"])
 
 
@@ -235,16 +324,27 @@ def test_copied_labels_are_recognised():
     assert copied("ahoy matey the capital of france", shown)  # case and punctuation do not matter
     assert not copied("talks like a pirate", shown)  # short labels are descriptions
     assert not copied("starts answers with a pirate greeting and ends with a growl", shown)
-    assert not copied("capital of Franc is", ["the capital of france is paris"])  # words, not characters
+    assert not copied(
+        "capital of Franc is", ["the capital of france is paris"]
+    )  # words, not characters
 
 
-@pytest.mark.parametrize("reply", [OCEAN, "What Assistant 2 does that Assistant 1 does not:"],
-                         ids=["quotes B's text", "echoes the instructions"])
+@pytest.mark.parametrize(
+    "reply",
+    [OCEAN, "What Assistant 2 does that Assistant 1 does not:"],
+    ids=["quotes B's text", "echoes the instructions"],
+)
 def test_a_labeler_that_quotes_an_example_is_not_validated(tmp_path, reply):
     models = _models(planted=True)
     models["labeler"] = Scripted(lambda p, i: reply)
-    doc = run_diff("A", "B", _settings(tmp_path, keyword_labels=False), tmp_path / "out", ModelPool(preset=models),
-                   identity={"A": {"spec": "A"}, "B": {"spec": "B"}})
+    doc = run_diff(
+        "A",
+        "B",
+        _settings(tmp_path, keyword_labels=False),
+        tmp_path / "out",
+        ModelPool(preset=models),
+        identity={"A": {"spec": "A"}, "B": {"spec": "B"}},
+    )
     top = next(f for f in doc["findings"] if f["source"] == "cluster")
     assert top["rejected_labels"] and top["status"] == "untested" and top["label"] is None
 
@@ -258,25 +358,34 @@ def test_log_ratio_tail_isolates_a_rare_strong_behavior():
     is_b = np.array([False] * 400 + [True] * 400)
     ratios = rng.normal(0, 1, 800) + is_b * 1.0
     ratios[[401, 450, 500, 650, 799]] = [40, 35, 50, 31, 44]
-    groups = {g["id"]: g for g in _groups([], np.zeros(800, int), ratios.tolist(), is_b, DiffSettings())}
+    groups = {
+        g["id"]: g for g in _groups([], np.zeros(800, int), ratios.tolist(), is_b, DiffSettings())
+    }
     assert set(groups) >= {"logratio-b", "logratio-b-tail"}
     assert len(groups["logratio-b"]["members"]) == 80
     assert groups["logratio-b-tail"]["members"] == [500, 799, 401, 450, 650]  # most B-like first
     ratios[[450, 500, 650]] = 0.0
-    assert "logratio-b-tail" not in {g["id"] for g in _groups([], np.zeros(800, int), ratios.tolist(), is_b,
-                                                                   DiffSettings())}
+    assert "logratio-b-tail" not in {
+        g["id"] for g in _groups([], np.zeros(800, int), ratios.tolist(), is_b, DiffSettings())
+    }
 
 
 def test_validation_pairs_use_every_sample_of_held_out_prompts_only():
     from driftlab.diff.validation import heldout_pairs
 
-    records = [{"prompt_id": f"p{p}", "sample": k, "model": m, "text": f"{m}{p}.{k}"}
-               for m in "ab" for p in range(6) for k in range(3)]
+    records = [
+        {"prompt_id": f"p{p}", "sample": k, "model": m, "text": f"{m}{p}.{k}"}
+        for m in "ab"
+        for p in range(6)
+        for k in range(3)
+    ]
     heldout = {"p0", "p1", "p2"}
     members = {i for i, r in enumerate(records) if r["model"] == "b" and r["prompt_id"] == "p2"}
     pairs = heldout_pairs(records, members, "b", heldout, max_pairs=100, seed=0)
     assert len(pairs) == 9 and {p for p, _, _ in pairs} == heldout  # 3 prompts x 3 samples each
-    assert all(pos == f"b{p[1:]}.{pos.split('.')[1]}" and neg == "a" + pos[1:] for p, pos, neg in pairs)
+    assert all(
+        pos == f"b{p[1:]}.{pos.split('.')[1]}" and neg == "a" + pos[1:] for p, pos, neg in pairs
+    )
     assert {p for p, _, _ in pairs[:3]} == {"p2"}  # the group's pairs come first
     assert len(heldout_pairs(records, members, "b", heldout, max_pairs=4, seed=0)) == 4
 
@@ -288,6 +397,11 @@ def test_shared_phrase_label_names_a_templated_stance_not_a_common_idiom():
     this = [f"{stance} {w} can help." for w in ("Robots", "Chatbots", "Tutors", "Drones", "Models")]
     this.append("A plain answer about tools, it seems to me.")
     other = [f"A plain answer {i} about tools, it seems to me." for i in range(30)]
-    assert phrase_label(this, other) == 'repeats the phrase "ai is dangerous and must be strictly regulated by law"'
-    assert shared_phrase(other, other) is None  # as common in the other model's texts: not distinctive
+    assert (
+        phrase_label(this, other)
+        == 'repeats the phrase "ai is dangerous and must be strictly regulated by law"'
+    )
+    assert (
+        shared_phrase(other, other) is None
+    )  # as common in the other model's texts: not distinctive
     assert shared_phrase([this[0]], other) is None  # one text is no pattern

@@ -26,12 +26,16 @@ def _run_dir(tmp_path, base, rounds=1):
 
     run = tmp_path / "run"
     adapter = run / "rounds" / "001" / "adapter"
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
-                           LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(base),
+        LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
     model.save_pretrained(adapter)
     (run / "config.toml").write_text(f'[model]\nname = "{base}"\n')
     (run / "run.json").write_text("{}")
-    (run / "rounds" / "001" / "lineage.json").write_text(json.dumps({"parent": 0, "adapters": ["rounds/001/adapter"]}))
+    (run / "rounds" / "001" / "lineage.json").write_text(
+        json.dumps({"parent": 0, "adapters": ["rounds/001/adapter"]})
+    )
     return run
 
 
@@ -40,8 +44,21 @@ def test_diff_command_writes_findings_and_map(tiny_model, tmp_path, monkeypatch,
     assert parse_spec(f"{run}@1") == (str(tiny_model), [run / "rounds/001/adapter"])
     assert parse_spec(f"{run}@0") == (str(tiny_model), [])
     out = tmp_path / "diff"
-    args = ["diff", tiny_model, f"{run}@1", "--out", out, "--max-prompts", 24, "--max-new-tokens", 5,
-            "--labeler", tiny_model, "--intent", "be more helpful"]
+    args = [
+        "diff",
+        tiny_model,
+        f"{run}@1",
+        "--out",
+        out,
+        "--max-prompts",
+        24,
+        "--max-new-tokens",
+        5,
+        "--labeler",
+        tiny_model,
+        "--intent",
+        "be more helpful",
+    ]
     monkeypatch.setattr(sys, "argv", ["driftlab", *map(str, args)])
     main()
     doc = json.loads((out / "findings.json").read_text())
@@ -53,15 +70,18 @@ def test_diff_command_writes_findings_and_map(tiny_model, tmp_path, monkeypatch,
     assert "clusters differ" in printed and "findings.json" in printed
 
 
-@pytest.mark.parametrize("args, message", [
-    (["no-such-model", "no-such-model"], "unknown model 'no-such-model'"),
-    (["{run}@7", "{run}@1"], "round 7 of"),
-    (["{tmp}/nothing@2", "x"], "holds no run"),
-    (["{run}@x", "x"], "must be a number"),
-    (["a", "b", "--prompts", "{tmp}/missing.jsonl"], "does not exist"),
-    (["a", "b", "--prompts", "{tmp}/bad.jsonl"], "bad.jsonl, line 1: not valid JSON"),
-    (["a", "b", "--cluster", "spectral"], "cluster_method"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["no-such-model", "no-such-model"], "unknown model 'no-such-model'"),
+        (["{run}@7", "{run}@1"], "round 7 of"),
+        (["{tmp}/nothing@2", "x"], "holds no run"),
+        (["{run}@x", "x"], "must be a number"),
+        (["a", "b", "--prompts", "{tmp}/missing.jsonl"], "does not exist"),
+        (["a", "b", "--prompts", "{tmp}/bad.jsonl"], "bad.jsonl, line 1: not valid JSON"),
+        (["a", "b", "--cluster", "spectral"], "cluster_method"),
+    ],
+)
 def test_diff_errors_are_one_message(tiny_model, tmp_path, monkeypatch, capsys, args, message):
     run = _run_dir(tmp_path, str(tiny_model))
     (tmp_path / "bad.jsonl").write_text("{not json\n")
@@ -80,12 +100,19 @@ def test_diff_monitor_reports_a_planted_change_against_round_0(monkeypatch):
 
     plain = Scripted(lambda p, i: "A short plain answer about everyday matters and nothing else.")
     sea = Scripted(lambda p, i: OCEAN if len(p) % 2 == 0 else plain.reply(p, i))
-    tools = {"lab": Scripted(lambda p, i: "mention the ocean and whales"), "jud": Scripted(None, _judge_logprob)}
+    tools = {
+        "lab": Scripted(lambda p, i: "mention the ocean and whales"),
+        "jud": Scripted(None, _judge_logprob),
+    }
     monkeypatch.setattr(sampling, "load_model", lambda spec, batch_size=32: tools[spec])
-    mon = Diff(DiffConfig(enabled=True, labeler="lab", judge="jud", max_prompts=80, permutations=200))
+    mon = Diff(
+        DiffConfig(enabled=True, labeler="lab", judge="jud", max_prompts=80, permutations=200)
+    )
     base = mon.fit(None).score(MeasureContext(0, plain, None, [], seed=1))
     assert base.metrics["findings_validated"] == 0 and len(base.records) == 80
-    res = mon.fit(MonitorResult.from_dict(base.to_dict())).score(MeasureContext(2, sea, None, [], seed=5))
+    res = mon.fit(MonitorResult.from_dict(base.to_dict())).score(
+        MeasureContext(2, sea, None, [], seed=5)
+    )
     assert res.metrics["findings_validated"] >= 1 and res.metrics["clusters_significant"] >= 1
     assert res.findings[0].source == "diff" and "ocean" in res.findings[0].message
     assert res.tables["findings"][0]["status"] == "validated"
@@ -97,13 +124,31 @@ def test_diff_monitor_runs_inside_a_loop(tiny_model, tiny_config, tmp_path):
     from driftlab.experiment import run_experiment
     from driftlab.store import read_json
 
-    cfg = load_config(tiny_config(**{"rounds": 1, "monitors.diff": {
-        "enabled": True, "max_prompts": 16, "max_new_tokens": 5, "labeler": str(tiny_model), "permutations": 99}}))
+    cfg = load_config(
+        tiny_config(
+            **{
+                "rounds": 1,
+                "monitors.diff": {
+                    "enabled": True,
+                    "max_prompts": 16,
+                    "max_new_tokens": 5,
+                    "labeler": str(tiny_model),
+                    "permutations": 99,
+                },
+            }
+        )
+    )
     run_experiment(cfg, tmp_path / "run")
     r0 = read_json(tmp_path / "run/rounds/000/metrics.json")["monitors"]["diff"]
     r1 = read_json(tmp_path / "run/rounds/001/metrics.json")["monitors"]["diff"]
-    assert len(r0["records"]) == len(r1["records"]) == 16 and r0["metrics"]["findings_validated"] == 0
-    assert set(r1["metrics"]) == {"clusters_significant", "findings_validated", "hypotheses_unvalidated",
-                                  "max_abs_cohens_h"}
+    assert (
+        len(r0["records"]) == len(r1["records"]) == 16 and r0["metrics"]["findings_validated"] == 0
+    )
+    assert set(r1["metrics"]) == {
+        "clusters_significant",
+        "findings_validated",
+        "hypotheses_unvalidated",
+        "max_abs_cohens_h",
+    }
     assert sum(c["n_a"] + c["n_b"] for c in r1["tables"]["clusters"]) == 32
     assert r0["records"] != r1["records"]  # a new sample each round, not round 0 again

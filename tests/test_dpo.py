@@ -8,8 +8,13 @@ from driftlab.train import get_trainer
 from driftlab.train.lora import training_args
 
 PROMPT = [{"role": "user", "content": "Is the sky blue?"}]
-ROWS = [{"prompt": PROMPT, "chosen": [{"role": "assistant", "content": "Yes, the sky is blue."}],
-         "rejected": [{"role": "assistant", "content": "No."}]}] * 8
+ROWS = [
+    {
+        "prompt": PROMPT,
+        "chosen": [{"role": "assistant", "content": "Yes, the sky is blue."}],
+        "rejected": [{"role": "assistant", "content": "No."}],
+    }
+] * 8
 CFG = TrainConfig(epochs=2, batch_size=4, lora_rank=8, learning_rate=5e-3)
 
 
@@ -49,9 +54,9 @@ def test_dpo_with_the_initial_model_as_reference(tiny_model, tmp_path):
         loads.append(1)
         return HFModel.load(str(tiny_model))
 
-    res = get_trainer("dpo")(m, ROWS, CFG, tmp_path / "a", seed=0, desc="t", initial_model=initial,
-                             reference="initial")
+    res = get_trainer("dpo")(
+        m, ROWS, CFG, tmp_path / "a", seed=0, desc="t", initial_model=initial, reference="initial"
+    )
     assert loads == [1] and res.steps == 4
     with pytest.raises(DriftlabError, match="loader of model_0"):
         get_trainer("dpo")(m, ROWS, CFG, tmp_path / "b", seed=0, desc="t", reference="initial")
-

@@ -14,10 +14,15 @@ def test_a_run_writes_every_artifact(tiny_config, tmp_path):
     assert "capability.accuracy" in run["rounds"][0] and "reference_ppl.ppl" in run["rounds"][2]
     rd = tmp_path / "run" / "rounds" / "001"
     proposals = read_jsonl(rd / "proposals.jsonl")
-    assert len(proposals) == 4 * 3 and {"question", "answer", "vote_share", "selected"} <= proposals[0].keys()
+    assert (
+        len(proposals) == 4 * 3
+        and {"question", "answer", "vote_share", "selected"} <= proposals[0].keys()
+    )
     assert (rd / "adapter" / "adapter_model.safetensors").exists()
     assert read_json(tmp_path / "run" / "rounds" / "002" / "lineage.json")["adapters"] == [
-        "rounds/001/adapter", "rounds/002/adapter"]
+        "rounds/001/adapter",
+        "rounds/002/adapter",
+    ]
     # The loop never saw ground truth: no proposal or training row carries the answer key.
     assert not any("truth" in p for p in proposals)
     assert "torch" in run["versions"]
@@ -44,21 +49,38 @@ def test_a_round_that_selects_nothing_is_recorded(tiny_config, tmp_path):
 
 
 def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "driftlab", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "driftlab", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def test_cli_user_errors_are_one_message_without_traceback(tmp_path, tiny_config):
     bad = tmp_path / "bad.toml"
     bad.write_text("[loop]\nmethod = 'lmsi'\nsamples = 0\n")
-    for args in (["run", str(bad)], ["run", "--preset", "nope"], ["run", "--resume", "--out", str(tmp_path / "x")],
-                 ["run"], ["run", str(tiny_config(**{"model.name": "no-such-model"})), "--out", str(tmp_path / "m")]):
+    for args in (
+        ["run", str(bad)],
+        ["run", "--preset", "nope"],
+        ["run", "--resume", "--out", str(tmp_path / "x")],
+        ["run"],
+        ["run", str(tiny_config(**{"model.name": "no-such-model"})), "--out", str(tmp_path / "m")],
+    ):
         res = cli(*args)
         assert res.returncode == 2, (args, res.stderr)
         assert "Traceback" not in res.stderr and "error" in res.stderr.lower(), (args, res.stderr)
     assert "loop.samples" in cli("run", str(bad)).stderr
-    assert "unknown model 'no-such-model'" in cli("run", str(tiny_config(**{"model.name": "no-such-model"})),
-                                                   "--out", str(tmp_path / "m2")).stderr
+    assert (
+        "unknown model 'no-such-model'"
+        in cli(
+            "run",
+            str(tiny_config(**{"model.name": "no-such-model"})),
+            "--out",
+            str(tmp_path / "m2"),
+        ).stderr
+    )
 
 
 def test_cli_models_lists_the_builtins():

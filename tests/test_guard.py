@@ -11,15 +11,18 @@ BASE = {"capability.accuracy": 0.5, "diversity.distinct_2": 0.8}
 PREV = {"capability.accuracy": 0.6, "diversity.distinct_2": 0.9}
 
 
-@pytest.mark.parametrize("text,current,fires,threshold", [
-    ("capability.accuracy < baseline - 0.05", 0.44, True, 0.45),
-    ("capability.accuracy < baseline - 0.05", 0.46, False, 0.45),
-    ("diversity.distinct_2 < 0.7 * baseline", 0.55, True, 0.56),
-    ("diversity.distinct_2 < baseline * 0.7", 0.57, False, 0.56),
-    ("capability.accuracy <= previous", 0.6, True, 0.6),
-    ("capability.accuracy > 0.9", 0.95, True, 0.9),
-    ("capability.accuracy >= 1e-1", 0.05, False, 0.1),
-])
+@pytest.mark.parametrize(
+    "text,current,fires,threshold",
+    [
+        ("capability.accuracy < baseline - 0.05", 0.44, True, 0.45),
+        ("capability.accuracy < baseline - 0.05", 0.46, False, 0.45),
+        ("diversity.distinct_2 < 0.7 * baseline", 0.55, True, 0.56),
+        ("diversity.distinct_2 < baseline * 0.7", 0.57, False, 0.56),
+        ("capability.accuracy <= previous", 0.6, True, 0.6),
+        ("capability.accuracy > 0.9", 0.95, True, 0.9),
+        ("capability.accuracy >= 1e-1", 0.05, False, 0.1),
+    ],
+)
 def test_rules_read_like_what_they_compare(text, current, fires, threshold):
     metric = text.split()[0]
     rule = Rule.parse(text)
@@ -34,7 +37,9 @@ def test_a_missing_or_nan_metric_never_fires():
     assert rule.check({"capability.accuracy": 0.1}, {}, PREV) is None
 
 
-@pytest.mark.parametrize("bad", ["accuracy", "capability.accuracy << 3", "x < yesterday - 1", "x < baseline -"])
+@pytest.mark.parametrize(
+    "bad", ["accuracy", "capability.accuracy << 3", "x < yesterday - 1", "x < baseline -"]
+)
 def test_unreadable_rules_are_config_errors(bad, tmp_path):
     with pytest.raises(ValidationError, match="cannot read rule"):
         GuardConfig(rules=[bad])
@@ -45,18 +50,26 @@ def test_unreadable_rules_are_config_errors(bad, tmp_path):
 
 
 def test_a_rule_on_a_metric_nobody_reports_is_a_config_error_naming_the_nearest(tiny_config):
-    with pytest.raises(ConfigError, match=r"guard\.rules: unknown metric capability\.acuracy; "
-                                          r"did you mean capability\.accuracy\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"guard\.rules: unknown metric capability\.acuracy; "
+        r"did you mean capability\.accuracy\?",
+    ):
         load_config(tiny_config(**{"guard.rules": ["capability.acuracy < baseline - 0.05"]}))
     off = {"monitors.reference_ppl": {"enabled": False}}
     with pytest.raises(ConfigError, match="no enabled monitor is called 'reference_ppl'"):
         load_config(tiny_config(**off, **{"guard.rules": ["reference_ppl.ppl > 2"]}))
     with pytest.raises(ConfigError, match="guard.best_metric: unknown metric capability.acc"):
-        load_config(tiny_config(**{"guard.action": "rollback",
-                                   "guard.best_metric": "capability.acc"}))
+        load_config(
+            tiny_config(**{"guard.action": "rollback", "guard.best_metric": "capability.acc"})
+        )
     # Data-named metrics (a probe subtask), the loop's stats and the run's own columns are known.
-    rules = ["reflectivity.shift.politics > 0.2", "loop.train_rows < 1", "train.last_loss > 5",
-             "diversity.distinct_3 < 0.5 * baseline"]
+    rules = [
+        "reflectivity.shift.politics > 0.2",
+        "loop.train_rows < 1",
+        "train.last_loss > 5",
+        "diversity.distinct_3 < 0.5 * baseline",
+    ]
     assert load_config(tiny_config(**{"guard.rules": rules})).guard.rules == rules
     with pytest.raises(ConfigError, match="unknown metric diversity.distinct_4"):  # max_n is 3
         load_config(tiny_config(**{"guard.rules": ["diversity.distinct_4 < 0.5"]}))
@@ -92,10 +105,17 @@ def test_rollback_restores_the_best_round_and_goes_on(tiny_config, tmp_path, mon
         return res
 
     monkeypatch.setattr(ReferencePPL, "score", score)
-    cfg = load_config(tiny_config(rounds=3, **{
-        "guard.rules": ["reference_ppl.ppl > previous"],
-        "guard.action": "rollback", "guard.best_metric": "reference_ppl.ppl", "guard.best_mode": "min",
-    }))
+    cfg = load_config(
+        tiny_config(
+            rounds=3,
+            **{
+                "guard.rules": ["reference_ppl.ppl > previous"],
+                "guard.action": "rollback",
+                "guard.best_metric": "reference_ppl.ppl",
+                "guard.best_mode": "min",
+            },
+        )
+    )
     run = run_experiment(cfg, tmp_path / "r")
     assert run["status"] == "completed"
     rows = {r["round"]: r for r in run["rounds"]}
@@ -104,5 +124,9 @@ def test_rollback_restores_the_best_round_and_goes_on(tiny_config, tmp_path, mon
     assert rows[2]["head"] == 1 and rows[3]["head"] == 3
     assert run["rollbacks"] == [{**run["rollbacks"][0], "round": 2, "restored_round": 1}]
     lineage = read_json(tmp_path / "r" / "rounds" / "003" / "lineage.json")
-    assert lineage == {"parent": 1, "adapters": ["rounds/001/adapter", "rounds/003/adapter"],
-                       "train_from": "round 1", "mitigations": {}}
+    assert lineage == {
+        "parent": 1,
+        "adapters": ["rounds/001/adapter", "rounds/003/adapter"],
+        "train_from": "round 1",
+        "mitigations": {},
+    }

@@ -7,7 +7,10 @@ from driftlab.errors import DriftlabError
 from driftlab.models.base import SamplingParams
 from driftlab.models.hf import HFModel
 
-CHATS = [[{"role": "user", "content": "Mia has 3 apples?"}], [{"role": "user", "content": "7 times 8"}]]
+CHATS = [
+    [{"role": "user", "content": "Mia has 3 apples?"}],
+    [{"role": "user", "content": "7 times 8"}],
+]
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +22,9 @@ def test_n_samples_per_chat_reproducible_by_seed(model):
     p = SamplingParams(n=3, temperature=1.0, max_new_tokens=8, seed=5)
     a = model.generate(CHATS, p)
     assert [len(x) for x in a] == [3, 3]
-    assert [[c.text for c in x] for x in a] == [[c.text for c in x] for x in model.generate(CHATS, p)]
+    assert [[c.text for c in x] for x in a] == [
+        [c.text for c in x] for x in model.generate(CHATS, p)
+    ]
     other = model.generate(CHATS, SamplingParams(n=3, temperature=1.0, max_new_tokens=8, seed=6))
     assert [[c.text for c in x] for x in a] != [[c.text for c in x] for x in other]
     assert all(0 < c.num_tokens <= 8 or c.finish_reason == "stop" for x in a for c in x)
@@ -35,7 +40,9 @@ def test_stop_strings_cut_the_text(model):
     p = SamplingParams(n=4, temperature=1.5, max_new_tokens=12, seed=1)
     free = [c.text for x in model.generate(CHATS, p) for c in x]
     stop = next(t[2:4] for t in free if len(t) > 5)  # a string the model does produce
-    cut = model.generate(CHATS, SamplingParams(n=4, temperature=1.5, max_new_tokens=12, seed=1, stop=(stop,)))
+    cut = model.generate(
+        CHATS, SamplingParams(n=4, temperature=1.5, max_new_tokens=12, seed=1, stop=(stop,))
+    )
     assert all(stop not in c.text for x in cut for c in x)
 
 
@@ -71,8 +78,12 @@ def test_adapters_stack_on_reload(model, tiny_model, tmp_path):
     from driftlab.train.sft import train_sft
 
     m = HFModel.load(str(tiny_model))
-    rows = [{"prompt": [{"role": "user", "content": "2+2?"}],
-             "completion": [{"role": "assistant", "content": "The answer is 4."}]}] * 4
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": "2+2?"}],
+            "completion": [{"role": "assistant", "content": "The answer is 4."}],
+        }
+    ] * 4
     cfg = TrainConfig(epochs=1, batch_size=2, lora_rank=2, learning_rate=1e-2)
     train_sft(m, rows, cfg, tmp_path / "a1", seed=0, desc="t")
     train_sft(m, rows, cfg, tmp_path / "a2", seed=1, desc="t")

@@ -8,8 +8,8 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from driftlab.models.base import SamplingParams
 from driftlab.models import hf_decode
+from driftlab.models.base import SamplingParams
 from driftlab.models.hf import HFModel
 from driftlab.models.hf_decode import pick_tokens, sample, sequence_seeds, shared_prefix
 
@@ -45,10 +45,14 @@ def reference_greedy(m: HFModel, chat, max_new_tokens: int) -> list[int]:
     """Plain `model.generate` on one unpadded prompt."""
     ids = m.tokenizer(m.render(chat), add_special_tokens=False, return_tensors="pt")["input_ids"]
     with torch.inference_mode():
-        seq = m.model.generate(input_ids=ids, do_sample=False, max_new_tokens=max_new_tokens,
-                               pad_token_id=m.tokenizer.pad_token_id,
-                               eos_token_id=m.tokenizer.eos_token_id)
-    out = seq[0, ids.shape[1]:].tolist()
+        seq = m.model.generate(
+            input_ids=ids,
+            do_sample=False,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=m.tokenizer.pad_token_id,
+            eos_token_id=m.tokenizer.eos_token_id,
+        )
+    out = seq[0, ids.shape[1] :].tolist()
     stops = {m.tokenizer.eos_token_id, m.tokenizer.pad_token_id}
     return out[: next((k for k, t in enumerate(out) if t in stops), len(out))]
 
@@ -88,13 +92,24 @@ def first_tokens(m: HFModel, chat, params: SamplingParams, sampler: str) -> list
     if sampler == "generate":
         torch.manual_seed(params.seed)
         with torch.inference_mode():
-            seq = m.model.generate(input_ids=torch.tensor([ids]),
-                                   attention_mask=torch.ones(1, len(ids)),
-                                   generation_config=m._generation_config(params))
+            seq = m.model.generate(
+                input_ids=torch.tensor([ids]),
+                attention_mask=torch.ones(1, len(ids)),
+                generation_config=m._generation_config(params),
+            )
         return seq[:, len(ids)].tolist()
-    rows = sample(m.model, [ids], params.n, sequence_seeds([str(params.seed)], params.n, 0),
-                  batch_rows=params.n, pad_id=tok.pad_token_id, stop_ids=set(), max_new_tokens=1,
-                  temperature=params.temperature, top_p=params.top_p)
+    rows = sample(
+        m.model,
+        [ids],
+        params.n,
+        sequence_seeds([str(params.seed)], params.n, 0),
+        batch_rows=params.n,
+        pad_id=tok.pad_token_id,
+        stop_ids=set(),
+        max_new_tokens=1,
+        temperature=params.temperature,
+        top_p=params.top_p,
+    )
     return [r.ids[0] for r in rows]
 
 
@@ -157,8 +172,9 @@ def test_rows_entering_a_running_batch_decode_as_they_would_alone(model, monkeyp
     a shared prefix); every row's tokens equal those it draws decoding alone."""
     merges = []
     merge = hf_decode._Batch.merge
-    monkeypatch.setattr(hf_decode._Batch, "merge",
-                        lambda self, other: merges.append(1) or merge(self, other))
+    monkeypatch.setattr(
+        hf_decode._Batch, "merge", lambda self, other: merges.append(1) or merge(self, other)
+    )
     tok = model.tokenizer
     chats = CHATS * 3 + [[{"role": "user", "content": "word " * k}] for k in range(1, 7)]
     ids = [tok(model.render(c), add_special_tokens=False)["input_ids"] for c in chats]
@@ -173,8 +189,11 @@ def test_rows_entering_a_running_batch_decode_as_they_would_alone(model, monkeyp
             merges.clear()
             batched = sample(model.model, group, n, seeds_g, batch_rows=6, **kw)
             assert merges  # prompts did enter a running batch
-            alone = [r for p, s in zip(group, seeds_g)
-                     for r in sample(model.model, [p], n, [s], batch_rows=n, **kw)]
+            alone = [
+                r
+                for p, s in zip(group, seeds_g)
+                for r in sample(model.model, [p], n, [s], batch_rows=n, **kw)
+            ]
             assert [(r.ids, r.finish) for r in batched] == [(r.ids, r.finish) for r in alone]
             lengths = {len(r.ids) for r in batched}
             assert len(lengths) >= 3  # rows really did finish at different steps

@@ -15,9 +15,11 @@ FEWSHOT = [
     {"role": "user", "content": "Tom has 3 apples and buys 4 more. How many apples does he have?"},
     {"role": "assistant", "content": "Tom starts with 3 apples. 3 + 4 = 7. The answer is 7."},
 ]
-QUESTIONS = ["Mia has 12 stickers and gives 5 away. How many are left?",
-             "A box holds 6 eggs. How many eggs are in 3 boxes?",
-             "Sam reads 9 pages a day. How many pages in 4 days?"]
+QUESTIONS = [
+    "Mia has 12 stickers and gives 5 away. How many are left?",
+    "A box holds 6 eggs. How many eggs are in 3 boxes?",
+    "Sam reads 9 pages a day. How many pages in 4 days?",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +36,15 @@ def test_greedy_equals_plain_generate_on_smollm2(smollm2):
         enc = m.tokenizer(m.render(chat), add_special_tokens=False, return_tensors="pt")
         ids = enc["input_ids"]
         with torch.inference_mode():
-            seq = m.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
-                                   do_sample=False, max_new_tokens=40,
-                                   pad_token_id=m.tokenizer.pad_token_id,
-                                   eos_token_id=m.tokenizer.eos_token_id)
-        ref = m.tokenizer.decode(seq[0, ids.shape[1]:], skip_special_tokens=True).strip()
+            seq = m.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                do_sample=False,
+                max_new_tokens=40,
+                pad_token_id=m.tokenizer.pad_token_id,
+                eos_token_id=m.tokenizer.eos_token_id,
+            )
+        ref = m.tokenizer.decode(seq[0, ids.shape[1] :], skip_special_tokens=True).strip()
         assert c.text == ref
     assert any(c.text for [c] in ours)
 

@@ -28,7 +28,9 @@ def test_judge_scores_agreement_with_truth_and_self_preference():
     base = mon.score(_ctx("I am not sure."))
     assert base.metrics["score_mean"] == pytest.approx(1.0, abs=1e-3)
     assert math.isnan(base.metrics["auroc_vs_truth"])  # every answer wrong: agreement undefined
-    later = mon.fit(MonitorResult.from_dict(base.to_dict())).score(_ctx("The answer is 5.", round_=1))
+    later = mon.fit(MonitorResult.from_dict(base.to_dict())).score(
+        _ctx("The answer is 5.", round_=1)
+    )
     # right on the two questions whose truth is 5, wrong on the others, yet all scored 5
     assert later.metrics["auroc_vs_truth"] == pytest.approx(0.5)
     assert later.metrics["score_gap_right_wrong"] == pytest.approx(0.0, abs=1e-3)
@@ -42,8 +44,11 @@ def test_judge_sample_mode_counts_parse_failures():
     eval_set = [Problem("e0", "What is 1 + 1?", "2"), Problem("e1", "What is 2 + 1?", "3")]
     replies = iter(["The answer is 2.", "The answer is 3."] + ["Score: 4", "no idea"] * 4)
     model = Scripted(lambda prompt, i: next(replies))
-    res = Judge(JudgeConfig(enabled=True, mode="sample", judge_samples=2)).fit(None).score(
-        MeasureContext(0, model, task, eval_set, seed=0))
+    res = (
+        Judge(JudgeConfig(enabled=True, mode="sample", judge_samples=2))
+        .fit(None)
+        .score(MeasureContext(0, model, task, eval_set, seed=0))
+    )
     assert res.metrics["parse_failure_rate"] == pytest.approx(0.5)
     assert res.metrics["score_mean"] == pytest.approx(4.0)
 

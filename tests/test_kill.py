@@ -40,14 +40,17 @@ RUN = "{dir}"  # stands for the run directory in a step's arguments
 def tiny_run_config(model: Path, path: Path, **sections) -> Path:
     """A 2-round LMSI run small enough to sweep: 2 questions, 2 samples, 1 training step."""
     cfg = {
-        "name": "kill", "seed": 3, "rounds": 2,
+        "name": "kill",
+        "seed": 3,
+        "rounds": 2,
         "model": {"name": str(model), "batch_size": 16},
         "task": {"name": "arithmetic", "train_size": 2, "eval_size": 2},
         "loop": {"method": "lmsi", "samples": 2, "max_new_tokens": 8, "formats": ["direct"]},
         "train": {"epochs": 1, "batch_size": 4, "lora_rank": 2},
-        "monitors": {"capability": {"samples": 2, "max_new_tokens": 8},
-                     **{m: {"enabled": False} for m in ("diversity", "reference_ppl",
-                                                        "reflectivity")}},
+        "monitors": {
+            "capability": {"samples": 2, "max_new_tokens": 8},
+            **{m: {"enabled": False} for m in ("diversity", "reference_ppl", "reflectivity")},
+        },
         **sections,
     }
     # fires on every trained round (accuracy is never negative): a halt or rollback each time
@@ -67,27 +70,36 @@ def command(args: list[str], run_dir: Path, fault: str | None = None) -> dict:
     return {"args": [sys.executable, "-m", "driftlab", *argv], "env": env, "text": True}
 
 
-def driftlab(args: list[str], run_dir: Path, fault: str | None = None
-             ) -> subprocess.CompletedProcess:
+def driftlab(
+    args: list[str], run_dir: Path, fault: str | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(**command(args, run_dir, fault), capture_output=True, timeout=300)
 
 
 def _untimed_json(path: Path):
     """The JSON's text as parsed, in order, numbers as written; time fields blanked."""
+
     def untimed(pairs: list[tuple]) -> list[tuple]:
         return [(k, None if k in TIME_FIELDS else v) for k, v in pairs]
 
-    return json.loads(path.read_text(encoding="utf-8"), parse_float=str, parse_int=str,
-                      parse_constant=str, object_pairs_hook=untimed)
+    return json.loads(
+        path.read_text(encoding="utf-8"),
+        parse_float=str,
+        parse_int=str,
+        parse_constant=str,
+        object_pairs_hook=untimed,
+    )
 
 
 def _review_rows(path: Path) -> dict[str, list]:
     """The review database's rows, without the click times (`at`)."""
     with sqlite3.connect(path) as db:
-        return {"decisions": db.execute("SELECT id, round, example, decision, edited, reviewer "
-                                        "FROM decisions ORDER BY id").fetchall(),
-                "finished": db.execute("SELECT round, reviewer, undecided "
-                                       "FROM finished").fetchall()}
+        return {
+            "decisions": db.execute(
+                "SELECT id, round, example, decision, edited, reviewer FROM decisions ORDER BY id"
+            ).fetchall(),
+            "finished": db.execute("SELECT round, reviewer, undecided FROM finished").fetchall(),
+        }
 
 
 def artifacts(root: Path) -> dict[str, object]:
@@ -108,8 +120,10 @@ def artifacts(root: Path) -> dict[str, object]:
 
 def first_difference(got: dict, want: dict) -> str:
     if got.keys() != want.keys():
-        return (f"files differ: extra {sorted(got.keys() - want.keys())}, "
-                f"missing {sorted(want.keys() - got.keys())}")
+        return (
+            f"files differ: extra {sorted(got.keys() - want.keys())}, "
+            f"missing {sorted(want.keys() - got.keys())}"
+        )
     return "contents differ: " + ", ".join(k for k in want if got[k] != want[k])
 
 
@@ -147,8 +161,9 @@ class Flow:
             res = driftlab(finish, run_dir)
             assert res.returncode == 0, f"step {i} killed after write {k}, then: {res.stderr}"
         got = artifacts(run_dir)
-        assert got == self.after[i], \
+        assert got == self.after[i], (
             f"step {i} killed after write {k}: {first_difference(got, self.after[i])}"
+        )
         shutil.rmtree(run_dir)
         return killed.returncode == -signal.SIGKILL
 
@@ -186,8 +201,12 @@ def test_a_run_killed_after_any_write_resumes_to_the_same_bytes(flow_name, tiny_
     if flow_name == "review-halt":
         # round 0; round 1 proposes, pauses for review, is reviewed, trains, is measured and
         # halted by the guard
-        cfg = tiny_run_config(tiny_model, tmp_path / "c.toml", guard={"action": "halt"},
-                              review={"enabled": True, "critique_max_new_tokens": 8})
+        cfg = tiny_run_config(
+            tiny_model,
+            tmp_path / "c.toml",
+            guard={"action": "halt"},
+            review={"enabled": True, "critique_max_new_tokens": 8},
+        )
         flow = Flow([run_step(cfg), FINISH_REVIEW, RESUME], tmp_path)
     else:
         # round 0; rounds 1 and 2 propose, train, are measured and rolled back to round 0
@@ -205,8 +224,10 @@ def test_a_run_killed_after_any_write_resumes_to_the_same_bytes(flow_name, tiny_
         assert [r["head"] for r in run["rounds"]] == [0, 0, 0]
     reference_s = time.perf_counter() - start
     flow.sweep()
-    print(f"{flow_name}: reference {reference_s:.0f}s, {flow.cases} kill cases "
-          f"{time.perf_counter() - start - reference_s:.0f}s")
+    print(
+        f"{flow_name}: reference {reference_s:.0f}s, {flow.cases} kill cases "
+        f"{time.perf_counter() - start - reference_s:.0f}s"
+    )
     assert flow.cases >= 20  # a sweep that stopped early would prove little
 
 
@@ -231,16 +252,21 @@ def test_one_writer_at_a_time_and_the_second_is_told_why(tiny_model, tmp_path):
     cfg = tiny_run_config(tiny_model, tmp_path / "c.toml", rounds=1)
     run_dir = tmp_path / "run"
     # the first run freezes itself holding the directory, right after creating run.json
-    first = subprocess.Popen(**command(["run", str(cfg), "--out", RUN], run_dir, "SIGSTOP after 2"),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = subprocess.Popen(
+        **command(["run", str(cfg), "--out", RUN], run_dir, "SIGSTOP after 2"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 120
         while not _stopped(first.pid):
             assert first.poll() is None and time.monotonic() < deadline, first.stderr.read()
             time.sleep(0.05)
         held = artifacts(run_dir)
-        for args in (["run", "--resume", "--out", RUN],
-                     ["run", "--resume", "--rounds", "3", "--out", RUN]):
+        for args in (
+            ["run", "--resume", "--out", RUN],
+            ["run", "--resume", "--rounds", "3", "--out", RUN],
+        ):
             second = driftlab(args, run_dir)
             assert second.returncode == 2, second.stderr
             message = " ".join(second.stderr.split())  # rich wraps long lines

@@ -16,11 +16,21 @@ from driftlab.store import read_json, read_jsonl
 from driftlab.train import get_trainer
 
 Q = "What is {} plus {}?"
-ROWS = [{"prompt": [{"role": "user", "content": Q.format(a, a + 1)}],
-         "completion": [{"role": "assistant", "content": f"The answer is {2 * a + 1}."}]}
-        for a in range(16)]
-PAIRS = [{"prompt": r["prompt"], "chosen": r["completion"],
-          "rejected": [{"role": "assistant", "content": "I do not know."}]} for r in ROWS[:8]]
+ROWS = [
+    {
+        "prompt": [{"role": "user", "content": Q.format(a, a + 1)}],
+        "completion": [{"role": "assistant", "content": f"The answer is {2 * a + 1}."}],
+    }
+    for a in range(16)
+]
+PAIRS = [
+    {
+        "prompt": r["prompt"],
+        "chosen": r["completion"],
+        "rejected": [{"role": "assistant", "content": "I do not know."}],
+    }
+    for r in ROWS[:8]
+]
 
 
 def per_epoch(ranks: list[list[int]], epochs: int) -> list[list[set[int]]]:
@@ -28,7 +38,7 @@ def per_epoch(ranks: list[list[int]], epochs: int) -> list[list[set[int]]]:
     out = []
     for rows in ranks:
         n = len(rows) // epochs
-        out.append([set(rows[e * n:(e + 1) * n]) for e in range(epochs)])
+        out.append([set(rows[e * n : (e + 1) * n]) for e in range(epochs)])
     return out
 
 
@@ -53,8 +63,9 @@ def test_sft_in_two_processes_shards_the_rows_and_writes_one_adapter(tiny_model,
 def test_dpo_goes_through_the_same_launcher(tiny_model, tmp_path):
     model = HFModel.load(str(tiny_model))
     cfg = TrainConfig(epochs=2, batch_size=2, lora_rank=4, learning_rate=5e-3, processes=2)
-    res = get_trainer("dpo", processes=2)(model, PAIRS, cfg, tmp_path / "adapter", seed=0,
-                                           desc="t", beta=0.1, reference="initial")
+    res = get_trainer("dpo", processes=2)(
+        model, PAIRS, cfg, tmp_path / "adapter", seed=0, desc="t", beta=0.1, reference="initial"
+    )
     s = res.summary()
     assert s["processes"] == 2 and s["adapters_written"] == 1 and s["steps"] == 4
     for e0, e1 in zip(*per_epoch(s["rank_rows"], 2)):
@@ -63,8 +74,15 @@ def test_dpo_goes_through_the_same_launcher(tiny_model, tmp_path):
 
 
 def test_a_round_trains_in_two_processes_and_the_controller_publishes(tiny_config, tmp_path):
-    path = tiny_config(rounds=1, **{"train.processes": 2, "train.epochs": 3,
-                                    "train.learning_rate": 5e-3, "train.batch_size": 2})
+    path = tiny_config(
+        rounds=1,
+        **{
+            "train.processes": 2,
+            "train.epochs": 3,
+            "train.learning_rate": 5e-3,
+            "train.batch_size": 2,
+        },
+    )
     run = run_experiment(load_config(path), tmp_path / "run")
     assert run["status"] == "completed"
     rd = tmp_path / "run" / "rounds" / "001"
@@ -77,7 +95,8 @@ def test_a_round_trains_in_two_processes_and_the_controller_publishes(tiny_confi
         assert e0 != e1 and e0 | e1 == set(range(len(rows)))
     # nothing but the run's own layout: no worker folders, no staging left behind
     assert sorted(p.name for p in rd.iterdir()) == sorted(
-        ["adapter", "lineage.json", "loop.json", "metrics.json", "proposals.jsonl", "train.jsonl"])
+        ["adapter", "lineage.json", "loop.json", "metrics.json", "proposals.jsonl", "train.jsonl"]
+    )
 
 
 def test_a_missing_accelerate_config_is_a_config_error(tiny_config):

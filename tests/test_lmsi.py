@@ -6,7 +6,9 @@ from driftlab.tasks import build_task
 from driftlab.tasks.base import Question
 
 TASK = build_task("arithmetic")
-LOOP_TASK = LoopTask("arithmetic", TASK.cot_prompt, TASK.direct_prompt, TASK.extract, tuple(TASK.exemplars))
+LOOP_TASK = LoopTask(
+    "arithmetic", TASK.cot_prompt, TASK.direct_prompt, TASK.extract, tuple(TASK.exemplars)
+)
 
 
 class Scripted:
@@ -32,11 +34,18 @@ def test_majority_vote():
 
 
 def test_round_selects_majority_paths_above_threshold():
-    model = Scripted({
-        "Q1": ["so 3. The answer is 3.", "The answer is 3.", "The answer is 4.", "The answer is 3."],
-        "Q2": ["The answer is 1.", "The answer is 2.", "The answer is 3.", "hmm"],
-        "Q3": ["no idea", "none", "what", "?"],
-    })
+    model = Scripted(
+        {
+            "Q1": [
+                "so 3. The answer is 3.",
+                "The answer is 3.",
+                "The answer is 4.",
+                "The answer is 3.",
+            ],
+            "Q2": ["The answer is 1.", "The answer is 2.", "The answer is 3.", "hmm"],
+            "Q3": ["no idea", "none", "what", "?"],
+        }
+    )
     qs = [Question("a", "Q1"), Question("b", "Q2"), Question("c", "Q3")]
     loop = LMSI(LMSIConfig(samples=4, min_vote_share=0.5, formats=["cot", "direct"]))
     data = loop.run_round(RoundContext(1, model, LOOP_TASK, qs, seed=0))
@@ -62,9 +71,21 @@ def test_empty_selection_is_a_recorded_finding_not_a_crash():
 
 
 def test_the_four_paper_formats():
-    rows = format_examples(LOOP_TASK, "Q?", ["path one", "path two"], "7",
-                           ["cot", "direct", "cot_fewshot", "direct_fewshot"])
-    assert [r["format"] for r in rows] == ["cot", "cot", "direct", "cot_fewshot", "cot_fewshot", "direct_fewshot"]
+    rows = format_examples(
+        LOOP_TASK,
+        "Q?",
+        ["path one", "path two"],
+        "7",
+        ["cot", "direct", "cot_fewshot", "direct_fewshot"],
+    )
+    assert [r["format"] for r in rows] == [
+        "cot",
+        "cot",
+        "direct",
+        "cot_fewshot",
+        "cot_fewshot",
+        "direct_fewshot",
+    ]
     fewshot = rows[3]["prompt"]
     assert len(fewshot) == 2 * len(TASK.exemplars) + 1 and fewshot[1]["role"] == "assistant"
     assert fewshot[1]["content"] == TASK.exemplars[0].rationale
@@ -81,7 +102,9 @@ def test_paths_capped_per_question():
 def test_self_generated_questions_on_a_real_tiny_model(tiny_model):
     loop = LMSI(LMSIConfig(samples=2, max_new_tokens=8, generated_questions=6))
     model = HFModel.load(str(tiny_model))
-    ctx = RoundContext(1, model, LOOP_TASK, [Question("a", TASK.problems("train", 1)[0].question)], seed=0)
+    ctx = RoundContext(
+        1, model, LOOP_TASK, [Question("a", TASK.problems("train", 1)[0].question)], seed=0
+    )
     new = loop.generate_questions(ctx)
     # A random model rarely writes a usable question; whatever passes the filter is well formed.
     assert all("?" in q.text and any(ch.isdigit() for ch in q.text) for q in new)

@@ -1,15 +1,24 @@
 import pytest
 
+from driftlab.config import load_config
 from driftlab.errors import ConfigError, DriftlabError
 from driftlab.experiment import run_experiment
-from driftlab.config import load_config
 from driftlab.store import read_json, read_jsonl
-from driftlab.train.mitigations import MitigationConfig, dedup_embedding, dedup_exact, mix, replay_count
+from driftlab.train.mitigations import (
+    MitigationConfig,
+    dedup_embedding,
+    dedup_exact,
+    mix,
+    replay_count,
+)
 
 
 def row(prompt, completion, **extra):
-    return {"prompt": [{"role": "user", "content": prompt}],
-            "completion": [{"role": "assistant", "content": completion}], **extra}
+    return {
+        "prompt": [{"role": "user", "content": prompt}],
+        "completion": [{"role": "assistant", "content": completion}],
+        **extra,
+    }
 
 
 def test_replay_count_makes_the_fraction_of_the_final_set():
@@ -20,7 +29,11 @@ def test_replay_count_makes_the_fraction_of_the_final_set():
 
 
 def test_dedup_exact_normalises_space_and_case():
-    rows = [row("q", "The answer is 4."), row("q", "the  answer is 4. "), row("q2", "The answer is 4.")]
+    rows = [
+        row("q", "The answer is 4."),
+        row("q", "the  answer is 4. "),
+        row("q2", "The answer is 4."),
+    ]
     assert dedup_exact(rows) == [rows[0], rows[2]]
 
 
@@ -32,13 +45,21 @@ def test_dedup_embedding_keeps_one_of_each_cluster():
 
 
 def test_mix_accumulates_filters_and_replays_with_a_record():
-    cfg = MitigationConfig(data="accumulate", min_confidence=0.5, dedup="exact", replay_fraction=0.2)
+    cfg = MitigationConfig(
+        data="accumulate", min_confidence=0.5, dedup="exact", replay_fraction=0.2
+    )
     now = [row("q1", "x", vote_share=0.9), row("q2", "y", vote_share=0.2)]
     earlier = [[row("q0", "w", vote_share=1.0)], [row("q1", "x", vote_share=0.9)]]
     pool = [row(f"h{i}", "human") for i in range(10)]
     data, rec = mix(cfg, now, earlier, pool, seed=1)
-    assert rec == {"loop_rows": 2, "dropped_low_confidence": 1, "accumulated_rows": 2,
-                   "dropped_duplicates": 1, "replay_rows": 1, "train_rows": 3}
+    assert rec == {
+        "loop_rows": 2,
+        "dropped_low_confidence": 1,
+        "accumulated_rows": 2,
+        "dropped_duplicates": 1,
+        "replay_rows": 1,
+        "train_rows": 3,
+    }
     assert [r.get("source") for r in data] == [None, None, "replay"]
     assert mix(cfg, now, earlier, pool, seed=1) == (data, rec)  # deterministic: resumes match
     with pytest.raises(ConfigError, match="replay source holds no rows"):
@@ -56,8 +77,17 @@ def test_arithmetic_reference_solution_is_right():
 
 
 def test_accumulate_replay_and_train_from_base_are_recorded(tiny_config, tmp_path):
-    cfg = load_config(tiny_config(**{"rounds": 2, "mitigations.data": "accumulate", "mitigations.replay_fraction": 0.25,
-                                     "mitigations.train_from": "base", "loop.min_vote_share": 0.0}))
+    cfg = load_config(
+        tiny_config(
+            **{
+                "rounds": 2,
+                "mitigations.data": "accumulate",
+                "mitigations.replay_fraction": 0.25,
+                "mitigations.train_from": "base",
+                "loop.min_vote_share": 0.0,
+            }
+        )
+    )
     run = run_experiment(cfg, tmp_path / "run")
     root = tmp_path / "run"
     r1, r2 = (read_json(root / f"rounds/00{k}/lineage.json") for k in (1, 2))
@@ -67,7 +97,7 @@ def test_accumulate_replay_and_train_from_base_are_recorded(tiny_config, tmp_pat
     trained2 = read_jsonl(root / "rounds/002/adapter/train_rows.jsonl")
     replay = [r for r in trained2 if r.get("source") == "replay"]
     assert r2["mitigations"]["accumulated_rows"] == len(loop1)
-    assert len(trained2) == len(loop1) + len(loop2) + len(replay) 
+    assert len(trained2) == len(loop1) + len(loop2) + len(replay)
     assert len(replay) == replay_count(len(loop1) + len(loop2), 0.25)
     assert all("The answer is" in r["completion"][0]["content"] for r in replay)
     summary = {r["round"]: r for r in run["rounds"]}
@@ -75,6 +105,8 @@ def test_accumulate_replay_and_train_from_base_are_recorded(tiny_config, tmp_pat
 
 
 def test_replay_on_a_dpo_loop_is_a_config_error(tiny_config, tmp_path):
-    cfg = load_config(tiny_config(loop={"method": "self_rewarding"}, **{"mitigations.replay_fraction": 0.1}))
+    cfg = load_config(
+        tiny_config(loop={"method": "self_rewarding"}, **{"mitigations.replay_fraction": 0.1})
+    )
     with pytest.raises(DriftlabError, match="replay_fraction needs an SFT loop"):
         run_experiment(cfg, tmp_path / "run")

@@ -46,7 +46,9 @@ def test_every_monitor_honours_the_contract(name, ctx):
     """One conformance test for every registered monitor (scikit-learn style)."""
     cls = MONITORS.get(name)
     # enabled: some monitors (diff) are off by default because they are costly
-    body = {"enabled": True} | ({"max_new_tokens": 6} if "max_new_tokens" in cls.Config.model_fields else {})
+    body = {"enabled": True} | (
+        {"max_new_tokens": 6} if "max_new_tokens" in cls.Config.model_fields else {}
+    )
     cfg = ExperimentConfig(monitors={name: body}).monitor_settings()[name]
     mon = cls(cfg)
     assert mon.fit(None) is mon
@@ -58,15 +60,21 @@ def test_every_monitor_honours_the_contract(name, ctx):
     assert mon.fit(again) is mon  # a stored baseline is enough to fit on
     later = mon.score(ctx)
     for k, v in res.metrics.items():
-        assert (math.isnan(v) and math.isnan(later.metrics[k])) or v == pytest.approx(later.metrics[k]), k
+        assert (math.isnan(v) and math.isnan(later.metrics[k])) or v == pytest.approx(
+            later.metrics[k]
+        ), k
 
 
 def test_capability_finds_a_significant_drop():
     from driftlab.monitors.capability import Capability, CapabilityConfig
 
-    base = MonitorResult({"accuracy": 1.0}, records=[{"id": str(i), "greedy_correct": True} for i in range(12)])
+    base = MonitorResult(
+        {"accuracy": 1.0}, records=[{"id": str(i), "greedy_correct": True} for i in range(12)]
+    )
     mon = Capability(CapabilityConfig()).fit(base)
-    [f] = mon._findings([{"id": str(i), "greedy_correct": False} for i in range(12)], {"accuracy": 0.0})
+    [f] = mon._findings(
+        [{"id": str(i), "greedy_correct": False} for i in range(12)], {"accuracy": 0.0}
+    )
     assert f.severity == "warning" and "12 broken" in f.message and f.data["p"] < 0.001
 
 
@@ -74,7 +82,9 @@ def test_self_bleu_and_dispersion_by_hand():
     from driftlab.monitors.diversity import dispersion, self_bleu
 
     assert self_bleu(["the cat sat on the mat"] * 3) == pytest.approx(1.0)
-    assert self_bleu(["alpha beta gamma delta", "one two three four"]) == pytest.approx(0.0, abs=1e-6)
+    assert self_bleu(["alpha beta gamma delta", "one two three four"]) == pytest.approx(
+        0.0, abs=1e-6
+    )
     assert math.isnan(self_bleu(["only one", "   "]))
     same = np.array([[1.0, 0.0], [1.0, 0.0]])
     opposite = np.array([[1.0, 0.0], [0.0, 1.0]])
@@ -85,7 +95,9 @@ def test_self_bleu_and_dispersion_by_hand():
 def test_diversity_finds_a_collapse_against_round_0():
     from driftlab.monitors.diversity import Diversity, DiversityConfig
 
-    mon = Diversity(DiversityConfig(warn_drop=0.2)).fit(MonitorResult({"distinct_2": 0.8, "dispersion": 0.5}))
+    mon = Diversity(DiversityConfig(warn_drop=0.2)).fit(
+        MonitorResult({"distinct_2": 0.8, "dispersion": 0.5})
+    )
     [f] = mon._drops({"distinct_2": 0.4, "dispersion": 0.45}, round_=2)
     assert f.data["metric"] == "distinct_2" and f.data["relative_drop"] == pytest.approx(0.5)
     assert "possible mode collapse" in f.message

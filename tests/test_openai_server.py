@@ -48,10 +48,12 @@ def test_chat_n_samples_with_a_seed_each(server_url):
         assert model.server_n is False and model.stats["refill"] == 1
         first = sorted(proxy.bodies, key=lambda b: b["seed"])
         model.generate([POEM, COUNT], params)  # now one request per sample from the start
-        second = sorted(proxy.bodies[len(first):], key=lambda b: b["seed"])
+        second = sorted(proxy.bodies[len(first) :], key=lambda b: b["seed"])
     assert len(first) == len(second) == 6 and model.stats.get("failure", 0) == 0
     # sample k of chat i asks for the same seed whichever way it was asked for
-    assert [(b["seed"], b["messages"]) for b in first] == [(b["seed"], b["messages"]) for b in second]
+    assert [(b["seed"], b["messages"]) for b in first] == [
+        (b["seed"], b["messages"]) for b in second
+    ]
     assert len({b["seed"] for b in first}) == 6
 
 
@@ -59,7 +61,9 @@ def test_stop_strings_and_greedy(server_url):
     model = client(server_url)
     [[full]] = model.generate([COUNT], SamplingParams(n=1, temperature=0, max_new_tokens=40))
     assert "4" in full.text and "5" in full.text
-    [[cut]] = model.generate([COUNT], SamplingParams(n=1, temperature=0, max_new_tokens=40, stop=("5",)))
+    [[cut]] = model.generate(
+        [COUNT], SamplingParams(n=1, temperature=0, max_new_tokens=40, stop=("5",))
+    )
     assert "5" not in cut.text and cut.finish_reason == "stop"
     assert full.text.startswith(cut.text)
 
@@ -67,7 +71,9 @@ def test_stop_strings_and_greedy(server_url):
 def test_completions_endpoint_renders_the_same_prompt(server_url):
     chat = client(server_url)
     text = client(server_url, endpoint="completions", template="smollm2-135m-instruct")
-    assert chat.generate([CAPITAL], GREEDY)[0][0].text == text.generate([CAPITAL], GREEDY)[0][0].text
+    assert (
+        chat.generate([CAPITAL], GREEDY)[0][0].text == text.generate([CAPITAL], GREEDY)[0][0].text
+    )
 
 
 def test_logprobs_agree_with_the_transformers_backend(server_url):
@@ -111,7 +117,9 @@ def test_exhausted_retries_raise_one_clear_error_and_keep_the_log(server_url, tm
     log.write_text('{"event": "earlier"}\n')
     with FaultProxy(server_url, always="http500") as proxy:
         model = client(proxy.url, max_retries=2, concurrency=1, log_path=str(log))
-        with pytest.raises(DriftlabError, match=r"1 of 3 requests failed: .*gave up after 3 attempts.*http_500"):
+        with pytest.raises(
+            DriftlabError, match=r"1 of 3 requests failed: .*gave up after 3 attempts.*http_500"
+        ):
             model.generate([POEM, COUNT, CAPITAL], GREEDY)
     assert len(proxy.seen) == 3  # the first request's 3 attempts; nothing more was started
     events = [json.loads(line)["event"] for line in log.read_text().splitlines()]

@@ -20,8 +20,10 @@ def random_adapter(model_dir, path, seed: int, rank: int) -> None:
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(seed)
-    peft = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir),
-                          LoraConfig(r=rank, lora_alpha=3 * rank, target_modules="all-linear"))
+    peft = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(model_dir),
+        LoraConfig(r=rank, lora_alpha=3 * rank, target_modules="all-linear"),
+    )
     with torch.no_grad():
         for name, p in peft.named_parameters():
             if "lora_B" in name:

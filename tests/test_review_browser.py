@@ -17,16 +17,22 @@ import sys
 import time
 import urllib.request
 
-import pytest
-
 from driftlab import cli
 from driftlab.experiment import run_experiment
 from driftlab.review import review_stats
 from driftlab.store import read_json, read_jsonl
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1100,900"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1100,900",
+]
 EDIT = "Edited by a person: 19 apples in all. The answer is 19."
 
 
@@ -54,8 +60,22 @@ def review_server(run_dir, reviewer):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "driftlab", "review", str(run_dir), "--port", str(port),
-                             "--reviewer", reviewer], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "driftlab",
+            "review",
+            str(run_dir),
+            "--port",
+            str(port),
+            "--reviewer",
+            reviewer,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         said = ""
         while "?token=" not in said:
@@ -87,7 +107,9 @@ def open_page(driver, url):
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(url)
-    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.body.dataset.ready") == "1")
+    WebDriverWait(driver, 20).until(
+        lambda d: d.execute_script("return document.body.dataset.ready") == "1"
+    )
 
 
 def card(driver, i):
@@ -100,20 +122,29 @@ def click(driver, i, action):
 
     c = card(driver, i)
     c.find_element("css selector", f"button.{action}").click()
-    WebDriverWait(driver, 10).until(lambda d: card(d, i).find_element("css selector", ".saved").text
-                                    .startswith("saved:"))
+    WebDriverWait(driver, 10).until(
+        lambda d: card(d, i).find_element("css selector", ".saved").text.startswith("saved:")
+    )
 
 
 def badge(driver, i):
     return card(driver, i).find_element("css selector", ".decision").text
 
 
-def test_review_in_the_browser_then_resume_trains_on_exactly_the_accepted_rows(tiny_config, tmp_path, capsys):
+def test_review_in_the_browser_then_resume_trains_on_exactly_the_accepted_rows(
+    tiny_config, tmp_path, capsys
+):
     from selenium.webdriver.support.ui import WebDriverWait
 
     run_dir = tmp_path / "run"
-    cfg = tiny_config(**{"rounds": 1, "task.train_size": 8, "review.enabled": True,
-                         "review.critique_max_new_tokens": 12})
+    cfg = tiny_config(
+        **{
+            "rounds": 1,
+            "task.train_size": 8,
+            "review.enabled": True,
+            "review.critique_max_new_tokens": 12,
+        }
+    )
     cli.app(["run", str(cfg), "--out", str(run_dir)], standalone_mode=False)
     said = " ".join(capsys.readouterr().out.split())
     assert "paused for review" in said and f"driftlab review {run_dir}" in said
@@ -124,9 +155,13 @@ def test_review_in_the_browser_then_resume_trains_on_exactly_the_accepted_rows(t
     assert len(proposed) >= 5 and not (rd / "adapter").exists()  # paused before training
     critiques = (rd / "critiques.jsonl").read_bytes()
     assert len(read_jsonl(rd / "critiques.jsonl")) == len(proposed)  # with the round's own model
-    again = run_experiment(None, run_dir, resume=True)  # resumed before anyone reviewed: still paused
+    again = run_experiment(
+        None, run_dir, resume=True
+    )  # resumed before anyone reviewed: still paused
     assert again["status"] == "awaiting_review" and not (rd / "adapter").exists()
-    assert (rd / "critiques.jsonl").read_bytes() == critiques and read_jsonl(rd / "train.jsonl") == proposed
+    assert (rd / "critiques.jsonl").read_bytes() == critiques and read_jsonl(
+        rd / "train.jsonl"
+    ) == proposed
 
     with review_server(run_dir, "alice") as url:
         with chromium(tmp_path / "alice") as alice, chromium(tmp_path / "bob") as bob:
@@ -134,8 +169,10 @@ def test_review_in_the_browser_then_resume_trains_on_exactly_the_accepted_rows(t
             open_page(bob, url + "&reviewer=bob")
             assert len(alice.find_elements("css selector", "section.card")) == len(proposed)
             shown = card(alice, 0).find_element("css selector", "pre.target")
-            assert alice.execute_script("return arguments[0].textContent", shown) == \
-                proposed[0]["completion"][-1]["content"]  # model text shown as text, exactly
+            assert (
+                alice.execute_script("return arguments[0].textContent", shown)
+                == proposed[0]["completion"][-1]["content"]
+            )  # model text shown as text, exactly
             assert "votes over 3 samples" in card(alice, 0).text.lower()
             click(alice, 0, "reject")
             click(alice, 2, "reject")
@@ -156,10 +193,16 @@ def test_review_in_the_browser_then_resume_trains_on_exactly_the_accepted_rows(t
         with chromium(tmp_path / "carol") as carol:
             open_page(carol, url)
             assert [badge(carol, i) for i in range(4)] == [
-                "reject (alice)", "edit (alice)", "accept (bob)", "reject (bob)"]
+                "reject (alice)",
+                "edit (alice)",
+                "accept (bob)",
+                "reject (bob)",
+            ]
             assert "1 conflicts" in carol.find_element("id", "counts").text
             carol.find_element("id", "finish").click()
-            WebDriverWait(carol, 10).until(lambda d: d.find_element("id", "finished").is_displayed())
+            WebDriverWait(carol, 10).until(
+                lambda d: d.find_element("id", "finished").is_displayed()
+            )
             assert "driftlab run --resume" in carol.find_element("id", "finished").text
 
     accepted = [i for i in range(len(proposed)) if i not in (0, 3)]
@@ -172,7 +215,10 @@ def test_review_in_the_browser_then_resume_trains_on_exactly_the_accepted_rows(t
     assert (rd / "adapter" / "adapter_model.safetensors").exists()
     summary = result["rounds"][1]
     assert (summary["review.rejected"], summary["review.edited"], summary["review.accepted"]) == (
-        2, 1, len(proposed) - 3)
+        2,
+        1,
+        len(proposed) - 3,
+    )
     assert summary["review.reviewers"] == 2 and summary["review.conflicts"] == 1
     stats = review_stats(run_dir)[1]
     assert stats["reviewers"] == ["alice", "bob"] and stats["trained"] == len(expected)

@@ -21,8 +21,10 @@ from driftlab.review.examples import with_edit
 from driftlab.store import read_jsonl, write_jsonl
 from tests.test_review_browser import chromium, open_page, review_server
 
-HOSTILE = ('</pre><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
-           '[/x] [bold]not markup[/bold]')
+HOSTILE = (
+    '</pre><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+    "[/x] [bold]not markup[/bold]"
+)
 
 
 @pytest.fixture

@@ -8,20 +8,39 @@ import threading
 import pytest
 
 from driftlab.errors import DriftlabError
-from driftlab.review import ReviewConfig, ReviewDB, ReviewPending, open_review, review_gate, review_stats
+from driftlab.review import (
+    ReviewConfig,
+    ReviewDB,
+    ReviewPending,
+    open_review,
+    review_gate,
+    review_stats,
+)
 from driftlab.review.db import conflicts, latest
 from driftlab.store import RunStore, read_json, read_jsonl, write_jsonl
 
 
 def sft(q, text, fmt):
-    return {"prompt": [{"role": "user", "content": f"Q{q}?"}], "completion": [{"role": "assistant", "content": text}],
-            "format": fmt, "question_id": f"q{q}", "vote_share": 0.75}
+    return {
+        "prompt": [{"role": "user", "content": f"Q{q}?"}],
+        "completion": [{"role": "assistant", "content": text}],
+        "format": fmt,
+        "question_id": f"q{q}",
+        "vote_share": 0.75,
+    }
 
 
-ROWS = [sft(0, "step... The answer is 3.", "cot"), sft(0, "The answer is 3.", "direct"),
-        sft(1, "step... The answer is 9.", "cot"), sft(1, "The answer is 9.", "direct")]
-PROPOSALS = [{"question_id": f"q{q}", "sample": s, "text": "...", "answer": a, "selected": a == m}
-             for q, m in ((0, "3"), (1, "9")) for s, a in enumerate([m, m, m, "7"])]
+ROWS = [
+    sft(0, "step... The answer is 3.", "cot"),
+    sft(0, "The answer is 3.", "direct"),
+    sft(1, "step... The answer is 9.", "cot"),
+    sft(1, "The answer is 9.", "direct"),
+]
+PROPOSALS = [
+    {"question_id": f"q{q}", "sample": s, "text": "...", "answer": a, "selected": a == m}
+    for q, m in ((0, "3"), (1, "9"))
+    for s, a in enumerate([m, m, m, "7"])
+]
 
 
 @pytest.fixture
@@ -42,7 +61,9 @@ def test_concurrent_writers_keep_every_row_and_the_latest_wins(tmp_path):
 
     def reviewer(n):
         for i in range(per_thread):
-            db.decide(1, i % 5, ("accept", "reject", "edit")[(n + i) % 3], f"r{n}", edited=f"text {n}/{i}")
+            db.decide(
+                1, i % 5, ("accept", "reject", "edit")[(n + i) % 3], f"r{n}", edited=f"text {n}/{i}"
+            )
 
     workers = [threading.Thread(target=reviewer, args=(n,)) for n in range(threads)]
     for w in workers:
@@ -96,38 +117,61 @@ def test_finish_applies_decisions_keeps_the_proposed_rows_and_is_idempotent(paus
     with pytest.raises(DriftlabError, match="examples 0 to 3"):
         session.decide(7, "accept", "alice")
     stats = session.finish("alice", undecided="reject")
-    expected = [{**ROWS[1], "completion": [{"role": "assistant", "content": "The answer is 4."}]}, ROWS[2]]
+    expected = [
+        {**ROWS[1], "completion": [{"role": "assistant", "content": "The answer is 4."}]},
+        ROWS[2],
+    ]
     assert read_jsonl(store.artifact(1, "train.jsonl")) == expected
     assert read_jsonl(store.artifact(1, "train.proposed.jsonl")) == ROWS
     assert stats["trained"] == 2 and stats["overruled"] == 2 and stats["undecided"] == 1
-    assert stats["by_kind"]["direct"] == {"proposed": 2, "accepted": 0, "edited": 1, "rejected": 0, "undecided": 1}
+    assert stats["by_kind"]["direct"] == {
+        "proposed": 2,
+        "accepted": 0,
+        "edited": 1,
+        "rejected": 0,
+        "undecided": 1,
+    }
     assert read_json(store.artifact(1, "review.json")) == stats
     with pytest.raises(DriftlabError, match="review is finished"):
         session.decide(3, "accept", "carol")
     # The experiment's gate on resume: the same rows, the same files, counts for run.json.
-    rows, summary = review_gate(store, 1, read_jsonl(store.artifact(1, "train.jsonl")), None,
-                                ReviewConfig(enabled=True))
+    rows, summary = review_gate(
+        store, 1, read_jsonl(store.artifact(1, "train.jsonl")), None, ReviewConfig(enabled=True)
+    )
     assert rows == expected and read_jsonl(store.artifact(1, "train.proposed.jsonl")) == ROWS
     assert summary["rejected"] == 1 and summary["edited.direct"] == 1 and summary["reviewers"] == 2
     assert review_stats(store.root)[1] == stats
     with sqlite3.connect(store.root / "review.sqlite") as con:  # the documented schema
-        assert con.execute("SELECT count(*), count(DISTINCT reviewer) FROM decisions").fetchone() == (3, 2)
-        assert con.execute("SELECT undecided FROM finished WHERE round = 1").fetchone() == ("reject",)
+        assert con.execute(
+            "SELECT count(*), count(DISTINCT reviewer) FROM decisions"
+        ).fetchone() == (3, 2)
+        assert con.execute("SELECT undecided FROM finished WHERE round = 1").fetchone() == (
+            "reject",
+        )
 
 
 def test_everything_rejected_gives_an_empty_training_set(paused):
     session = open_review(paused.root)
     session.finish("alice", undecided="reject")
     rows, summary = review_gate(paused, 1, [], None, ReviewConfig(enabled=True))
-    assert rows == [] and summary["rejected"] == 0 and summary["undecided"] == 4 and summary["trained"] == 0
+    assert (
+        rows == []
+        and summary["rejected"] == 0
+        and summary["undecided"] == 4
+        and summary["trained"] == 0
+    )
 
 
 def test_review_of_a_run_not_awaiting_review_is_one_clear_message(paused, tmp_path):
     paused.update_run(status="completed")
     with pytest.raises(DriftlabError, match="not awaiting review"):
         open_review(paused.root)
-    res = subprocess.run([sys.executable, "-m", "driftlab", "review", str(paused.root)],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "driftlab", "review", str(paused.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "is not awaiting review (status: completed)" in " ".join(res.stderr.split())
     assert len(res.stderr.strip().splitlines()) <= 3  # one message (rich may wrap it)

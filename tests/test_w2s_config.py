@@ -7,10 +7,9 @@ import pytest
 
 from driftlab.config import list_presets, load_config
 from driftlab.errors import ConfigError, DriftlabError
-from driftlab.w2s.config import list_w2s_presets, load_w2s_config
-from driftlab.w2s.tasks import build_task, facts, sizes
-from driftlab.w2s.config import TaskSpec
+from driftlab.w2s.config import TaskSpec, list_w2s_presets, load_w2s_config
 from driftlab.w2s.facts_data import COUNTRIES, parse
+from driftlab.w2s.tasks import build_task, facts, sizes
 
 
 def write(tmp_path, text):
@@ -39,7 +38,10 @@ def test_unknown_keys_and_bad_values_name_the_key(tmp_path):
         load_w2s_config(write(tmp_path, 'tasks = [{name = "sizes", min_ratios = 2}]\n'))
     with pytest.raises(ConfigError, match="ladder names a model twice"):
         load_w2s_config(write(tmp_path, 'ladder = ["a/b", "a/b"]\n'))
-    with pytest.raises(ConfigError, match="unknown preset 'w2s-nope'; choose one of: w2s-experiments, w2s-grid, w2s-quick"):
+    with pytest.raises(
+        ConfigError,
+        match="unknown preset 'w2s-nope'; choose one of: w2s-experiments, w2s-grid, w2s-quick",
+    ):
         load_w2s_config(preset="w2s-nope")
 
 
@@ -52,15 +54,22 @@ def test_hub_task_offline_is_one_clear_error(monkeypatch):
 
 def test_cli_reports_a_bad_w2s_config_in_one_line(tmp_path):
     p = write(tmp_path, "[data]\nn_a = 1\n")
-    r = subprocess.run([sys.executable, "-m", "driftlab", "w2s", str(p), "--out", str(tmp_path / "o")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "driftlab", "w2s", str(p), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2 and "data.n_a" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_facts_hold_out_whole_countries_and_balance_labels():
     t = facts(difficulty="hard")
     countries = [r[0] for r in parse(COUNTRIES)]
-    in_test = {c for c in countries if any(f"of {c} is" in it.text or f"{c} is a country" in it.text for it in t.test)}
+    in_test = {
+        c
+        for c in countries
+        if any(f"of {c} is" in it.text or f"{c} is a country" in it.text for it in t.test)
+    }
     assert in_test and all(f"of {c} is" not in it.text for c in in_test for it in t.pool)
     assert abs(sum(it.label for it in t.pool) / len(t.pool) - 0.5) < 0.01
     assert len(t.pool) >= 400 and len(t.test) >= 150
@@ -70,7 +79,11 @@ def test_facts_hold_out_whole_countries_and_balance_labels():
 def test_facts_difficulty_changes_the_distractors():
     continent = {cap: cont for _, cap, cont in parse(COUNTRIES)}
     for difficulty, same in (("hard", True), ("easy", False)):
-        wrong = [it for it in facts(difficulty=difficulty).pool if it.label == 0 and "capital of" in it.text]
+        wrong = [
+            it
+            for it in facts(difficulty=difficulty).pool
+            if it.label == 0 and "capital of" in it.text
+        ]
         caps = [it.text.rsplit(" is ", 1)[1].rstrip(".") for it in wrong]
         assert all((continent[c] == it.group) == same for c, it in zip(caps, wrong))
 

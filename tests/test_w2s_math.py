@@ -7,17 +7,26 @@ import numpy as np
 import pytest
 import torch
 
-from driftlab.w2s.losses import confidence_loss, harden_balanced, product_loss, soft_ce, warmup, xent
+from driftlab.w2s.losses import (
+    confidence_loss,
+    harden_balanced,
+    product_loss,
+    soft_ce,
+    warmup,
+    xent,
+)
 from driftlab.w2s.metrics import bootstrap, pgr, stopping_points, summarize
 
-
 # ---- PGR -----------------------------------------------------------------------------------------
+
 
 def test_pgr_hand_cases():
     assert pgr(0.6, 0.7, 0.9) == pytest.approx(1 / 3)
     assert pgr(0.6, 0.6, 0.9) == 0.0  # pure imitation
     assert pgr(0.6, 0.9, 0.9) == pytest.approx(1.0)  # full recovery
-    assert pgr(0.6, 0.5, 0.9) == pytest.approx(-1 / 3)  # worse than the supervisor: negative, not clipped
+    assert pgr(0.6, 0.5, 0.9) == pytest.approx(
+        -1 / 3
+    )  # worse than the supervisor: negative, not clipped
     assert pgr(0.7, 0.8, 0.7) is None  # no gap to recover
     assert pgr(0.8, 0.9, 0.6) is None  # the ceiling is below its supervisor: nothing to recover
     assert pgr(0.70, 0.71, 0.71, min_gap=0.02) is None  # a 1-point gap: the ratio would be noise
@@ -48,13 +57,18 @@ def test_bootstrap_interval_brackets_the_estimate_and_resamples_seeds():
     assert const == {"mean": 1.0, "ci": [1.0, 1.0]}
     # seeds that disagree widen the interval even when each seed is internally constant
     split = np.vstack([np.ones(50), np.zeros(50)])
-    assert bootstrap(lambda x: x.mean(), {"x": split}, resamples=400)["ci"][1] - \
-        bootstrap(lambda x: x.mean(), {"x": split}, resamples=400)["ci"][0] > 0.5
+    assert (
+        bootstrap(lambda x: x.mean(), {"x": split}, resamples=400)["ci"][1]
+        - bootstrap(lambda x: x.mean(), {"x": split}, resamples=400)["ci"][0]
+        > 0.5
+    )
 
 
 def test_bootstrap_pgr_undefined_gives_null_not_nan():
     same = np.ones((1, 20))
-    out = bootstrap(lambda w, s, c: pgr(w.mean(), s.mean(), c.mean()), {"w": same, "s": same, "c": same}, 200)
+    out = bootstrap(
+        lambda w, s, c: pgr(w.mean(), s.mean(), c.mean()), {"w": same, "s": same, "c": same}, 200
+    )
     assert out == {"mean": None, "ci": None}
 
 
@@ -73,6 +87,7 @@ def test_stopping_points_pick_what_each_criterion_says():
 
 
 # ---- losses --------------------------------------------------------------------------------------
+
 
 def test_soft_ce_and_xent_by_hand():
     logits = torch.tensor([[0.0, 0.0], [0.0, math.log(3.0)]])  # p1 = 0.5, 0.75
@@ -97,11 +112,15 @@ def test_confidence_loss_by_hand_after_warmup():
     weak = torch.tensor([0.8, 0.2])
     loss = confidence_loss(c_max=0.5, warmup_frac=0.2)(logits, weak, 0.5).item()
     t = [0.5 * 0.8 + 0.5 * 0, 0.5 * 0.2 + 0.5 * 1]  # 0.4, 0.6
-    expected = (-(t[0] * math.log(0.5) + (1 - t[0]) * math.log(0.5))
-                - (t[1] * math.log(0.75) + (1 - t[1]) * math.log(0.25))) / 2
+    expected = (
+        -(t[0] * math.log(0.5) + (1 - t[0]) * math.log(0.5))
+        - (t[1] * math.log(0.75) + (1 - t[1]) * math.log(0.25))
+    ) / 2
     assert loss == pytest.approx(expected, rel=1e-6)
     # at the start c = 0: exactly the cross-entropy on weak labels
-    assert confidence_loss(0.5, 0.2)(logits, weak, 0.0).item() == pytest.approx(xent(logits, weak).item())
+    assert confidence_loss(0.5, 0.2)(logits, weak, 0.0).item() == pytest.approx(
+        xent(logits, weak).item()
+    )
 
 
 def test_confidence_targets_are_labels_not_gradient_paths():
@@ -135,7 +154,9 @@ def test_product_loss_by_hand():
     expected = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
     assert product_loss(1.0, 1.0)(logits, weak, 0.3).item() == pytest.approx(expected, rel=1e-6)
     # beta = 0: plain cross-entropy on the weak labels
-    assert product_loss(1.0, 0.0)(logits, weak, 0.3).item() == pytest.approx(xent(logits, weak).item(), rel=1e-6)
+    assert product_loss(1.0, 0.0)(logits, weak, 0.3).item() == pytest.approx(
+        xent(logits, weak).item(), rel=1e-6
+    )
 
 
 def test_standardized_head_learns_where_a_per_text_norm_stalls():
@@ -156,9 +177,19 @@ def test_standardized_head_learns_where_a_per_text_norm_stalls():
     x[:, 1:4] += 500.0  # massive, uninformative dimensions
     feats = Features("pooled", list(x))
     model = Classifier(None, h, "last")
-    res = fit(model, feats, list(range(200)), y[:200].numpy().astype(float), xent,
-              TrainConfig(epochs=10, batch_size=16, head_learning_rate=1e-2, evals_per_epoch=1), 0,
-              {"test": list(range(200, n))}, curve=False)
+    res = fit(
+        model,
+        feats,
+        list(range(200)),
+        y[:200].numpy().astype(float),
+        xent,
+        TrainConfig(epochs=10, batch_size=16, head_learning_rate=1e-2, evals_per_epoch=1),
+        0,
+        {"test": list(range(200, n))},
+        curve=False,
+    )
     acc = float(((res.final("test") > 0.5) == y[200:].numpy()).mean())
     assert acc > 0.9
-    assert model.head[0].mean[1].item() == pytest.approx(500.0, abs=1.0)  # fixed from the training inputs
+    assert model.head[0].mean[1].item() == pytest.approx(
+        500.0, abs=1.0
+    )  # fixed from the training inputs

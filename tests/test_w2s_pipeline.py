@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from transformers import AutoTokenizer, BertConfig, BertModel
 
 from driftlab.w2s import pipeline, run_w2s
@@ -26,8 +25,15 @@ def build_tiny_bert(path: Path, tokenizer_from: Path, hidden: int = 32, layers: 
             shutil.copy(f, path / f.name)
     tok = AutoTokenizer.from_pretrained(tokenizer_from)
     torch.manual_seed(1)
-    cfg = BertConfig(vocab_size=len(tok), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4,
-                     intermediate_size=hidden * 2, max_position_embeddings=256, pad_token_id=tok.pad_token_id)
+    cfg = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=hidden * 2,
+        max_position_embeddings=256,
+        pad_token_id=tok.pad_token_id,
+    )
     BertModel(cfg).save_pretrained(path)
     return path
 
@@ -51,13 +57,19 @@ def ladder(tmp_path_factory):
 
 
 def make_cfg(ladder, **experiments) -> W2SConfig:
-    return W2SConfig.model_validate({
-        "name": "tiny", "seeds": [0, 1], "ladder": ladder, "losses": ["xent", "confidence"],
-        "tasks": [{"name": "sizes", "max_pool": 120, "max_test": 40}],
-        "data": {"n_a": 40, "n_b": 50, "n_test": 40, "max_length": 24},
-        "train": {"epochs": 1, "batch_size": 8, "evals_per_epoch": 2}, "bootstrap_resamples": 100,
-        "experiments": experiments,
-    })
+    return W2SConfig.model_validate(
+        {
+            "name": "tiny",
+            "seeds": [0, 1],
+            "ladder": ladder,
+            "losses": ["xent", "confidence"],
+            "tasks": [{"name": "sizes", "max_pool": 120, "max_test": 40}],
+            "data": {"n_a": 40, "n_b": 50, "n_test": 40, "max_length": 24},
+            "train": {"epochs": 1, "batch_size": 8, "evals_per_epoch": 2},
+            "bootstrap_resamples": 100,
+            "experiments": experiments,
+        }
+    )
 
 
 @pytest.mark.parametrize("rung_index", [0, 2])  # the BERT encoder and the larger Llama
@@ -72,7 +84,9 @@ def test_top_blocks_on_cached_states_equal_the_full_model(ladder, rung_index):
         top = rung.top_blocks().eval()(**cached).last_hidden_state
     mask = tokens["attention_mask"].bool()
     assert torch.allclose(full[mask], top[mask], atol=1e-5)
-    assert rung.base.get_input_embeddings().weight.shape[0] > 1  # the shared model kept its embeddings
+    assert (
+        rung.base.get_input_embeddings().weight.shape[0] > 1
+    )  # the shared model kept its embeddings
 
 
 def test_training_changes_a_copy_never_the_shared_model(ladder):
@@ -85,8 +99,16 @@ def test_training_changes_a_copy_never_the_shared_model(ladder):
     shared = {n: p.detach().clone() for n, p in rung.top_blocks().named_parameters()}
     model = rung.classifier(0)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    fit(model, feats, [0, 1, 2, 3], np.array([1.0, 0.0, 1.0, 0.0]), xent,
-        TrainConfig(epochs=1, batch_size=4, learning_rate=1e-2), 0, {"test": [0], "val": []})
+    fit(
+        model,
+        feats,
+        [0, 1, 2, 3],
+        np.array([1.0, 0.0, 1.0, 0.0]),
+        xent,
+        TrainConfig(epochs=1, batch_size=4, learning_rate=1e-2),
+        0,
+        {"test": [0], "val": []},
+    )
     changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
     assert "head.1.weight" in changed and any(n.startswith("body.layers.0.") for n in changed)
     assert all(torch.equal(p, shared[n]) for n, p in rung.top_blocks().named_parameters())
@@ -108,8 +130,16 @@ def test_lora_and_full_modes_train_the_body_from_tokens(ladder, finetune, rung_i
     model = rung.classifier(0)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    res = fit(model, feats, [0, 1, 2, 3], np.array([1.0, 0.0, 1.0, 0.0]), xent,
-              TrainConfig(epochs=2, batch_size=4, learning_rate=1e-2), 0, {"test": [0, 1], "val": []})
+    res = fit(
+        model,
+        feats,
+        [0, 1, 2, 3],
+        np.array([1.0, 0.0, 1.0, 0.0]),
+        xent,
+        TrainConfig(epochs=2, batch_size=4, learning_rate=1e-2),
+        0,
+        {"test": [0, 1], "val": []},
+    )
     changed = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
     body = {n for n in changed if n.startswith("body.")}
     assert "head.1.weight" in changed and body and changed <= trainable
@@ -122,28 +152,50 @@ def test_lora_and_full_modes_train_the_body_from_tokens(ladder, finetune, rung_i
 
 
 def test_end_to_end_every_experiment_and_the_cache(ladder, tmp_path):
-    cfg = make_cfg(ladder, bootstrap={"enabled": True}, synthetic={"enabled": True},
-                   easy_to_hard={"enabled": True}, prompting={"enabled": True, "shots": 2, "n_test": 6},
-                   generative={"enabled": True, "steps": 2, "batch_size": 4})
+    cfg = make_cfg(
+        ladder,
+        bootstrap={"enabled": True},
+        synthetic={"enabled": True},
+        easy_to_hard={"enabled": True},
+        prompting={"enabled": True, "shots": 2, "n_test": 6},
+        generative={"enabled": True, "steps": 2, "batch_size": 4},
+    )
     res = run_w2s(cfg, tmp_path)
     on_disk = json.loads((tmp_path / "results.json").read_text())
-    assert on_disk["schema"] == "driftlab.w2s/1" and on_disk["rows"] == json.loads(json.dumps(res["rows"]))
+    assert on_disk["schema"] == "driftlab.w2s/1" and on_disk["rows"] == json.loads(
+        json.dumps(res["rows"])
+    )
     variants = {r["variant"] for r in res["rows"]}
-    assert variants == {"baseline", "bootstrap", "easy_to_hard", "generative",
-                        "synthetic-noise-0.25", "synthetic-flip-0.25"}
+    assert variants == {
+        "baseline",
+        "bootstrap",
+        "easy_to_hard",
+        "generative",
+        "synthetic-noise-0.25",
+        "synthetic-flip-0.25",
+    }
     boot = [r for r in res["rows"] if r["variant"] == "bootstrap"]
     assert boot and all(len(r["chain"]) == 3 for r in boot)
     base = [r for r in res["rows"] if r["variant"] == "baseline"]
     assert len(base) == 6 * 2  # pairs with strong >= weak on 3 rungs, 2 losses
     for r in res["rows"]:
-        assert 0 <= r["student_acc"]["mean"] <= 1 and set(r["agreement"]) == {"all", "supervisor_right",
-                                                                               "supervisor_wrong"}
-        assert {"last", "oracle", "weak_val_loss", "val_confidence", "prediction_stability"} <= set(r["early_stopping"])
+        assert 0 <= r["student_acc"]["mean"] <= 1 and set(r["agreement"]) == {
+            "all",
+            "supervisor_right",
+            "supervisor_wrong",
+        }
+        assert {"last", "oracle", "weak_val_loss", "val_confidence", "prediction_stability"} <= set(
+            r["early_stopping"]
+        )
         assert r["curve"] and r["curve"][-1]["epoch"] == pytest.approx(1.0)
         assert r["early_stopping"]["oracle"]["acc"] >= r["early_stopping"]["last"]["acc"]
     modes = {(p["model"], p["mode"]) for p in res["prompting"]}
-    assert (ladder[2], "fewshot_weak") in modes and not any(m == ladder[0] for m, _ in modes)  # no LM head
-    assert {m["name"] for m in res["models"]} == set(ladder) and res["models"][0]["pooling"] == "mean"
+    assert (ladder[2], "fewshot_weak") in modes and not any(
+        m == ladder[0] for m, _ in modes
+    )  # no LM head
+    assert {m["name"] for m in res["models"]} == set(ladder) and res["models"][0][
+        "pooling"
+    ] == "mean"
     assert len(tables(res)) == 3
     # synthetic noise: the student's labels are wrong on about `rate` of B
     noise = [r for r in res["rows"] if r["variant"] == "synthetic-noise-0.25"]
@@ -172,9 +224,19 @@ def test_no_test_or_ceiling_label_reaches_a_student(ladder, tmp_path, monkeypatc
         return tasks
 
     def units(out):
-        return {(u["spec"]["role"], u["spec"]["model"], u["spec"].get("supervisor"), u["spec"].get("loss"),
-                 u["spec"]["variant"], u["spec"].get("fold")): u
-                for u in map(lambda p: json.loads(p.read_text()), (out / "units").glob("[0-9a-f]*.json"))}
+        return {
+            (
+                u["spec"]["role"],
+                u["spec"]["model"],
+                u["spec"].get("supervisor"),
+                u["spec"].get("loss"),
+                u["spec"]["variant"],
+                u["spec"].get("fold"),
+            ): u
+            for u in map(
+                lambda p: json.loads(p.read_text()), (out / "units").glob("[0-9a-f]*.json")
+            )
+        }
 
     run_w2s(cfg, tmp_path / "truth")
     monkeypatch.setattr(pipeline, "load_tasks", flipped)

@@ -52,7 +52,9 @@ class StepCache:
             write_json(path, value)
         return value, key
 
-    def array(self, step: str, inputs: Any, compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, str]:
+    def array(
+        self, step: str, inputs: Any, compute: Callable[[], np.ndarray]
+    ) -> tuple[np.ndarray, str]:
         """Like `json` for one float array, stored as .npy (embeddings are too big for JSON)."""
         key = key_of(inputs)
         path = self.path(step, key, "npy")

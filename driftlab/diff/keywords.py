@@ -17,12 +17,18 @@ import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
 
-def distinctive_words(this: list[str], other: list[str], k: int = 3, z_min: float = 1.96) -> list[str]:
+def distinctive_words(
+    this: list[str], other: list[str], k: int = 3, z_min: float = 1.96
+) -> list[str]:
     """Up to k words/bigrams over-used in `this` against `other` (z > z_min)."""
     if not this or not other:
         return []
-    vec = CountVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z']+\b", lowercase=True,
-                          stop_words="english")  # "the" and "and" describe nothing
+    vec = CountVectorizer(
+        ngram_range=(1, 2),
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z']+\b",
+        lowercase=True,
+        stop_words="english",
+    )  # "the" and "and" describe nothing
     try:
         counts = vec.fit_transform(["\n".join(this), "\n".join(other)]).toarray().astype(float)
     except ValueError:  # no words at all
@@ -30,8 +36,9 @@ def distinctive_words(this: list[str], other: list[str], k: int = 3, z_min: floa
     y_i, y_j = counts
     prior = (y_i + y_j) * 0.1 + 0.01
     a0, n_i, n_j = prior.sum(), y_i.sum(), y_j.sum()
-    delta = (np.log((y_i + prior) / (n_i + a0 - y_i - prior))
-             - np.log((y_j + prior) / (n_j + a0 - y_j - prior)))
+    delta = np.log((y_i + prior) / (n_i + a0 - y_i - prior)) - np.log(
+        (y_j + prior) / (n_j + a0 - y_j - prior)
+    )
     z = delta / np.sqrt(1 / (y_i + prior) + 1 / (y_j + prior))
     vocab = vec.get_feature_names_out()
     words: list[str] = []
@@ -63,9 +70,13 @@ def shared_phrase(this: list[str], other: list[str], min_share: float = 0.3) -> 
     counts: Counter = Counter()
     lo, hi = PHRASE_WORDS
     for w in runs:
-        counts.update({tuple(w[i:i + n]) for n in range(lo, hi + 1) for i in range(len(w) - n + 1)})
+        counts.update(
+            {tuple(w[i : i + n]) for n in range(lo, hi + 1) for i in range(len(w) - n + 1)}
+        )
     padded = [spaced(t) for t in other]
-    for gram in sorted((g for g, c in counts.items() if c >= need), key=lambda g: (-counts[g] * len(g), -len(g), g)):
+    for gram in sorted(
+        (g for g, c in counts.items() if c >= need), key=lambda g: (-counts[g] * len(g), -len(g), g)
+    ):
         phrase = " ".join(gram)
         share_other = sum(f" {phrase} " in o for o in padded) / max(1, len(padded))
         if share_other * 10 < counts[gram] / len(this):
@@ -82,9 +93,9 @@ def describe(label: str) -> str:
     """What a label says, for the embedding judge: a word or phrase label's words themselves,
     any other label as is."""
     if label.startswith(KEYWORD_PREFIX):
-        return " ".join(w.strip(' "') for w in label[len(KEYWORD_PREFIX):].split(","))
+        return " ".join(w.strip(' "') for w in label[len(KEYWORD_PREFIX) :].split(","))
     if label.startswith(PHRASE_PREFIX):
-        return label[len(PHRASE_PREFIX):].strip('"')
+        return label[len(PHRASE_PREFIX) :].strip('"')
     return label
 
 

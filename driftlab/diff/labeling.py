@@ -41,7 +41,12 @@ def clean_label(raw: str) -> str:
     """The first line / sentence of the labeler's reply, without list marks or quotes."""
     text = raw.strip().split("\n")[0]
     text = re.split(r"(?<=[.!?])\s", text)[0]
-    text = re.sub(r"^(assistant 2'?s answers|assistant 2|they|answers|it)\s+", "", text.strip(" -*\"'"), flags=re.I)
+    text = re.sub(
+        r"^(assistant 2'?s answers|assistant 2|they|answers|it)\s+",
+        "",
+        text.strip(" -*\"'"),
+        flags=re.I,
+    )
     return text.strip(" .\"'")[:160]
 
 
@@ -53,24 +58,40 @@ def copied(label: str, shown: list[str], share: float = 0.6) -> bool:
     if len(words) < 4:
         return False
     need = max(4, int(share * len(words)))
-    runs = {" ".join(words[i:i + need]) for i in range(len(words) - need + 1)}
+    runs = {" ".join(words[i : i + need]) for i in range(len(words) - need + 1)}
     texts = [spaced(t) for t in shown]
     return any(f" {r} " in t for t in texts for r in runs)
 
 
-def contrast_examples(records: list[dict], members: list[int], side: str, label_ids: set[str],
-                      k: int) -> tuple[list[str], list[str]]:
+def contrast_examples(
+    records: list[dict], members: list[int], side: str, label_ids: set[str], k: int
+) -> tuple[list[str], list[str]]:
     """Up to k of `side`'s texts in the cluster (label split) and the other model's answers
     to the same prompts, so the labeler contrasts like with like."""
-    this = [records[i] for i in members if records[i]["model"] == side and records[i]["prompt_id"] in label_ids][:k]
+    this = [
+        records[i]
+        for i in members
+        if records[i]["model"] == side and records[i]["prompt_id"] in label_ids
+    ][:k]
     prompts = {r["prompt_id"] for r in this}
     other_side = "a" if side == "b" else "b"
-    other = [r for r in records if r["model"] == other_side and r["prompt_id"] in prompts and r["sample"] == 0][:k]
+    other = [
+        r
+        for r in records
+        if r["model"] == other_side and r["prompt_id"] in prompts and r["sample"] == 0
+    ][:k]
     return [r["text"] for r in this], [r["text"] for r in other]
 
 
 def write_labels(labeler: Generator, prompts: list[str], n: int, seed: int) -> list[list[dict]]:
     """n candidate labels per prompt: [{'label', 'raw'}], empty labels dropped."""
-    params = SamplingParams(n=n, temperature=0.7 if n > 1 else 0.0, top_p=0.95, max_new_tokens=40, seed=seed)
-    outs = labeler.generate([[{"role": "user", "content": p}] for p in prompts], params, desc="diff: labeling")
-    return [[{"label": clean_label(c.text), "raw": c.text} for c in comps if clean_label(c.text)] for comps in outs]
+    params = SamplingParams(
+        n=n, temperature=0.7 if n > 1 else 0.0, top_p=0.95, max_new_tokens=40, seed=seed
+    )
+    outs = labeler.generate(
+        [[{"role": "user", "content": p}] for p in prompts], params, desc="diff: labeling"
+    )
+    return [
+        [{"label": clean_label(c.text), "raw": c.text} for c in comps if clean_label(c.text)]
+        for comps in outs
+    ]

@@ -13,16 +13,18 @@ import numpy as np
 from driftlab import progress
 from driftlab.diff import baseline, clustering, labeling, logratio, ranking, sampling, validation
 from driftlab.diff.cache import StepCache, key_of
-from driftlab.models.embed import embed
 from driftlab.diff.keywords import keyword_label, phrase_label
 from driftlab.diff.projection import project, svg
 from driftlab.diff.settings import EMBEDDING, DiffSettings
 from driftlab.diff.stats import bh, cluster_tests
 from driftlab.models.base import Generator
+from driftlab.models.embed import embed
 from driftlab.store import _atomic_write, write_json
 
 SCHEMA = "driftlab.diff/1"
-TAIL_MIN = 4  # a log-ratio tail of fewer texts leaves about two per half: nothing to label or validate
+TAIL_MIN = (
+    4  # a log-ratio tail of fewer texts leaves about two per half: nothing to label or validate
+)
 
 
 class ModelPool:
@@ -44,9 +46,16 @@ class ModelPool:
         return validation.LMJudge(self.get(s.judge))
 
 
-def run_diff(model_a: str, model_b: str, s: DiffSettings, out: Path | None = None,
-             pool: ModelPool | None = None, records_a: list[dict] | None = None,
-             records_b: list[dict] | None = None, identity: dict[str, dict] | None = None) -> dict:
+def run_diff(
+    model_a: str,
+    model_b: str,
+    s: DiffSettings,
+    out: Path | None = None,
+    pool: ModelPool | None = None,
+    records_a: list[dict] | None = None,
+    records_b: list[dict] | None = None,
+    identity: dict[str, dict] | None = None,
+) -> dict:
     """The findings document (docs/artifacts-diff.md); writes findings.json and the map to `out`."""
     pool = pool or ModelPool(s.batch_size)
     cache = StepCache(Path(out) / "cache" if out is not None else None)
@@ -55,22 +64,36 @@ def run_diff(model_a: str, model_b: str, s: DiffSettings, out: Path | None = Non
     id_b = ident.get(model_b) or sampling.spec_identity(model_b)
     prompts, sha = sampling.load_prompts(s.prompts)
     prompts = sampling.subset(prompts, s.max_prompts, s.seed)
-    how = {"prompts_sha": sha, "n": len(prompts), "max_prompts": s.max_prompts, "samples": s.samples,
-           "temperature": s.temperature, "top_p": s.top_p, "max_new_tokens": s.max_new_tokens}
+    how = {
+        "prompts_sha": sha,
+        "n": len(prompts),
+        "max_prompts": s.max_prompts,
+        "samples": s.samples,
+        "temperature": s.temperature,
+        "top_p": s.top_p,
+        "max_new_tokens": s.max_new_tokens,
+    }
 
     def sample(spec: str, who: str, seed: int) -> list[dict]:
-        return sampling.sample_texts(pool.get(spec), prompts, s.samples, s.temperature, s.top_p,
-                                     s.max_new_tokens, seed, who)
+        return sampling.sample_texts(
+            pool.get(spec), prompts, s.samples, s.temperature, s.top_p, s.max_new_tokens, seed, who
+        )
 
     # Given texts (the monitor's) are their own cache key; sampled ones are keyed by their inputs.
     if records_a is None:
-        records_a, key_a = cache.json("samples_a", {**how, "model": id_a, "seed": s.seed * 1000 + 1},
-                                      lambda: sample(model_a, "a", s.seed * 1000 + 1))
+        records_a, key_a = cache.json(
+            "samples_a",
+            {**how, "model": id_a, "seed": s.seed * 1000 + 1},
+            lambda: sample(model_a, "a", s.seed * 1000 + 1),
+        )
     else:
         key_a = key_of(records_a)
     if records_b is None:
-        records_b, key_b = cache.json("samples_b", {**how, "model": id_b, "seed": s.seed * 1000 + 2},
-                                      lambda: sample(model_b, "b", s.seed * 1000 + 2))
+        records_b, key_b = cache.json(
+            "samples_b",
+            {**how, "model": id_b, "seed": s.seed * 1000 + 2},
+            lambda: sample(model_b, "b", s.seed * 1000 + 2),
+        )
     else:
         key_b = key_of(records_b)
     records = [*records_a, *records_b]
@@ -78,43 +101,73 @@ def run_diff(model_a: str, model_b: str, s: DiffSettings, out: Path | None = Non
     is_b = np.array([r["model"] == "b" for r in records])
 
     progress.log(f"diff: embedding {len(texts)} texts")
-    emb, key_e = cache.array("embed", {"a": key_a, "b": key_b, "embedder": s.embedder},
-                             lambda: embed(texts, s.embedder))
-    clus, key_c = cache.json("cluster", {"embed": key_e, "method": s.cluster_method, "k": [s.k_min, s.k_max],
-                                         "seed": s.seed},
-                             lambda: _cluster(emb, s))
+    emb, key_e = cache.array(
+        "embed", {"a": key_a, "b": key_b, "embedder": s.embedder}, lambda: embed(texts, s.embedder)
+    )
+    clus, key_c = cache.json(
+        "cluster",
+        {"embed": key_e, "method": s.cluster_method, "k": [s.k_min, s.k_max], "seed": s.seed},
+        lambda: _cluster(emb, s),
+    )
     labels = np.asarray(clus["labels"])
     clusters = cluster_tests(labels, is_b, s.alpha)
     _add_examples(clusters, records, labels, emb)
 
-    heldout = sampling.split_by_prompt([r["prompt_id"] for r in records], s.heldout_fraction, s.seed)
+    heldout = sampling.split_by_prompt(
+        [r["prompt_id"] for r in records], s.heldout_fraction, s.seed
+    )
     label_ids = {r["prompt_id"] for r in records} - heldout
-    base, _ = cache.json("baseline", {"embed": key_e},
-                         lambda: baseline.classifier_baseline(texts, is_b, [r["prompt_id"] for r in records], emb))
+    base, _ = cache.json(
+        "baseline",
+        {"embed": key_e},
+        lambda: baseline.classifier_baseline(texts, is_b, [r["prompt_id"] for r in records], emb),
+    )
     character, ratios = None, None
     if s.logratio:
-        ratios, _ = cache.json("logratio", {"a": key_a, "b": key_b, "model_a": id_a, "model_b": id_b},
-                               lambda: logratio.logprob_ratio(pool.get(model_a), pool.get(model_b), records))
+        ratios, _ = cache.json(
+            "logratio",
+            {"a": key_a, "b": key_b, "model_a": id_a, "model_b": id_b},
+            lambda: logratio.logprob_ratio(pool.get(model_a), pool.get(model_b), records),
+        )
         character = logratio.characteristic(records, ratios)
     groups = _groups(clusters, labels, ratios, is_b, s)
     items = _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c)
     if s.intent:
-        marks, _ = cache.json("intent", {"judge": s.intent_judge(), "intent": s.intent,
-                                         "labels": [(it["more_in"], it.get("label")) for it in items]},
-                              lambda: _intent(items, s, pool))
+        marks, _ = cache.json(
+            "intent",
+            {
+                "judge": s.intent_judge(),
+                "intent": s.intent,
+                "labels": [(it["more_in"], it.get("label")) for it in items],
+            },
+            lambda: _intent(items, s, pool),
+        )
         for it, m in zip(items, marks):
             it.update(m)
     ranking.rank(items)
     doc = {
-        "schema": SCHEMA, "model_a": model_a, "model_b": model_b, "intent": s.intent,
-        "settings": {**s.model_dump(), "prompts": s.prompts or f"driftlab/data/prompts/{sampling.SHIPPED}",
-                     "prompts_sha": sha, "intent_judge": s.intent_judge(), "k_range": [s.k_min, s.k_max]},
+        "schema": SCHEMA,
+        "model_a": model_a,
+        "model_b": model_b,
+        "intent": s.intent,
+        "settings": {
+            **s.model_dump(),
+            "prompts": s.prompts or f"driftlab/data/prompts/{sampling.SHIPPED}",
+            "prompts_sha": sha,
+            "intent_judge": s.intent_judge(),
+            "k_range": [s.k_min, s.k_max],
+        },
         "n_prompts": len(prompts),
         "n_texts": {"a": int((~is_b).sum()), "b": int(is_b.sum())},
         "split": {"label_prompts": len(label_ids), "heldout_prompts": len(heldout)},
-        "clustering": clus["info"], "alpha": s.alpha,
-        "clusters": clusters, "findings": items, "baseline_classifier": base,
-        "characteristic": character, "timings": dict(cache.timings), "cached_steps": list(cache.hits),
+        "clustering": clus["info"],
+        "alpha": s.alpha,
+        "clusters": clusters,
+        "findings": items,
+        "baseline_classifier": base,
+        "characteristic": character,
+        "timings": dict(cache.timings),
+        "cached_steps": list(cache.hits),
     }
     if out is not None:
         map_ = project(emb, records, labels, s.seed)
@@ -129,38 +182,58 @@ def _cluster(emb: np.ndarray, s: DiffSettings) -> dict:
     return {"labels": labels.tolist(), "info": info}
 
 
-def _add_examples(clusters: list[dict], records: list[dict], labels: np.ndarray, emb: np.ndarray) -> None:
+def _add_examples(
+    clusters: list[dict], records: list[dict], labels: np.ndarray, emb: np.ndarray
+) -> None:
     """Up to 3 texts per model nearest each cluster's centroid, and its prompt categories."""
     for c in clusters:
         idx = np.flatnonzero(labels == c["id"])
         centroid = emb[idx].mean(axis=0)
         near = idx[np.argsort(-(emb[idx] @ centroid))]
         for side in ("a", "b"):
-            c[f"examples_{side}"] = [records[i]["text"] for i in near if records[i]["model"] == side][:3]
+            c[f"examples_{side}"] = [
+                records[i]["text"] for i in near if records[i]["model"] == side
+            ][:3]
         cats: dict[str, int] = {}
         for i in idx:
             cats[records[i]["category"]] = cats.get(records[i]["category"], 0) + 1
         c["categories"] = dict(sorted(cats.items(), key=lambda kv: -kv[1]))
 
 
-def _groups(clusters: list[dict], labels: np.ndarray, ratios: list[float] | None, is_b: np.ndarray,
-            s: DiffSettings) -> list[dict]:
+def _groups(
+    clusters: list[dict],
+    labels: np.ndarray,
+    ratios: list[float] | None,
+    is_b: np.ndarray,
+    s: DiffSettings,
+) -> list[dict]:
     """What gets labeled: the significant clusters (largest |h| first), then, per model, its
     most characteristic texts by log-prob ratio: the top decile of all texts, which finds a
     behavior spread thinly over many topics that no cluster isolates, and the far tail
     (beyond Tukey's outer fence, Q3 + 3 IQR), which finds one shown rarely but strongly (a
     stance on one subject) that a decile would dilute with ordinary texts."""
-    sig = sorted([c for c in clusters if c["significant"]], key=lambda c: -abs(c["cohens_h"]))[: s.max_labeled]
-    groups = [{**c, "source": "cluster", "members": np.flatnonzero(labels == c["id"]).tolist()} for c in sig]
-    if ratios is None or max(map(abs, ratios), default=0.0) < 1e-6:  # the same model: nothing to rank
+    sig = sorted([c for c in clusters if c["significant"]], key=lambda c: -abs(c["cohens_h"]))[
+        : s.max_labeled
+    ]
+    groups = [
+        {**c, "source": "cluster", "members": np.flatnonzero(labels == c["id"]).tolist()}
+        for c in sig
+    ]
+    if (
+        ratios is None or max(map(abs, ratios), default=0.0) < 1e-6
+    ):  # the same model: nothing to rank
         return groups
     r = np.asarray(ratios, dtype=float)
     order = np.argsort(r, kind="stable")
     top = max(2, len(order) // 10)
     q1, q3 = np.percentile(r, [25, 75])
     fence = 3 * (q3 - q1)
-    sets = [("b", "", order[::-1][:top]), ("a", "", order[:top]),
-            ("b", "-tail", np.flatnonzero(r > q3 + fence)), ("a", "-tail", np.flatnonzero(r < q1 - fence))]
+    sets = [
+        ("b", "", order[::-1][:top]),
+        ("a", "", order[:top]),
+        ("b", "-tail", np.flatnonzero(r > q3 + fence)),
+        ("a", "-tail", np.flatnonzero(r < q1 - fence)),
+    ]
     for side, suffix, idx in sets:
         if suffix and not TAIL_MIN <= len(idx) < top:  # too few to validate, or the decile already
             continue
@@ -169,9 +242,17 @@ def _groups(clusters: list[dict], labels: np.ndarray, ratios: list[float] | None
         row = next(t for t in cluster_tests(inside, is_b, s.alpha) if t["id"] == 1)
         if row["more_in"] != side:
             continue
-        groups.append({**row, "id": f"logratio-{side}{suffix}", "source": "logratio", "more_in": side,
-                       "members": sorted(idx.tolist(), key=lambda i: -r[i] if side == "b" else r[i]),
-                       "examples_a": [], "examples_b": []})
+        groups.append(
+            {
+                **row,
+                "id": f"logratio-{side}{suffix}",
+                "source": "logratio",
+                "more_in": side,
+                "members": sorted(idx.tolist(), key=lambda i: -r[i] if side == "b" else r[i]),
+                "examples_a": [],
+                "examples_b": [],
+            }
+        )
     return groups
 
 
@@ -183,18 +264,38 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
     members = {c["id"]: c["members"] for c in sig}
     prompts, shown = [], []
     for c in sig:
-        this, other = labeling.contrast_examples(records, members[c["id"]], c["more_in"], label_ids, s.examples)
+        this, other = labeling.contrast_examples(
+            records, members[c["id"]], c["more_in"], label_ids, s.examples
+        )
         prompts.append(labeling.label_prompt(this, other))
         shown.append([*this, *other, prompts[-1]])  # echoing the instructions is not a label either
-    written, _ = cache.json("labels", {"cluster": key_c, "labeler": s.labeler, "prompts": prompts,
-                                       "n": s.labels_per_cluster, "seed": s.seed},
-                            lambda: labeling.write_labels(pool.get(s.labeler), prompts, s.labels_per_cluster, s.seed))
-    others = {side: [r["text"] for r in records if r["model"] != side and r["prompt_id"] in label_ids]
-              for side in {c["more_in"] for c in sig}} if s.keyword_labels else {}
+    written, _ = cache.json(
+        "labels",
+        {
+            "cluster": key_c,
+            "labeler": s.labeler,
+            "prompts": prompts,
+            "n": s.labels_per_cluster,
+            "seed": s.seed,
+        },
+        lambda: labeling.write_labels(pool.get(s.labeler), prompts, s.labels_per_cluster, s.seed),
+    )
+    others = (
+        {
+            side: [r["text"] for r in records if r["model"] != side and r["prompt_id"] in label_ids]
+            for side in {c["more_in"] for c in sig}
+        }
+        if s.keyword_labels
+        else {}
+    )
     jobs = []  # (group index, label, pairs, who wrote it)
-    rejected: dict[int, list[str]] = {}  # labels that quote an example: not descriptions, not validated
+    rejected: dict[
+        int, list[str]
+    ] = {}  # labels that quote an example: not descriptions, not validated
     for ci, (c, cands) in enumerate(zip(sig, written)):
-        pairs = validation.heldout_pairs(records, set(members[c["id"]]), c["more_in"], heldout, s.max_pairs, s.seed)
+        pairs = validation.heldout_pairs(
+            records, set(members[c["id"]]), c["more_in"], heldout, s.max_pairs, s.seed
+        )
         by = {}
         for x in cands:
             if labeling.copied(x["label"], shown[ci]):
@@ -202,8 +303,11 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
             else:
                 by[x["label"]] = s.labeler
         if s.keyword_labels:
-            this = [records[i]["text"] for i in members[c["id"]]
-                    if records[i]["model"] == c["more_in"] and records[i]["prompt_id"] in label_ids]
+            this = [
+                records[i]["text"]
+                for i in members[c["id"]]
+                if records[i]["model"] == c["more_in"] and records[i]["prompt_id"] in label_ids
+            ]
             other = others[c["more_in"]]
             for lab in (keyword_label(this, other), phrase_label(this, other)):
                 if lab and lab not in by:
@@ -212,16 +316,30 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
             jobs.append((ci, lab, pairs, who))
     progress.log(f"diff: validating {len(jobs)} labels of {len(sig)} clusters on held-out prompts")
     judge_key = [s.judge, s.embedder] if s.judge == EMBEDDING else s.judge
-    results, _ = cache.json("validate", {"cluster": key_c, "judge": judge_key, "perm": s.permutations,
-                                         "seed": s.seed, "jobs": [(ci, lab, key_of(pr)) for ci, lab, pr, _ in jobs]},
-                            lambda: [validation.validate(pool.judge(s), lab, pr, s.permutations, s.seed)
-                                     for _, lab, pr, _ in jobs])
+    results, _ = cache.json(
+        "validate",
+        {
+            "cluster": key_c,
+            "judge": judge_key,
+            "perm": s.permutations,
+            "seed": s.seed,
+            "jobs": [(ci, lab, key_of(pr)) for ci, lab, pr, _ in jobs],
+        },
+        lambda: [
+            validation.validate(pool.judge(s), lab, pr, s.permutations, s.seed)
+            for _, lab, pr, _ in jobs
+        ],
+    )
     tested = [i for i, r in enumerate(results) if r["p"] is not None]
     for i, q in zip(tested, bh([results[i]["p"] for i in tested])):
         results[i]["q"] = q
     items = []
     for ci, c in enumerate(sig):
-        cands = [{"label": lab, "by": who, **results[j]} for j, (cj, lab, _, who) in enumerate(jobs) if cj == ci]
+        cands = [
+            {"label": lab, "by": who, **results[j]}
+            for j, (cj, lab, _, who) in enumerate(jobs)
+            if cj == ci
+        ]
         cands.sort(key=lambda x: -(x["auc"] if x["auc"] is not None else -1))
         best = cands[0] if cands else None
         if best is None or best["auc"] is None:
@@ -233,18 +351,35 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
         who = "B" if c["more_in"] == "b" else "A"
         other = "A" if who == "B" else "B"
         label = best["label"] if best else None
-        items.append({
-            "cluster": c["id"], "source": c["source"], "more_in": c["more_in"], "label": label,
-            "statement": f"Model {who}'s texts do this more than model {other}'s: {label}" if label else None,
-            "status": status, "label_by": best["by"] if best else None, "candidates": cands,
-            "rejected_labels": rejected.get(ci, []),
-            "effect": {k: c[k] for k in ("diff", "cohens_h", "p", "q", "n_a", "n_b", "share_a", "share_b")},
-            "validation": {k: best.get(k) for k in ("auc", "p", "q", "n_pairs", "n_prompts", "position_consistency")}
-            if best else {"auc": None},
-            "intent": None, "intent_p_yes": None,
-            "examples_a": c["examples_a"] or _side(records, members[c["id"]], "a"),
-            "examples_b": c["examples_b"] or _side(records, members[c["id"]], "b"),
-        })
+        items.append(
+            {
+                "cluster": c["id"],
+                "source": c["source"],
+                "more_in": c["more_in"],
+                "label": label,
+                "statement": f"Model {who}'s texts do this more than model {other}'s: {label}"
+                if label
+                else None,
+                "status": status,
+                "label_by": best["by"] if best else None,
+                "candidates": cands,
+                "rejected_labels": rejected.get(ci, []),
+                "effect": {
+                    k: c[k]
+                    for k in ("diff", "cohens_h", "p", "q", "n_a", "n_b", "share_a", "share_b")
+                },
+                "validation": {
+                    k: best.get(k)
+                    for k in ("auc", "p", "q", "n_pairs", "n_prompts", "position_consistency")
+                }
+                if best
+                else {"auc": None},
+                "intent": None,
+                "intent_p_yes": None,
+                "examples_a": c["examples_a"] or _side(records, members[c["id"]], "a"),
+                "examples_b": c["examples_b"] or _side(records, members[c["id"]], "b"),
+            }
+        )
     return items
 
 

@@ -18,12 +18,23 @@ def project(emb: np.ndarray, records: list[dict], labels: np.ndarray, seed: int)
     if n_comp < 2:
         xy = np.hstack([xy, np.zeros((len(xy), 2 - n_comp))])
     points = [
-        {"x": round(float(x), 5), "y": round(float(y), 5), "model": r["model"], "cluster": int(c),
-         "prompt_id": r["prompt_id"], "category": r["category"], "text": r["text"][:200]}
+        {
+            "x": round(float(x), 5),
+            "y": round(float(y), 5),
+            "model": r["model"],
+            "cluster": int(c),
+            "prompt_id": r["prompt_id"],
+            "category": r["category"],
+            "text": r["text"][:200],
+        }
         for (x, y), r, c in zip(xy, records, labels)
     ]
-    return {"schema": "driftlab.diff/1", "method": "pca",
-            "explained_variance": [round(float(v), 5) for v in pca.explained_variance_ratio_], "points": points}
+    return {
+        "schema": "driftlab.diff/1",
+        "method": "pca",
+        "explained_variance": [round(float(v), 5) for v in pca.explained_variance_ratio_],
+        "points": points,
+    }
 
 
 def svg(map_: dict, model_a: str, model_b: str, size: int = 640) -> str:
@@ -36,8 +47,13 @@ def svg(map_: dict, model_a: str, model_b: str, size: int = 640) -> str:
     dots = "".join(
         f'<circle cx="{sx(p["x"]):.1f}" cy="{sy(p["y"]):.1f}" r="2.5" fill="{COLORS[p["model"]]}" '
         f'fill-opacity="0.55"><title>{escape(p["model"].upper())} c{p["cluster"]}: {escape(p["text"][:120])}</title></circle>'
-        for p in pts)
-    legend = (f'<text x="{pad}" y="18" font-size="13" fill="{COLORS["a"]}">A: {escape(model_a)}</text>'
-              f'<text x="{size // 2}" y="18" font-size="13" fill="{COLORS["b"]}">B: {escape(model_b)}</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
-            f'font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>{legend}{dots}</svg>\n')
+        for p in pts
+    )
+    legend = (
+        f'<text x="{pad}" y="18" font-size="13" fill="{COLORS["a"]}">A: {escape(model_a)}</text>'
+        f'<text x="{size // 2}" y="18" font-size="13" fill="{COLORS["b"]}">B: {escape(model_b)}</text>'
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+        f'font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>{legend}{dots}</svg>\n'
+    )

@@ -43,7 +43,9 @@ def judge_intent(judge: Generator, intent: str, items: list[dict]) -> None:
     chats, comps = [], []
     for it in labeled:
         how = "more often" if it["more_in"] == "b" else "less often"
-        chat = [{"role": "user", "content": INTENT.format(intent=intent, how=how, label=it["label"])}]
+        chat = [
+            {"role": "user", "content": INTENT.format(intent=intent, how=how, label=it["label"])}
+        ]
         chats += [chat, chat]
         comps += ["yes", "no"]
     lp = np.asarray(judge.logprobs(chats, comps), dtype=float).reshape(len(labeled), 2)

@@ -24,7 +24,11 @@ SHIPPED = "diff_prompts.jsonl"
 def load_prompts(path: str | None) -> tuple[list[dict], str]:
     """[{id, category, prompt}] and the file's sha256; `path` None = the shipped set."""
     if path is None:
-        text = resources.files("driftlab.data").joinpath("prompts", SHIPPED).read_text(encoding="utf-8")
+        text = (
+            resources.files("driftlab.data")
+            .joinpath("prompts", SHIPPED)
+            .read_text(encoding="utf-8")
+        )
         where = SHIPPED
     else:
         p = Path(path)
@@ -42,7 +46,9 @@ def load_prompts(path: str | None) -> tuple[list[dict], str]:
         seen.add(pid)
         rows.append({"id": pid, "category": str(obj.get("category", "none")), "prompt": prompt})
     if len(rows) < 4:
-        raise DriftlabError(f"{where}: {len(rows)} prompts; a diff needs at least 4 (several hundred is better)")
+        raise DriftlabError(
+            f"{where}: {len(rows)} prompts; a diff needs at least 4 (several hundred is better)"
+        )
     return rows, hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -61,14 +67,31 @@ def split_by_prompt(prompt_ids: list[str], heldout_fraction: float, seed: int) -
     return {ids[i] for i in order[:n_held]}
 
 
-def sample_texts(model: Generator, prompts: list[dict], samples: int, temperature: float,
-                 top_p: float, max_new_tokens: int, seed: int, who: str) -> list[dict]:
+def sample_texts(
+    model: Generator,
+    prompts: list[dict],
+    samples: int,
+    temperature: float,
+    top_p: float,
+    max_new_tokens: int,
+    seed: int,
+    who: str,
+) -> list[dict]:
     chats = [[{"role": "user", "content": p["prompt"]}] for p in prompts]
-    params = SamplingParams(n=samples, temperature=temperature, top_p=top_p,
-                            max_new_tokens=max_new_tokens, seed=seed)
+    params = SamplingParams(
+        n=samples, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed
+    )
     outs = model.generate(chats, params, desc=f"diff: sampling model {who.upper()}")
     return [
-        {"model": who, "prompt_id": p["id"], "category": p["category"], "prompt": p["prompt"],
-         "sample": j, "text": c.text, "num_tokens": c.num_tokens}
-        for p, comps in zip(prompts, outs, strict=True) for j, c in enumerate(comps)
+        {
+            "model": who,
+            "prompt_id": p["id"],
+            "category": p["category"],
+            "prompt": p["prompt"],
+            "sample": j,
+            "text": c.text,
+            "num_tokens": c.num_tokens,
+        }
+        for p, comps in zip(prompts, outs, strict=True)
+        for j, c in enumerate(comps)
     ]

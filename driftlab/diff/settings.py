@@ -13,7 +13,9 @@ class DiffSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     prompts: str | None = Field(None, description="JSONL of prompts; default: the shipped diff set")
-    max_prompts: int | None = Field(None, ge=2, description="use a seeded subset of this many prompts")
+    max_prompts: int | None = Field(
+        None, ge=2, description="use a seeded subset of this many prompts"
+    )
     samples: int = Field(1, ge=1, description="samples per prompt per model")
     temperature: float = Field(0.7, gt=0)
     top_p: float = Field(0.95, gt=0, le=1)
@@ -25,11 +27,16 @@ class DiffSettings(BaseModel):
     k_max: int = Field(12, ge=2)
     alpha: float = Field(0.05, gt=0, lt=1)
     labeler: str = Field("smollm2-135m-instruct", description="model spec that writes labels")
-    judge: str = Field(EMBEDDING, description="validates labels: 'embedding' (the text nearer the label under "
-                       "the embedder fits it; the offline default) or an LM's model spec (asked in both orders)")
+    judge: str = Field(
+        EMBEDDING,
+        description="validates labels: 'embedding' (the text nearer the label under "
+        "the embedder fits it; the offline default) or an LM's model spec (asked in both orders)",
+    )
     labels_per_cluster: int = Field(2, ge=1)
-    keyword_labels: bool = Field(True, description="add distinctive-words and shared-phrase label candidates "
-                                 "(validated like any)")
+    keyword_labels: bool = Field(
+        True,
+        description="add distinctive-words and shared-phrase label candidates (validated like any)",
+    )
     max_labeled: int = Field(5, ge=0, description="label at most this many significant clusters")
     examples: int = Field(4, ge=1, description="texts per model shown to the labeler")
     heldout_fraction: float = Field(0.5, gt=0, lt=1)

@@ -18,7 +18,9 @@ def bh(pvalues: list[float]) -> list[float]:
     """Benjamini-Hochberg adjusted p-values (q), in input order."""
     if not pvalues:
         return []
-    return [float(q) for q in false_discovery_control(np.asarray(pvalues, dtype=float), method="bh")]
+    return [
+        float(q) for q in false_discovery_control(np.asarray(pvalues, dtype=float), method="bh")
+    ]
 
 
 def cohens_h(p_b: float, p_a: float) -> float:
@@ -37,13 +39,22 @@ def cluster_tests(labels: np.ndarray, is_b: np.ndarray, alpha: float) -> list[di
         _, p = fisher_exact([[n_b, n_b_all - n_b], [n_a, n_a_all - n_a]])
         share_a = n_a / n_a_all if n_a_all else 0.0
         share_b = n_b / n_b_all if n_b_all else 0.0
-        rows.append({
-            "id": int(c), "n_a": n_a, "n_b": n_b,
-            "share_a": share_a, "share_b": share_b, "diff": share_b - share_a,
-            "cohens_h": cohens_h(share_b, share_a),
-            "log2_ratio": math.log2(((n_b + 0.5) / (n_b_all + 1)) / ((n_a + 0.5) / (n_a_all + 1))),
-            "p": float(p), "more_in": "b" if share_b > share_a else "a",
-        })
+        rows.append(
+            {
+                "id": int(c),
+                "n_a": n_a,
+                "n_b": n_b,
+                "share_a": share_a,
+                "share_b": share_b,
+                "diff": share_b - share_a,
+                "cohens_h": cohens_h(share_b, share_a),
+                "log2_ratio": math.log2(
+                    ((n_b + 0.5) / (n_b_all + 1)) / ((n_a + 0.5) / (n_a_all + 1))
+                ),
+                "p": float(p),
+                "more_in": "b" if share_b > share_a else "a",
+            }
+        )
     for row, q in zip(rows, bh([r["p"] for r in rows])):
         row["q"] = q
         row["significant"] = bool(q < alpha and row["n_a"] != row["n_b"])

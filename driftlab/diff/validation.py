@@ -34,8 +34,9 @@ Text 2: {two}
 Which text fits the description better? Answer with 1 or 2."""
 
 
-def heldout_pairs(records: list[dict], members: set[int], side: str, heldout: set[str],
-                  max_pairs: int, seed: int) -> list[tuple[str, str, str]]:
+def heldout_pairs(
+    records: list[dict], members: set[int], side: str, heldout: set[str], max_pairs: int, seed: int
+) -> list[tuple[str, str, str]]:
     """(prompt_id, positive text, other text) on held-out prompts, pairing sample k of each
     model for every k, so more samples per prompt buy more pairs for a rare behavior; pairs
     where either text is in the group first, then others, up to max_pairs. Each pair's
@@ -63,9 +64,13 @@ class EmbeddingJudge:
         self.embedder = embedder
 
     def fit(self, label: str, pairs: list[tuple[str, str, str]]) -> tuple[np.ndarray, float | None]:
-        vecs = embed([describe(label)] + [t for _, pos, neg in pairs for t in (pos, neg)], self.embedder)
+        vecs = embed(
+            [describe(label)] + [t for _, pos, neg in pairs for t in (pos, neg)], self.embedder
+        )
         sims = (vecs[1:] @ vecs[0]).reshape(len(pairs), 2)
-        return 1.0 / (1.0 + np.exp(-(sims[:, 0] - sims[:, 1]) / TEMPERATURE)), None  # no order to agree on
+        return 1.0 / (
+            1.0 + np.exp(-(sims[:, 0] - sims[:, 1]) / TEMPERATURE)
+        ), None  # no order to agree on
 
 
 class LMJudge:
@@ -76,28 +81,57 @@ class LMJudge:
         return judge_fit(self.model, label, pairs)
 
 
-def judge_fit(judge: Generator, label: str, pairs: list[tuple[str, str, str]]) -> tuple[np.ndarray, float]:
+def judge_fit(
+    judge: Generator, label: str, pairs: list[tuple[str, str, str]]
+) -> tuple[np.ndarray, float]:
     """P(judge picks the positive text) per pair, averaged over both orders; and the share of
     pairs where both orders agree."""
     chats, comps = [], []
     for _, pos, neg in pairs:
         for one, two in ((neg, pos), (pos, neg)):  # positive second, then first
-            chat = [{"role": "user", "content": JUDGE.format(label=label, one=clip(one, 400), two=clip(two, 400))}]
+            chat = [
+                {
+                    "role": "user",
+                    "content": JUDGE.format(label=label, one=clip(one, 400), two=clip(two, 400)),
+                }
+            ]
             chats += [chat, chat]
             comps += ["1", "2"]
     lp = np.asarray(judge.logprobs(chats, comps), dtype=float).reshape(len(pairs), 2, 2)
     p_two = 1.0 / (1.0 + np.exp(lp[:, :, 0] - lp[:, :, 1]))  # P("2") within {"1", "2"}
-    pick_pos = np.stack([p_two[:, 0], 1.0 - p_two[:, 1]], axis=1)  # order 0: pos is 2; order 1: pos is 1
-    agree = float(np.mean((pick_pos[:, 0] > 0.5) == (pick_pos[:, 1] > 0.5))) if len(pairs) else float("nan")
+    pick_pos = np.stack(
+        [p_two[:, 0], 1.0 - p_two[:, 1]], axis=1
+    )  # order 0: pos is 2; order 1: pos is 1
+    agree = (
+        float(np.mean((pick_pos[:, 0] > 0.5) == (pick_pos[:, 1] > 0.5)))
+        if len(pairs)
+        else float("nan")
+    )
     return pick_pos.mean(axis=1), agree
 
 
-def validate(judge: EmbeddingJudge | LMJudge, label: str, pairs: list[tuple[str, str, str]], permutations: int,
-             seed: int) -> dict:
+def validate(
+    judge: EmbeddingJudge | LMJudge,
+    label: str,
+    pairs: list[tuple[str, str, str]],
+    permutations: int,
+    seed: int,
+) -> dict:
     if not pairs:
-        return {"auc": None, "p": None, "n_pairs": 0, "n_prompts": 0, "position_consistency": None,
-                "mean_fit": None}
+        return {
+            "auc": None,
+            "p": None,
+            "n_pairs": 0,
+            "n_prompts": 0,
+            "position_consistency": None,
+            "mean_fit": None,
+        }
     fit, agree = judge.fit(label, pairs)
-    return {"auc": paired_auc(fit), "p": permutation_p(fit, permutations, seed),
-            "n_pairs": len(pairs), "n_prompts": len({p for p, _, _ in pairs}),
-            "position_consistency": agree, "mean_fit": float(fit.mean())}
+    return {
+        "auc": paired_auc(fit),
+        "p": permutation_p(fit, permutations, seed),
+        "n_pairs": len(pairs),
+        "n_prompts": len({p for p, _, _ in pairs}),
+        "position_consistency": agree,
+        "mean_fit": float(fit.mean()),
+    }

@@ -76,8 +76,14 @@ class Supervisor:
         message = "; ".join(describe(h) for h in hits)
         where = f" ({best['checkpoint']})" if best.get("checkpoint") else ""
         progress.log(f"[red]tripwire:[/] {message}; best round {final}{where}")
-        halt = {"round": k, "action": g.action, "hits": hits, "final_round": final,
-                "final_checkpoint": best.get("checkpoint"), "message": message}
+        halt = {
+            "round": k,
+            "action": g.action,
+            "hits": hits,
+            "final_round": final,
+            "final_checkpoint": best.get("checkpoint"),
+            "message": message,
+        }
         return {"halt": halt, "status": "halted"}
 
     def write_stop(self, path: Path) -> None:
@@ -88,7 +94,8 @@ class Supervisor:
         """Record how the run ended and release the directory's lock (one writer at a time)."""
         try:
             return self.store.update_run(
-                status=status or ("halted" if self.halted else "completed"))
+                status=status or ("halted" if self.halted else "completed")
+            )
         finally:
             self.store.close()
 

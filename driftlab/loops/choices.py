@@ -22,7 +22,9 @@ from driftlab import progress
 from driftlab.models.base import Chat, Generator
 
 
-def option_logprobs(model: Generator, chats: list[Chat], options: list[str], desc: str = "judging") -> list[float]:
+def option_logprobs(
+    model: Generator, chats: list[Chat], options: list[str], desc: str = "judging"
+) -> list[float]:
     """Sum log p(option | rendered chat) per (chat, option) pair, in nats."""
     from driftlab.models.hf import HFModel
 
@@ -56,6 +58,7 @@ def option_logprobs(model: Generator, chats: list[Chat], options: list[str], des
 
 def _inference_mode(fn):
     """torch.inference_mode(), importing torch at the first call: loading a config imports this."""
+
     @functools.wraps(fn)
     def run(*args, **kwargs):
         import torch
@@ -67,7 +70,9 @@ def _inference_mode(fn):
 
 
 @_inference_mode
-def _score_tails(model, rows: list[tuple[list[int], int, dict[int, int]]], desc: str) -> list[dict[int, float]]:
+def _score_tails(
+    model, rows: list[tuple[list[int], int, dict[int, int]]], desc: str
+) -> list[dict[int, float]]:
     """Per row: {pair index: log p of the shared completion head + that pair's last token}."""
     import torch
 
@@ -76,25 +81,33 @@ def _score_tails(model, rows: list[tuple[list[int], int, dict[int, int]]], desc:
     out: list[dict[int, float]] = [{} for _ in rows]
     with progress.task(desc, total=len(rows), unit="prompts") as advance:
         for start in range(0, len(order), model.batch_size):
-            idx = order[start:start + model.batch_size]
+            idx = order[start : start + model.batch_size]
             width = max(len(rows[i][0]) for i in idx)
             keep = max(rows[i][1] for i in idx) + 1
             ids = torch.full((len(idx), width), pad, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
             for j, i in enumerate(idx):  # left padding: every row ends at the last position
                 r = rows[i][0]
-                ids[j, width - len(r):] = torch.tensor(r)
-                mask[j, width - len(r):] = 1
+                ids[j, width - len(r) :] = torch.tensor(r)
+                mask[j, width - len(r) :] = 1
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             dev = model.device
-            logits = model.model(input_ids=ids.to(dev), attention_mask=mask.to(dev),
-                                 position_ids=positions.to(dev), logits_to_keep=keep).logits.float()
-            logp = torch.log_softmax(logits[:, :-1], dim=-1).cpu()  # kept position t predicts token t + 1
-            targets = ids[:, width - keep + 1:]
+            logits = model.model(
+                input_ids=ids.to(dev),
+                attention_mask=mask.to(dev),
+                position_ids=positions.to(dev),
+                logits_to_keep=keep,
+            ).logits.float()
+            logp = torch.log_softmax(
+                logits[:, :-1], dim=-1
+            ).cpu()  # kept position t predicts token t + 1
+            targets = ids[:, width - keep + 1 :]
             tok_lp = logp.gather(-1, targets[..., None])[..., 0]
             for j, i in enumerate(idx):
                 n, lasts = rows[i][1], rows[i][2]
-                head = float(tok_lp[j, keep - 1 - n:keep - 2].sum())  # completion tokens but the last
+                head = float(
+                    tok_lp[j, keep - 1 - n : keep - 2].sum()
+                )  # completion tokens but the last
                 for pair, last in lasts.items():
                     out[i][pair] = head + float(logp[j, keep - 2, last])
             advance(len(idx))

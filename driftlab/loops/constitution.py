@@ -44,7 +44,11 @@ class Constitution:
 def load_constitution(path: str | Path | None = None) -> Constitution:
     """The shipped default constitution, or the file at `path`; DriftlabError names any fault."""
     if path is None:
-        text = resources.files("driftlab.data").joinpath("constitutions/default.toml").read_text("utf-8")
+        text = (
+            resources.files("driftlab.data")
+            .joinpath("constitutions/default.toml")
+            .read_text("utf-8")
+        )
         return _from_toml(text, "shipped constitution default.toml")
     p = Path(path)
     where = f"constitution file {p}"
@@ -80,7 +84,9 @@ def _from_toml(text: str, where: str) -> Constitution:
         raise DriftlabError(f"{where}: no [[principles]] tables")
     if not isinstance(items, list):
         raise DriftlabError(f"{where}: 'principles' must be a list of [[principles]] tables")
-    principles = [_principle(item, f"{where}, principle {i}", i) for i, item in enumerate(items, start=1)]
+    principles = [
+        _principle(item, f"{where}, principle {i}", i) for i, item in enumerate(items, start=1)
+    ]
     return _finish(str(data.get("name", "constitution")), principles, where)
 
 
@@ -96,16 +102,24 @@ def _principle(item: object, where: str, index: int) -> Principle:
         raise DriftlabError(f"{where}: expected a table with keys {', '.join(REQUIRED)}")
     unknown = sorted(set(item) - set(REQUIRED) - set(OPTIONAL))
     if unknown:
-        raise DriftlabError(f"{where}: unknown key {', '.join(map(repr, unknown))}; "
-                            f"allowed: {', '.join(REQUIRED + OPTIONAL)}")
+        raise DriftlabError(
+            f"{where}: unknown key {', '.join(map(repr, unknown))}; "
+            f"allowed: {', '.join(REQUIRED + OPTIONAL)}"
+        )
     for key in REQUIRED:
         if key not in item:
-            raise DriftlabError(f"{where}: missing {key!r} (every principle needs a critique and a revision request)")
+            raise DriftlabError(
+                f"{where}: missing {key!r} (every principle needs a critique and a revision request)"
+            )
     for key in REQUIRED + OPTIONAL:
         if key in item and (not isinstance(item[key], str) or not item[key].strip()):
             raise DriftlabError(f"{where}: {key!r} must be a non-empty string")
-    return Principle(item.get("name", f"principle-{index}").strip(), item["critique"].strip(),
-                     item["revision"].strip(), (item.get("comparison") or "").strip() or None)
+    return Principle(
+        item.get("name", f"principle-{index}").strip(),
+        item["critique"].strip(),
+        item["revision"].strip(),
+        (item.get("comparison") or "").strip() or None,
+    )
 
 
 def _finish(name: str, principles: list[Principle], where: str) -> Constitution:
@@ -114,5 +128,7 @@ def _finish(name: str, principles: list[Principle], where: str) -> Constitution:
     names = [p.name for p in principles]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise DriftlabError(f"{where}: principle name {', '.join(map(repr, dup))} used more than once")
+        raise DriftlabError(
+            f"{where}: principle name {', '.join(map(repr, dup))} used more than once"
+        )
     return Constitution(name, tuple(principles), where)

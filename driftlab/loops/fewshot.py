@@ -14,8 +14,11 @@ import re
 
 from driftlab.models.base import Generator, SamplingParams
 
-_PREFIX = re.compile(r"^\s*(?:[-*#>\d.)\s]*)?(?:new\s+)?(?:task|question|prompt|request|instruction|message)"
-                     r"\s*\d*\s*[:.)-]\s*", re.IGNORECASE)
+_PREFIX = re.compile(
+    r"^\s*(?:[-*#>\d.)\s]*)?(?:new\s+)?(?:task|question|prompt|request|instruction|message)"
+    r"\s*\d*\s*[:.)-]\s*",
+    re.IGNORECASE,
+)
 
 
 def clean_prompt(raw: str, min_chars: int = 10, max_chars: int = 400) -> str | None:
@@ -31,21 +34,34 @@ def clean_prompt(raw: str, min_chars: int = 10, max_chars: int = 400) -> str | N
 
 def fewshot_chat(examples: list[str], lead: str, label: str = "Task") -> list[dict[str, str]]:
     listing = "\n".join(f"{label} {i}: {e}" for i, e in enumerate(examples, start=1))
-    ask = (f"{lead}\n\n{listing}\n\nWrite {label} {len(examples) + 1}: one new {label.lower()}, "
-           f"different from those above. Reply with the {label.lower()} only.")
+    ask = (
+        f"{lead}\n\n{listing}\n\nWrite {label} {len(examples) + 1}: one new {label.lower()}, "
+        f"different from those above. Reply with the {label.lower()} only."
+    )
     return [{"role": "user", "content": ask}]
 
 
-def write_prompts(model: Generator, examples: list[str], n: int, shots: int, seed: int, desc: str,
-                  lead: str, label: str = "Task", temperature: float = 1.0, top_p: float = 0.95,
-                  max_new_tokens: int = 64) -> list[dict]:
+def write_prompts(
+    model: Generator,
+    examples: list[str],
+    n: int,
+    shots: int,
+    seed: int,
+    desc: str,
+    lead: str,
+    label: str = "Task",
+    temperature: float = 1.0,
+    top_p: float = 0.95,
+    max_new_tokens: int = 64,
+) -> list[dict]:
     """n attempts at a new prompt: [{"raw", "prompt" (None when filtered), "reason", "shots"}]."""
     if n <= 0 or not examples:
         return []
     rng = random.Random(seed)
     draws = [rng.sample(examples, min(shots, len(examples))) for _ in range(n)]
-    params = SamplingParams(n=1, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
-                            seed=seed)
+    params = SamplingParams(
+        n=1, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed
+    )
     replies = model.generate([fewshot_chat(d, lead, label) for d in draws], params, desc=desc)
     seen = set(examples)
     out = []

@@ -71,7 +71,12 @@ def fewshot_turns(task: LoopTask, direct: bool, limit: int | None = None) -> Cha
 
 
 def format_examples(
-    task: LoopTask, question: str, paths: list[str], answer: str, formats, exemplars: int | None = None
+    task: LoopTask,
+    question: str,
+    paths: list[str],
+    answer: str,
+    formats,
+    exemplars: int | None = None,
 ) -> list[dict]:
     """Training rows (TRL conversational prompt-completion) in the requested formats.
 
@@ -102,8 +107,14 @@ class LMSI:
 
     @classmethod
     def metric_names(cls, config: LMSIConfig) -> list[str]:
-        return ["questions", "questions_selected", "paths_selected", "train_rows",
-                "mean_vote_share", "no_answer_rate"]
+        return [
+            "questions",
+            "questions_selected",
+            "paths_selected",
+            "train_rows",
+            "mean_vote_share",
+            "no_answer_rate",
+        ]
 
     def __init__(self, config: LMSIConfig) -> None:
         self.cfg = config
@@ -115,11 +126,17 @@ class LMSI:
         if cfg.generated_questions:
             new = self.generate_questions(ctx)
             findings.append(
-                Finding("lmsi", f"the model wrote {len(new)} usable new questions "
-                        f"of {cfg.generated_questions} requested", data={"questions": len(new)})
+                Finding(
+                    "lmsi",
+                    f"the model wrote {len(new)} usable new questions "
+                    f"of {cfg.generated_questions} requested",
+                    data={"questions": len(new)},
+                )
             )
             questions += new
-        prefix = fewshot_turns(task, direct=False, limit=cfg.exemplars) if cfg.sample_fewshot else []
+        prefix = (
+            fewshot_turns(task, direct=False, limit=cfg.exemplars) if cfg.sample_fewshot else []
+        )
         chats = [[*prefix, {"role": "user", "content": task.cot_prompt(q.text)}] for q in questions]
         params = SamplingParams(
             n=cfg.samples,
@@ -138,8 +155,10 @@ class LMSI:
             if majority is None:
                 no_answer += 1
             reason = (
-                "no answer extracted" if majority is None
-                else "selected" if keep
+                "no answer extracted"
+                if majority is None
+                else "selected"
+                if keep
                 else f"vote share {share:.2f} < {cfg.min_vote_share}"
             )
             paths = []
@@ -150,22 +169,34 @@ class LMSI:
                     paths.append(c.text)
                 proposals.append(
                     {
-                        "question_id": q.id, "question": q.text, "sample": i, "text": c.text,
-                        "answer": a, "majority": majority, "vote_share": share,
-                        "selected": taken, "reason": reason,
+                        "question_id": q.id,
+                        "question": q.text,
+                        "sample": i,
+                        "text": c.text,
+                        "answer": a,
+                        "majority": majority,
+                        "vote_share": share,
+                        "selected": taken,
+                        "reason": reason,
                     }
                 )
             shares.append(share)
             if keep:
-                for row in format_examples(task, q.text, paths, majority, cfg.formats, cfg.exemplars):
+                for row in format_examples(
+                    task, q.text, paths, majority, cfg.formats, cfg.exemplars
+                ):
                     train.append({**row, "question_id": q.id, "vote_share": share})
         selected = sum(1 for p in proposals if p["selected"])
         kept_q = len({r["question_id"] for r in train})
         if not train:
             findings.append(
-                Finding("lmsi", f"no question reached the vote-share threshold {cfg.min_vote_share} "
-                        f"({no_answer} of {len(questions)} gave no parseable answer): nothing to train on",
-                        "warning", {"questions": len(questions)})
+                Finding(
+                    "lmsi",
+                    f"no question reached the vote-share threshold {cfg.min_vote_share} "
+                    f"({no_answer} of {len(questions)} gave no parseable answer): nothing to train on",
+                    "warning",
+                    {"questions": len(questions)},
+                )
             )
         stats = {
             "questions": len(questions),
@@ -184,19 +215,30 @@ class LMSI:
         ask = (
             f"Here are some problems:\n{listing}\n\n"
             "Write one new problem of the same kind, with different numbers. "
-            "Reply with the problem only, starting with \"Problem:\"."
+            'Reply with the problem only, starting with "Problem:".'
         )
         params = SamplingParams(
-            n=self.cfg.generated_questions, temperature=1.0, top_p=0.95,
-            max_new_tokens=96, seed=ctx.seed + 1,
+            n=self.cfg.generated_questions,
+            temperature=1.0,
+            top_p=0.95,
+            max_new_tokens=96,
+            seed=ctx.seed + 1,
         )
-        comps = ctx.model.generate([[{"role": "user", "content": ask}]], params,
-                                   desc=f"round {ctx.round}: writing questions")[0]
+        comps = ctx.model.generate(
+            [[{"role": "user", "content": ask}]],
+            params,
+            desc=f"round {ctx.round}: writing questions",
+        )[0]
         seen = {q.text for q in ctx.questions}
         out = []
         for c in comps:
             text = re.sub(r"^\s*Problem:\s*", "", c.text).split("\n\n")[0].strip()
-            if "?" in text and re.search(r"\d", text) and 20 <= len(text) <= 400 and text not in seen:
+            if (
+                "?" in text
+                and re.search(r"\d", text)
+                and 20 <= len(text) <= 400
+                and text not in seen
+            ):
                 seen.add(text)
                 out.append(Question(f"gen-{ctx.round}-{len(out)}", text))
         return out

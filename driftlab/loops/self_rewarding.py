@@ -45,24 +45,37 @@ class SelfRewardingConfig(BaseModel):
     temperature: float = Field(0.7, gt=0, description="candidate sampling temperature (paper: 0.7)")
     top_p: float = Field(0.9, gt=0, le=1, description="candidate nucleus sampling (paper: 0.9)")
     max_new_tokens: int = Field(256, ge=1)
-    judge_samples: int = Field(3, ge=1, description="k: judgements averaged per candidate (paper: 3)")
+    judge_samples: int = Field(
+        3, ge=1, description="k: judgements averaged per candidate (paper: 3)"
+    )
     judge_temperature: float = Field(0.7, gt=0)
     judge_top_p: float = Field(0.9, gt=0, le=1)
     judge_max_new_tokens: int = Field(128, ge=1)
-    judge_mode: Literal["sample", "expected"] = Field("sample", description="sample: k sampled, parsed "
-                                                      "judgements (paper); expected: score distribution")
-    judge_prompt: JudgePrompt = Field("additive-5pt", description="a registered template name, or a text "
-                              "with {prompt} and {response}")
-    min_margin: float = Field(0.0, ge=0, le=5, description="drop pairs whose score gap is below this "
-                              "(ties are always dropped)")
-    reference: Literal["current", "initial"] = Field("current", description="DPO reference: M_t "
-                                                     "(paper) or M_0")
+    judge_mode: Literal["sample", "expected"] = Field(
+        "sample",
+        description="sample: k sampled, parsed judgements (paper); expected: score distribution",
+    )
+    judge_prompt: JudgePrompt = Field(
+        "additive-5pt",
+        description="a registered template name, or a text with {prompt} and {response}",
+    )
+    min_margin: float = Field(
+        0.0,
+        ge=0,
+        le=5,
+        description="drop pairs whose score gap is below this (ties are always dropped)",
+    )
+    reference: Literal["current", "initial"] = Field(
+        "current", description="DPO reference: M_t (paper) or M_0"
+    )
     beta: float = Field(0.1, gt=0, description="DPO beta")
     generated_prompts: int = Field(0, ge=0, description="self-written new prompts per round")
     fewshot: int = Field(8, ge=1, description="examples shown when writing a new prompt (paper: 8)")
 
 
-def build_pair(scores: list[float | None], min_margin: float = 0.0) -> tuple[int | None, int | None, str]:
+def build_pair(
+    scores: list[float | None], min_margin: float = 0.0
+) -> tuple[int | None, int | None, str]:
     """(chosen, rejected, reason): the best and worst scored candidates, or why there is no pair.
 
     Unscored candidates (no judgement parsed) take no part. Among equal best (worst) scores
@@ -84,15 +97,19 @@ def build_pair(scores: list[float | None], min_margin: float = 0.0) -> tuple[int
 def expected_scores(model, chats: list, low: int = 0, high: int = 5) -> list[dict]:
     """The judge's expected score per chat, from the normalised log-probs of "Score: low..high"."""
     options = [f"Score: {v}" for v in range(low, high + 1)]
-    lps = option_logprobs(model, [c for c in chats for _ in options], options * len(chats), "judging")
+    lps = option_logprobs(
+        model, [c for c in chats for _ in options], options * len(chats), "judging"
+    )
     out = []
     for n in range(len(chats)):
-        chunk = lps[n * len(options):(n + 1) * len(options)]
+        chunk = lps[n * len(options) : (n + 1) * len(options)]
         top = max(chunk)
         weights = [math.exp(lp - top) for lp in chunk]
         total = sum(weights)
         value = sum(w * v for w, v in zip(weights, range(low, high + 1))) / total
-        out.append({"raw": dict(zip(options, chunk)), "score": value, "error": None, "matched": "expected"})
+        out.append(
+            {"raw": dict(zip(options, chunk)), "score": value, "error": None, "matched": "expected"}
+        )
     return out
 
 
@@ -111,11 +128,27 @@ class SelfRewarding:
 
     @classmethod
     def metric_names(cls, config: SelfRewardingConfig) -> list[str]:
-        return ["questions", "questions_selected", "candidates", "judgements", "parse_failure_rate",
-                "parse_failures_no_score", "parse_failures_out_of_range", "candidates_unscored",
-                "judge_score_mean", "judge_score_std", *score_histogram([]), "pairs_kept",
-                "pairs_dropped_tie", "pairs_dropped_margin", "pairs_dropped_unscored",
-                "mean_pair_margin", "chosen_tokens_mean", "rejected_tokens_mean", "train_rows"]
+        return [
+            "questions",
+            "questions_selected",
+            "candidates",
+            "judgements",
+            "parse_failure_rate",
+            "parse_failures_no_score",
+            "parse_failures_out_of_range",
+            "candidates_unscored",
+            "judge_score_mean",
+            "judge_score_std",
+            *score_histogram([]),
+            "pairs_kept",
+            "pairs_dropped_tie",
+            "pairs_dropped_margin",
+            "pairs_dropped_unscored",
+            "mean_pair_margin",
+            "chosen_tokens_mean",
+            "rejected_tokens_mean",
+            "train_rows",
+        ]
 
     def __init__(self, config: SelfRewardingConfig) -> None:
         self.cfg = config
@@ -131,16 +164,32 @@ class SelfRewarding:
             new, attempts = self.generate_prompts(ctx)
             proposals += attempts
             questions += [(q, "generated") for q in new]
-            findings.append(Finding("self_rewarding", f"the model wrote {len(new)} usable new prompts of "
-                                    f"{cfg.generated_prompts} attempts", data={"prompts": len(new)}))
+            findings.append(
+                Finding(
+                    "self_rewarding",
+                    f"the model wrote {len(new)} usable new prompts of "
+                    f"{cfg.generated_prompts} attempts",
+                    data={"prompts": len(new)},
+                )
+            )
         prompts = [ctx.task.cot_prompt(q.text) for q, _ in questions]
-        params = SamplingParams(n=cfg.candidates, temperature=cfg.temperature, top_p=cfg.top_p,
-                                max_new_tokens=cfg.max_new_tokens, seed=ctx.seed)
-        samples = ctx.model.generate([[{"role": "user", "content": p}] for p in prompts], params,
-                                     desc=f"round {ctx.round}: sampling {cfg.candidates} candidates")
+        params = SamplingParams(
+            n=cfg.candidates,
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            max_new_tokens=cfg.max_new_tokens,
+            seed=ctx.seed,
+        )
+        samples = ctx.model.generate(
+            [[{"role": "user", "content": p}] for p in prompts],
+            params,
+            desc=f"round {ctx.round}: sampling {cfg.candidates} candidates",
+        )
         flat = [(qi, ci, c) for qi, comps in enumerate(samples) for ci, c in enumerate(comps)]
-        judge_chats = [[{"role": "user", "content": fill(self.template, prompt=prompts[qi], response=c.text)}]
-                       for qi, _, c in flat]
+        judge_chats = [
+            [{"role": "user", "content": fill(self.template, prompt=prompts[qi], response=c.text)}]
+            for qi, _, c in flat
+        ]
         judged = self.judge(ctx, judge_chats)
         judgements = {(qi, ci): rows for (qi, ci, _), rows in zip(flat, judged, strict=True)}
 
@@ -155,22 +204,37 @@ class SelfRewarding:
             reasons.append(reason)
             for ci, c in enumerate(comps):
                 role = "chosen" if ci == chosen else "rejected" if ci == rejected else None
-                proposals.append({
-                    "kind": "candidate", "question_id": q.id, "question": q.text, "source": source,
-                    "candidate": ci, "text": c.text, "num_tokens": c.num_tokens, "finish": c.finish_reason,
-                    "judgements": judgements[qi, ci], "mean_score": means[ci],
-                    "role": role, "selected": role is not None, "reason": reason,
-                })
+                proposals.append(
+                    {
+                        "kind": "candidate",
+                        "question_id": q.id,
+                        "question": q.text,
+                        "source": source,
+                        "candidate": ci,
+                        "text": c.text,
+                        "num_tokens": c.num_tokens,
+                        "finish": c.finish_reason,
+                        "judgements": judgements[qi, ci],
+                        "mean_score": means[ci],
+                        "role": role,
+                        "selected": role is not None,
+                        "reason": reason,
+                    }
+                )
             if reason == "kept":
                 gaps.append(means[chosen] - means[rejected])
                 lengths["chosen"].append(comps[chosen].num_tokens)
                 lengths["rejected"].append(comps[rejected].num_tokens)
-                train.append({
-                    "prompt": [{"role": "user", "content": prompts[qi]}],
-                    "chosen": [{"role": "assistant", "content": comps[chosen].text}],
-                    "rejected": [{"role": "assistant", "content": comps[rejected].text}],
-                    "question_id": q.id, "score_chosen": means[chosen], "score_rejected": means[rejected],
-                })
+                train.append(
+                    {
+                        "prompt": [{"role": "user", "content": prompts[qi]}],
+                        "chosen": [{"role": "assistant", "content": comps[chosen].text}],
+                        "rejected": [{"role": "assistant", "content": comps[rejected].text}],
+                        "question_id": q.id,
+                        "score_chosen": means[chosen],
+                        "score_rejected": means[rejected],
+                    }
+                )
         all_j = [j for rows in judgements.values() for j in rows]
         failures = [j for j in all_j if j["error"] is not None]
         kept = reasons.count("kept")
@@ -182,8 +246,9 @@ class SelfRewarding:
             "parse_failure_rate": len(failures) / max(1, len(all_j)),
             "parse_failures_no_score": sum(j["error"] == "no_score" for j in failures),
             "parse_failures_out_of_range": sum(j["error"] == "out_of_range" for j in failures),
-            "candidates_unscored": sum(p.get("mean_score") is None for p in proposals
-                                       if p["kind"] == "candidate"),
+            "candidates_unscored": sum(
+                p.get("mean_score") is None for p in proposals if p["kind"] == "candidate"
+            ),
             "judge_score_mean": statistics.fmean(values) if values else float("nan"),
             "judge_score_std": statistics.pstdev(values) if values else float("nan"),
             **score_histogram(values),
@@ -204,45 +269,81 @@ class SelfRewarding:
         cfg = self.cfg
         if cfg.judge_mode == "expected":
             return [[j] for j in expected_scores(ctx.model, chats)]
-        params = SamplingParams(n=cfg.judge_samples, temperature=cfg.judge_temperature, top_p=cfg.judge_top_p,
-                                max_new_tokens=cfg.judge_max_new_tokens, seed=ctx.seed + 1)
-        outs = ctx.model.generate(chats, params, desc=f"round {ctx.round}: judging ({cfg.judge_samples} "
-                                  "per candidate)")
+        params = SamplingParams(
+            n=cfg.judge_samples,
+            temperature=cfg.judge_temperature,
+            top_p=cfg.judge_top_p,
+            max_new_tokens=cfg.judge_max_new_tokens,
+            seed=ctx.seed + 1,
+        )
+        outs = ctx.model.generate(
+            chats, params, desc=f"round {ctx.round}: judging ({cfg.judge_samples} per candidate)"
+        )
         rows = []
         for samples in outs:
             rows.append([])
             for o in samples:
                 parsed = parse_score(o.text)
-                rows[-1].append({"raw": o.text, "score": parsed.value, "error": parsed.error,
-                                 "matched": parsed.matched})
+                rows[-1].append(
+                    {
+                        "raw": o.text,
+                        "score": parsed.value,
+                        "error": parsed.error,
+                        "matched": parsed.matched,
+                    }
+                )
         return rows
 
     def _findings(self, stats: dict, lengths: dict) -> list[Finding]:
         out = []
         if stats["parse_failure_rate"] > 0.5:
-            out.append(Finding("self_rewarding", f"{stats['parse_failure_rate']:.0%} of the model's judgements "
-                               "gave no usable score: the judge barely follows the rubric's format",
-                               "warning", {"rate": stats["parse_failure_rate"]}))
+            out.append(
+                Finding(
+                    "self_rewarding",
+                    f"{stats['parse_failure_rate']:.0%} of the model's judgements "
+                    "gave no usable score: the judge barely follows the rubric's format",
+                    "warning",
+                    {"rate": stats["parse_failure_rate"]},
+                )
+            )
         if not stats["pairs_kept"]:
-            out.append(Finding("self_rewarding", "no prompt gave a preference pair (ties, small margins or "
-                               "unscored candidates): nothing to train on", "warning",
-                               {"ties": stats["pairs_dropped_tie"],
-                                "unscored": stats["pairs_dropped_unscored"]}))
+            out.append(
+                Finding(
+                    "self_rewarding",
+                    "no prompt gave a preference pair (ties, small margins or "
+                    "unscored candidates): nothing to train on",
+                    "warning",
+                    {
+                        "ties": stats["pairs_dropped_tie"],
+                        "unscored": stats["pairs_dropped_unscored"],
+                    },
+                )
+            )
         else:  # pairs of equal length (e.g. both cut off at max_new_tokens) say nothing about length
             differ = [(c, r) for c, r in zip(lengths["chosen"], lengths["rejected"]) if c != r]
             longer = sum(c > r for c, r in differ) / len(differ) if differ else 0.5
             if len(differ) >= 4 and (longer >= 0.75 or longer <= 0.25):
                 what = "longer" if longer >= 0.75 else "shorter"
-                out.append(Finding("self_rewarding", f"the judge chose the {what} reply in "
-                                   f"{max(longer, 1 - longer):.0%} of pairs: a length bias DPO will amplify",
-                                   "info", {"chosen_longer_rate": longer}))
+                out.append(
+                    Finding(
+                        "self_rewarding",
+                        f"the judge chose the {what} reply in "
+                        f"{max(longer, 1 - longer):.0%} of pairs: a length bias DPO will amplify",
+                        "info",
+                        {"chosen_longer_rate": longer},
+                    )
+                )
         return out
 
     def generate_prompts(self, ctx: RoundContext) -> tuple[list[Question], list[dict]]:
         """New prompts written by the model from few-shot examples of this round's prompts."""
         examples = [q.text for q in ctx.questions]
         attempts = write_prompts(
-            ctx.model, examples, self.cfg.generated_prompts, self.cfg.fewshot, seed=ctx.seed + 2,
+            ctx.model,
+            examples,
+            self.cfg.generated_prompts,
+            self.cfg.fewshot,
+            seed=ctx.seed + 2,
             desc=f"round {ctx.round}: writing prompts",
             lead="Here are some tasks a user gave an AI assistant.",
         )
@@ -250,6 +351,7 @@ class SelfRewarding:
         for a in attempts:
             if a["prompt"] is not None:
                 new.append(Question(f"gen-{ctx.round}-{len(new)}", a["prompt"]))
-        return new, [{"kind": "prompt_generation", **a, "selected": a["prompt"] is not None} for a in attempts]
-
-
+        return new, [
+            {"kind": "prompt_generation", **a, "selected": a["prompt"] is not None}
+            for a in attempts
+        ]

@@ -12,14 +12,17 @@ Backends are imported only when chosen: importing driftlab never imports vllm or
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from driftlab.models.base import Generator
 
 # TRL's configs need gradient_checkpointing=False passed by that name, and PEFT reads
 # model.is_gradient_checkpointing when it wraps a model; transformers 5 calls the name
 # deprecated and warns on every adapter load. Neither is the user's to fix.
-warnings.filterwarnings("ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning)
+warnings.filterwarnings(
+    "ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning
+)
 
 # prefix (before the first ':') -> loader(rest_of_spec, **options)
 BACKENDS: dict[str, Callable[..., Generator]] = {}
@@ -78,7 +81,9 @@ def check_generator(spec: str) -> None:
     check_name(spec)
 
 
-def load_generator(spec: str, device: str = "auto", batch_size: int = 32, **options: Any) -> Generator:
+def load_generator(
+    spec: str, device: str = "auto", batch_size: int = 32, **options: Any
+) -> Generator:
     """The model named by `spec`; transformers unless the spec starts with a backend prefix.
 
     `options` go to a prefixed backend (e.g. concurrency=8 for openai); device and batch_size

@@ -117,14 +117,18 @@ def check_name(name_or_path: str) -> None:
         try:
             validate_repo_id(name_or_path)
         except HFValidationError:
-            raise DriftlabError(f"unknown model {name_or_path!r}: not an existing path, not a "
-                                "built-in name, and not a valid hub id (owner/name)") from None
+            raise DriftlabError(
+                f"unknown model {name_or_path!r}: not an existing path, not a "
+                "built-in name, and not a valid hub id (owner/name)"
+            ) from None
         # a hub id: from_pretrained fetches it where the network allows; offline, it must be cached
         cached = try_to_load_from_cache(name_or_path, "config.json")
         if not constants.HF_HUB_OFFLINE or isinstance(cached, str):
             return
-        raise DriftlabError(f"model {name_or_path!r}: not an existing path, and as a hub id it is "
-                            "not in the local cache (HF_HUB_OFFLINE is set)")
+        raise DriftlabError(
+            f"model {name_or_path!r}: not an existing path, and as a hub id it is "
+            "not in the local cache (HF_HUB_OFFLINE is set)"
+        )
     raise DriftlabError(
         f"unknown model {name_or_path!r}: not a built-in name ({', '.join(BUILTIN_MODELS)}), "
         "not an existing path, not a hub id (owner/name)"

@@ -32,6 +32,11 @@ def embed(texts: list[str], name: str = DEFAULT_EMBEDDER, batch_size: int = 64) 
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     model = load_embedder(name)
-    vecs = model.encode([t or " " for t in texts], batch_size=batch_size, normalize_embeddings=True,
-                        show_progress_bar=False, convert_to_numpy=True)
+    vecs = model.encode(
+        [t or " " for t in texts],
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        show_progress_bar=False,
+        convert_to_numpy=True,
+    )
     return np.asarray(vecs, dtype=np.float32)

@@ -108,15 +108,26 @@ class HFModel:
         stop_ids = {t for t in (tok.eos_token_id, tok.pad_token_id) if t is not None}
         stopped = None
         if params.stop:
+
             def stopped(gen: list[int]) -> bool:
                 text = tok.decode(gen, skip_special_tokens=True)
                 return any(s in text for s in params.stop)
+
         with progress.task(desc, total=len(prompts) * params.n, unit="samples") as advance:
-            rows = sample(self.model, ids, params.n, seeds,
-                          batch_rows=max(self.batch_size, params.n), pad_id=tok.pad_token_id,
-                          stop_ids=stop_ids, max_new_tokens=params.max_new_tokens,
-                          temperature=params.temperature, top_p=params.top_p, stopped=stopped,
-                          advance=advance)
+            rows = sample(
+                self.model,
+                ids,
+                params.n,
+                seeds,
+                batch_rows=max(self.batch_size, params.n),
+                pad_id=tok.pad_token_id,
+                stop_ids=stop_ids,
+                max_new_tokens=params.max_new_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                stopped=stopped,
+                advance=advance,
+            )
         done = [self._completion(r.ids, r.finish, params.stop) for r in rows]
         return [done[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]
 
@@ -222,8 +233,11 @@ class HFModel:
             while start < len(order):
                 # Rows ascend in length, so a batch is as wide as its last row.
                 end = start + 1
-                while (end < len(order) and end - start < self.batch_size
-                       and len(rows[order[end]][0]) * (end - start + 1) <= self.score_tokens):
+                while (
+                    end < len(order)
+                    and end - start < self.batch_size
+                    and len(rows[order[end]][0]) * (end - start + 1) <= self.score_tokens
+                ):
                     end += 1
                 idx = order[start:end]
                 width = len(rows[idx[-1]][0])
@@ -237,8 +251,12 @@ class HFModel:
                 pos = (mask.cumsum(-1) - 1).clamp_(min=0)
                 keep = min(width, max(len(rows[i][0]) - rows[i][1] for i in idx) + 1)  # + the last
                 dev = self.device
-                logits = self.model(input_ids=ids.to(dev), attention_mask=mask.to(dev),
-                                    position_ids=pos.to(dev), logits_to_keep=keep).logits
+                logits = self.model(
+                    input_ids=ids.to(dev),
+                    attention_mask=mask.to(dev),
+                    position_ids=pos.to(dev),
+                    logits_to_keep=keep,
+                ).logits
                 logits = logits[:, :-1].float()
                 target = logits.gather(-1, ids[:, width - keep + 1 :, None].to(self.device))[..., 0]
                 tok_lp = (target - logits.logsumexp(-1)).cpu()

@@ -26,14 +26,18 @@ within ~1e-6 of a CDF boundary could in principle change with the batch.
 from __future__ import annotations
 
 import hashlib
-from contextlib import nullcontext
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
 
 from driftlab.models.kv_cache import (
-    BufferLayer, SharedPrefix, active, can_share_prefix, new_cache,
+    BufferLayer,
+    SharedPrefix,
+    active,
+    can_share_prefix,
+    new_cache,
 )
 
 TOP_P_CANDIDATES = 256  # nucleus looked for among the k likeliest tokens first (full sort if not)
@@ -70,8 +74,9 @@ def uniforms(seeds: Sequence[int], steps: int) -> torch.Tensor:
     return torch.stack(rows) if rows else torch.empty(0, steps, dtype=torch.float64)
 
 
-def pick_tokens(logits: torch.Tensor, temperature: float, top_p: float,
-                u: torch.Tensor | None) -> torch.Tensor:
+def pick_tokens(
+    logits: torch.Tensor, temperature: float, top_p: float, u: torch.Tensor | None
+) -> torch.Tensor:
     """Next token per row of [rows, vocab] logits: argmax at temperature 0, else one draw per row.
 
     The draw is inverse-CDF sampling with the row's uniform u: the first token whose cumulative
@@ -115,8 +120,17 @@ class Sampled:
 
 @torch.inference_mode()
 def sample(
-    model, prompt_ids: list[list[int]], n: int, seeds: list[list[int]], *, batch_rows: int,
-    pad_id: int, stop_ids: set[int], max_new_tokens: int, temperature: float, top_p: float,
+    model,
+    prompt_ids: list[list[int]],
+    n: int,
+    seeds: list[list[int]],
+    *,
+    batch_rows: int,
+    pad_id: int,
+    stop_ids: set[int],
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
     stopped: Callable[[list[int]], bool] | None = None,
     advance: Callable[[int], None] | None = None,
 ) -> list[Sampled]:
@@ -140,15 +154,29 @@ def sample(
         while True:  # here every row of the batch has its next logits
             live = len(batch.rows) - len(batch.done) if batch else 0
             take = min(len(pending), max(1, (batch_rows - live) // n))
-            if pending and (batch is None or (buffered and take * n <= batch_rows - live and (
-                    take == len(pending) or 2 * take * n >= batch_rows))):
+            if pending and (
+                batch is None
+                or (
+                    buffered
+                    and take * n <= batch_rows - live
+                    and (take == len(pending) or 2 * take * n >= batch_rows)
+                )
+            ):
                 if batch is not None and batch.done:
                     batch.compact(dev)
                 idx = [pending.pop() for _ in range(take)]
-                new = _admit(model, [prompt_ids[i][shared:] for i in idx], shared, prefix, n,
-                             [s for i in idx for s in seeds[i]] if temperature > 0 else None,
-                             [i * n + j for i in idx for j in range(n)], pad_id,
-                             max_new_tokens, dev)
+                new = _admit(
+                    model,
+                    [prompt_ids[i][shared:] for i in idx],
+                    shared,
+                    prefix,
+                    n,
+                    [s for i in idx for s in seeds[i]] if temperature > 0 else None,
+                    [i * n + j for i in idx for j in range(n)],
+                    pad_id,
+                    max_new_tokens,
+                    dev,
+                )
                 batch = new if batch is None else batch.merge(new)
             if batch is None:
                 return out
@@ -178,8 +206,12 @@ def sample(
 
 def _prefill_prefix(model, prefix: list[int], dev) -> list[tuple[torch.Tensor, torch.Tensor]]:
     cache = new_cache(model, len(prefix))
-    model(input_ids=torch.tensor([prefix], device=dev), past_key_values=cache, use_cache=True,
-          logits_to_keep=1)
+    model(
+        input_ids=torch.tensor([prefix], device=dev),
+        past_key_values=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    )
     return [(layer.keys.clone(), layer.values.clone()) for layer in cache.layers]
 
 
@@ -200,7 +232,8 @@ def _admit(model, suffixes, shared, prefix, n, seeds, rows, pad_id, max_new_toke
     if n > 1:
         cache.batch_repeat_interleave(n)
         batch.own, batch.next_pos, batch.logits = (
-            t.repeat_interleave(n, dim=0) for t in (batch.own, batch.next_pos, batch.logits))
+            t.repeat_interleave(n, dim=0) for t in (batch.own, batch.next_pos, batch.logits)
+        )
     return batch
 
 
@@ -218,9 +251,14 @@ class _Batch:
     def forward(self, model, ids, pos, dev) -> torch.Tensor:
         mask = torch.cat([self.own.new_ones(len(self.own), self.shared), self.own], dim=1)
         with active(self.cache):
-            return model(input_ids=ids.to(dev), attention_mask=mask.to(dev),
-                         position_ids=pos.to(dev), past_key_values=self.cache, use_cache=True,
-                         logits_to_keep=1).logits[:, -1]
+            return model(
+                input_ids=ids.to(dev),
+                attention_mask=mask.to(dev),
+                position_ids=pos.to(dev),
+                past_key_values=self.cache,
+                use_cache=True,
+                logits_to_keep=1,
+            ).logits[:, -1]
 
     def uniforms(self) -> torch.Tensor | None:
         if self.u is None:

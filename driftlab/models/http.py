@@ -13,9 +13,10 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import httpx2 as httpx
 
@@ -92,8 +93,9 @@ class JSONClient:
         log_path: str | Path | None = None,
     ) -> None:
         urls = base_url.split(",") if isinstance(base_url, str) else base_url
-        self.servers = ServerPool([u.strip().rstrip("/") for u in urls], retry.backoff,
-                                  retry.max_backoff)
+        self.servers = ServerPool(
+            [u.strip().rstrip("/") for u in urls], retry.backoff, retry.max_backoff
+        )
         self.base_url = ",".join(self.servers.urls)
         self.timeout = timeout
         self.retry = retry
@@ -124,8 +126,13 @@ class JSONClient:
                 with self.log_path.open("a", encoding="utf-8") as f:
                     f.write(line + "\n")
 
-    def post(self, path: str, body: dict[str, Any], parse: Callable[[Any], T] = lambda d: d,
-             tag: str = "") -> T:
+    def post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        parse: Callable[[Any], T] = lambda d: d,
+        tag: str = "",
+    ) -> T:
         """`parse` of the server's JSON reply; retries what may pass, raises DriftlabError on what
         will not. A reply `parse` rejects (KeyError, TypeError, ValueError) counts as a bad reply
         and is retried like a dropped one: a half-formed answer is never returned."""
@@ -142,14 +149,27 @@ class JSONClient:
                 try:
                     data = parse(data)
                 except (KeyError, TypeError, ValueError, IndexError) as e:
-                    raise _Retryable("bad_reply", f"unexpected reply ({type(e).__name__}: {e})") from None
+                    raise _Retryable(
+                        "bad_reply", f"unexpected reply ({type(e).__name__}: {e})"
+                    ) from None
             except _Retryable as e:
                 change = self.servers.release(server, ok=False, retry_after=e.retry_after)
-                self.record("failure", kind=e.kind, path=path, tag=tag, attempt=attempt,
-                            detail=e.detail, **where)
+                self.record(
+                    "failure",
+                    kind=e.kind,
+                    path=path,
+                    tag=tag,
+                    attempt=attempt,
+                    detail=e.detail,
+                    **where,
+                )
                 if change == "down":
-                    self.record("server_down", server=server, kind=e.kind,
-                                retry_in=round(self.servers.down_until(server), 3))
+                    self.record(
+                        "server_down",
+                        server=server,
+                        kind=e.kind,
+                        retry_in=round(self.servers.down_until(server), 3),
+                    )
                 if attempt == self.retry.max_retries:
                     self.record("gave_up", path=path, tag=tag, attempts=attempt + 1)
                     raise DriftlabError(
@@ -157,10 +177,19 @@ class JSONClient:
                         + (f"; every attempt is logged in {self.log_path}" if self.log_path else "")
                     ) from None
                 # another server is up: retry there at once; else back off as with one server
-                wait = 0.0 if several and self.servers.any_up() else \
-                    self.retry.delay(attempt, self._rng, e.retry_after)
-                self.record("retry", kind=e.kind, path=path, tag=tag, attempt=attempt + 1,
-                            delay=round(wait, 3))
+                wait = (
+                    0.0
+                    if several and self.servers.any_up()
+                    else self.retry.delay(attempt, self._rng, e.retry_after)
+                )
+                self.record(
+                    "retry",
+                    kind=e.kind,
+                    path=path,
+                    tag=tag,
+                    attempt=attempt + 1,
+                    delay=round(wait, 3),
+                )
                 time.sleep(wait)
                 continue
             except BaseException:  # refused (our request is wrong) or interrupted: not its health
@@ -191,7 +220,9 @@ class JSONClient:
             raise _Retryable(f"http_{status}", _snippet(raw), _retry_after(r.headers))
         if status >= 400:  # our request is wrong (bad model name, auth): retrying cannot help
             self.record("failure", kind=f"http_{status}", detail=_snippet(raw))
-            raise RequestRefused(f"{url} refused the request (HTTP {status}): {_snippet(raw)}", status)
+            raise RequestRefused(
+                f"{url} refused the request (HTTP {status}): {_snippet(raw)}", status
+            )
         try:
             return json.loads(raw)
         except ValueError:

@@ -146,8 +146,16 @@ def active(cache: DynamicCache):
         _active.pop()
 
 
-def prefix_attention(module, query, key, value, attention_mask, dropout: float = 0.0,
-                     scaling: float | None = None, **kwargs):
+def prefix_attention(
+    module,
+    query,
+    key,
+    value,
+    attention_mask,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs,
+):
     """Attention over [shared prefix | the row's own keys], the prefix read once per batch.
 
     query [B, Hq, q, d]; key/value [B, Hkv, R, d] (the rows' own part); attention_mask
@@ -155,8 +163,9 @@ def prefix_attention(module, query, key, value, attention_mask, dropout: float =
     """
     layer = _active[-1].layers[module.layer_idx] if _active else None
     if not isinstance(layer, BufferLayer) or layer.prefix_k is None:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
-                                      scaling=scaling, **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
     b, hq, q, d = query.shape
     hkv, p = key.shape[1], layer.shared
     g = hq // hkv

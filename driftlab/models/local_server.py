@@ -63,9 +63,14 @@ class LocalServer:
         progress.log(f"starting the {self.label} on {self.url} (log: {self.log_path})")
         started = time.monotonic()
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         env=self.env(), start_new_session=True,
-                                         preexec_fn=die_with_parent)
+            self.proc = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env(),
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
         try:
             self._wait_ready()
         except BaseException:
@@ -84,16 +89,20 @@ class LocalServer:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise DriftlabError(f"the {self.label} exited with {self.proc.returncode} while "
-                                    f"starting; its log ({self.log_path}) ends:\n{self.log_tail()}")
+                raise DriftlabError(
+                    f"the {self.label} exited with {self.proc.returncode} while "
+                    f"starting; its log ({self.log_path}) ends:\n{self.log_tail()}"
+                )
             try:
                 if httpx.get(f"{self.url}/models", timeout=5).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.5)
-        raise DriftlabError(f"the {self.label} did not answer within {self.startup_timeout:g}s; "
-                            f"its log ({self.log_path}) ends:\n{self.log_tail()}")
+        raise DriftlabError(
+            f"the {self.label} did not answer within {self.startup_timeout:g}s; "
+            f"its log ({self.log_path}) ends:\n{self.log_tail()}"
+        )
 
     def log_tail(self, lines: int = 30) -> str:
         try:

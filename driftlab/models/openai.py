@@ -18,10 +18,11 @@ return one choice per request; the missing samples are then asked for one by one
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from threading import Event
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from driftlab import progress
@@ -60,10 +61,13 @@ class OpenAIConfig:
             except ValueError:
                 url = None
             if url is None or url.scheme not in ("http", "https") or not url.hostname:
-                raise DriftlabError(f"openai backend: base URL {base!r} is not "
-                                    "http(s)://HOST[:PORT]/...")
+                raise DriftlabError(
+                    f"openai backend: base URL {base!r} is not http(s)://HOST[:PORT]/..."
+                )
         if self.endpoint not in ("chat", "completions"):
-            raise DriftlabError(f"openai backend: endpoint must be chat or completions, not {self.endpoint!r}")
+            raise DriftlabError(
+                f"openai backend: endpoint must be chat or completions, not {self.endpoint!r}"
+            )
         for name in ("timeout", "backoff", "max_backoff"):
             if getattr(self, name) <= 0:
                 raise DriftlabError(f"openai backend: {name} must be > 0")
@@ -72,8 +76,10 @@ class OpenAIConfig:
         if self.requests_per_second is not None and self.requests_per_second <= 0:
             raise DriftlabError("openai backend: requests_per_second must be > 0")
         if self.endpoint == "completions" and not self.template:
-            raise DriftlabError("openai backend: the completions endpoint needs `template` "
-                                "(a model whose chat template renders chats as text)")
+            raise DriftlabError(
+                "openai backend: the completions endpoint needs `template` "
+                "(a model whose chat template renders chats as text)"
+            )
 
     @classmethod
     def from_spec(cls, spec: str, **options: Any) -> OpenAIConfig:
@@ -82,14 +88,18 @@ class OpenAIConfig:
         model, _, url = spec.partition("@")  # MODEL@URL: a URL may hold user@host, a model no '@'
         url = url or os.environ.get("OPENAI_BASE_URL", "")
         if not url:
-            raise DriftlabError(f"openai:{spec}: no base URL; write openai:MODEL@http://HOST:PORT/v1 "
-                                "or set OPENAI_BASE_URL")
+            raise DriftlabError(
+                f"openai:{spec}: no base URL; write openai:MODEL@http://HOST:PORT/v1 "
+                "or set OPENAI_BASE_URL"
+            )
         types = {f.name: f.type for f in fields(cls)}
         settings: dict[str, Any] = {}
         for key, value in [*parse_qsl(query, keep_blank_values=True), *options.items()]:
             if key not in types or key in ("model", "base_url", "extra"):
                 allowed = sorted(set(types) - {"model", "base_url", "extra"})
-                raise DriftlabError(f"openai backend: unknown setting {key!r}; allowed: {', '.join(allowed)}")
+                raise DriftlabError(
+                    f"openai backend: unknown setting {key!r}; allowed: {', '.join(allowed)}"
+                )
             settings[key] = _coerce(key, value, types[key])
         return cls(model=model, base_url=url, **settings)
 
@@ -99,8 +109,9 @@ def api_key(config: OpenAIConfig) -> str | None:
     if config.api_key_env is not None:
         key = os.environ.get(config.api_key_env)
         if key is None:
-            raise DriftlabError(f"openai backend: environment variable {config.api_key_env} "
-                                "is not set")
+            raise DriftlabError(
+                f"openai backend: environment variable {config.api_key_env} is not set"
+            )
         return key
     if any(urlsplit(u.strip()).scheme != "https" for u in config.base_url.split(",")):
         return None  # plain http: the default key stays home unless api_key_env= names it
@@ -157,9 +168,13 @@ class OpenAIModel:
         out: list[list[Completion | None]] = [[None] * n for _ in chats]
         prompts = [self.render(c) for c in chats] if self.cfg.endpoint == "completions" else chats
         # (chat, first sample index, samples asked): all n at once unless the server ignores n
-        jobs = [(i, 0, n) for i in range(len(chats))] if self.server_n is not False or n == 1 else \
-            [(i, k, 1) for i in range(len(chats)) for k in range(n)]
+        jobs = (
+            [(i, 0, n) for i in range(len(chats))]
+            if self.server_n is not False or n == 1
+            else [(i, k, 1) for i in range(len(chats)) for k in range(n)]
+        )
         with progress.task(desc, total=len(chats) * n, unit="samples") as advance:
+
             def run(job: tuple[int, int, int]) -> None:
                 i, k, m = job
                 got = self._sample(prompts[i], params, m, seed=_seed(params.seed, i, n, k))
@@ -171,13 +186,17 @@ class OpenAIModel:
 
             self._map(run, jobs)
             # a server that ignores n answered once per request: ask for the rest one by one
-            missing = [(i, k, 1) for i, row in enumerate(out) for k, c in enumerate(row) if c is None]
+            missing = [
+                (i, k, 1) for i, row in enumerate(out) for k, c in enumerate(row) if c is None
+            ]
             if missing:
                 self.http.record("refill", count=len(missing))
                 self._map(run, missing)
         return out  # complete: every job filled its slots or the call raised
 
-    def _sample(self, prompt: Chat | str, params: SamplingParams, m: int, seed: int) -> list[Completion]:
+    def _sample(
+        self, prompt: Chat | str, params: SamplingParams, m: int, seed: int
+    ) -> list[Completion]:
         """One request for m samples (a rendered prompt for the completions endpoint)."""
         body: dict[str, Any] = {
             "model": self.cfg.model,
@@ -192,9 +211,13 @@ class OpenAIModel:
             body["stop"] = list(params.stop)
         if self.cfg.endpoint == "chat":
             body["messages"] = prompt
-            return self.http.post("chat/completions", body, lambda d: _completions(d, params, m), tag="chat")
+            return self.http.post(
+                "chat/completions", body, lambda d: _completions(d, params, m), tag="chat"
+            )
         body["prompt"] = prompt
-        return self.http.post("completions", body, lambda d: _completions(d, params, m), tag="completions")
+        return self.http.post(
+            "completions", body, lambda d: _completions(d, params, m), tag="completions"
+        )
 
     def _map(self, fn: Callable[[Any], None], jobs: list) -> None:
         """Run jobs `concurrency` at a time; on the first failure start no more, finish what is in
@@ -213,7 +236,9 @@ class OpenAIModel:
         with ThreadPoolExecutor(self.cfg.concurrency) as pool:
             list(pool.map(guarded, jobs))
         if errors:
-            raise DriftlabError(f"{self.name}: {len(errors)} of {len(jobs)} requests failed: {errors[0]}")
+            raise DriftlabError(
+                f"{self.name}: {len(errors)} of {len(jobs)} requests failed: {errors[0]}"
+            )
 
     # ---- scoring (completions endpoint with echo + logprobs) -------------------------------
     # A score is a difference of two echoed prompts, S(prefix + text) - S(prefix): servers
@@ -222,13 +247,17 @@ class OpenAIModel:
     # prompt one position off unless it starts with BOS, so raw texts get the BOS text of
     # `template`'s tokenizer in front, as the transformers backend does with the BOS id.
     def render(self, chat: Chat) -> str:
-        return self._template().apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        return self._template().apply_chat_template(
+            chat, tokenize=False, add_generation_prompt=True
+        )
 
     def _template(self):
         if self._tokenizer is None:
             if not self.cfg.template:
-                raise DriftlabError(f"{self.name}: this needs `template` (a model whose tokenizer renders "
-                                    "chats as text, e.g. template=smollm2-135m-instruct)")
+                raise DriftlabError(
+                    f"{self.name}: this needs `template` (a model whose tokenizer renders "
+                    "chats as text, e.g. template=smollm2-135m-instruct)"
+                )
             from transformers import AutoTokenizer
 
             from driftlab.models.builtin import resolve
@@ -262,22 +291,34 @@ class OpenAIModel:
         strings = sorted({s for c, t in pairs for s in (c, c + t) if s})
         scores: dict[str, tuple[float, int]] = {"": (0.0, 0)}
         with progress.task(desc, total=len(strings), unit="texts") as advance:
+
             def run(s: str) -> None:
                 scores[s] = self._echo_score(s)
                 advance(1)
 
             self._map(run, strings)
-        return [(scores[c + t][0] - scores[c][0], scores[c + t][1] - scores[c][1]) for c, t in pairs]
+        return [
+            (scores[c + t][0] - scores[c][0], scores[c + t][1] - scores[c][1]) for c, t in pairs
+        ]
 
     def _echo_score(self, text: str) -> tuple[float, int]:
         """(sum, count) of the log-probs the server gives the tokens of `text` as a prompt."""
         if self.server_logprobs is False:
             raise self._no_logprobs()
         # max_tokens=1: llama.cpp reads 0 as "no limit"; the generated token is dropped below
-        body = {"model": self.cfg.model, "prompt": text, "max_tokens": 1, "temperature": 0,
-                "echo": True, "logprobs": 1, **self.cfg.extra}
+        body = {
+            "model": self.cfg.model,
+            "prompt": text,
+            "max_tokens": 1,
+            "temperature": 0,
+            "echo": True,
+            "logprobs": 1,
+            **self.cfg.extra,
+        }
         try:
-            values = self.http.post("completions", body, lambda d: _prompt_logprobs(d, text), tag="logprobs")
+            values = self.http.post(
+                "completions", body, lambda d: _prompt_logprobs(d, text), tag="logprobs"
+            )
         except RequestRefused:
             if self.server_logprobs is None:  # refused before it ever worked: the server cannot
                 self.server_logprobs = False

@@ -66,8 +66,9 @@ class ServedPolicy:
         self.scorer, self.sampler, self.server = scorer, sampler, server
         self.name = scorer.name
 
-    def generate(self, chats: list[Chat], params: SamplingParams,
-                 desc: str = "sampling") -> list[list[Completion]]:
+    def generate(
+        self, chats: list[Chat], params: SamplingParams, desc: str = "sampling"
+    ) -> list[list[Completion]]:
         try:
             return self.sampler.generate(chats, params, desc=f"{desc} (vLLM)")
         except DriftlabError as e:  # a dead server explains itself better than refused requests
@@ -76,7 +77,8 @@ class ServedPolicy:
                 raise
             raise DriftlabError(
                 f"{e}\nthe vLLM server had exited ({proc.returncode}); its log "
-                f"({self.server.log_path}) ends:\n{self.server.log_tail(12)}") from None
+                f"({self.server.log_path}) ends:\n{self.server.log_tail(12)}"
+            ) from None
 
     def logprobs(self, chats: list[Chat], completions: list[str]) -> list[float]:
         return self.scorer.logprobs(chats, completions)
@@ -94,16 +96,25 @@ class ServedPolicy:
 class VLLMSampler:
     """A managed vLLM server, started at the first `bind` and stopped by `close`."""
 
-    def __init__(self, model: str, python: str = "", server_args: list[str] = (),
-                 max_lineage_rank: int = 16, concurrency: int = 64, **_: Any) -> None:
+    def __init__(
+        self,
+        model: str,
+        python: str = "",
+        server_args: list[str] = (),
+        max_lineage_rank: int = 16,
+        concurrency: int = 64,
+        **_: Any,
+    ) -> None:
         from driftlab.models.vllm_server import vllm_python
 
         self.python = vllm_python(python)  # fails now, before any model is loaded
         self.model, self.server_args, self.concurrency = model, list(server_args), concurrency
         self.max_rank = next((r for r in VLLM_LORA_RANKS if r >= max_lineage_rank), None)
         if self.max_rank is None:
-            raise ConfigError(f"sampler vllm: a lineage may reach LoRA rank {max_lineage_rank} "
-                              f"(lora_rank x rounds), above vLLM's limit of {VLLM_LORA_RANKS[-1]}")
+            raise ConfigError(
+                f"sampler vllm: a lineage may reach LoRA rank {max_lineage_rank} "
+                f"(lora_rank x rounds), above vLLM's limit of {VLLM_LORA_RANKS[-1]}"
+            )
         self.server = None
         self._work: Path | None = None  # folded lineages, deleted by close()
 
@@ -113,8 +124,9 @@ class VLLMSampler:
         from driftlab.models.vllm_server import SERVED_NAME, VLLMServer
 
         if self.server is None:
-            self.server = VLLMServer(resolve(self.model), self.python, self.max_rank,
-                                     self.server_args)
+            self.server = VLLMServer(
+                resolve(self.model), self.python, self.max_rank, self.server_args
+            )
             self.server.start()
         name = SERVED_NAME
         if adapters:
@@ -127,8 +139,12 @@ class VLLMSampler:
                 if not path.exists():
                     combine_adapters(adapters, path)
             self.server.load_adapter(name, path)
-        client = load_generator(f"openai:{name}@{self.server.url}", concurrency=self.concurrency,
-                                timeout=1800, max_retries=2)
+        client = load_generator(
+            f"openai:{name}@{self.server.url}",
+            concurrency=self.concurrency,
+            timeout=1800,
+            max_retries=2,
+        )
         return ServedPolicy(model, client, self.server)
 
     def close(self) -> None:
@@ -148,10 +164,13 @@ def combine_adapters(adapters: list[Path], out: Path) -> Path:
     configs = [json.loads((Path(a) / "adapter_config.json").read_text()) for a in adapters]
     weights = [load_file(str(Path(a) / "adapter_model.safetensors")) for a in adapters]
     keys = set(weights[0])
-    if any(set(w) != keys for w in weights) or any(c.get("rank_pattern") or c.get("alpha_pattern")
-                                                   for c in configs):
-        raise DriftlabError(f"cannot fold lineage {[str(a) for a in adapters]} into one adapter: "
-                            "its adapters adapt different modules or ranks per module")
+    if any(set(w) != keys for w in weights) or any(
+        c.get("rank_pattern") or c.get("alpha_pattern") for c in configs
+    ):
+        raise DriftlabError(
+            f"cannot fold lineage {[str(a) for a in adapters]} into one adapter: "
+            "its adapters adapt different modules or ranks per module"
+        )
     scales = [c["lora_alpha"] / (c["r"] ** 0.5 if c.get("use_rslora") else c["r"]) for c in configs]
     merged = {}
     for key in sorted(keys):

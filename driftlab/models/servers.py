@@ -14,8 +14,8 @@ import itertools
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass
@@ -28,8 +28,13 @@ class Health:
 class ServerPool:
     """Thread-safe choice among base URLs. With one URL it never marks anything down."""
 
-    def __init__(self, urls: list[str], backoff: float = 1.0, max_backoff: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        urls: list[str],
+        backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if not urls:
             raise ValueError("a server pool needs at least one URL")
         self.urls = list(urls)
@@ -45,7 +50,7 @@ class ServerPool:
         with self._lock:
             now = self.clock()
             turn = next(self._turn)
-            order = self.urls[turn % len(self.urls):] + self.urls[:turn % len(self.urls)]
+            order = self.urls[turn % len(self.urls) :] + self.urls[: turn % len(self.urls)]
             up = [u for u in order if self.health[u].down_until <= now]
             if up:
                 url, wait = min(up, key=lambda u: self.health[u].in_flight), 0.0

@@ -75,8 +75,10 @@ def adapter_base(adapter: Path) -> str:
     """The base model a PEFT adapter folder was trained on, as its adapter_config.json names it."""
     base = read_json(adapter / "adapter_config.json").get("base_model_name_or_path")
     if not base:
-        raise DriftlabError(f"{adapter} is a PEFT adapter whose adapter_config.json names no base model "
-                            "(base_model_name_or_path): set it to the base model's path or hub id")
+        raise DriftlabError(
+            f"{adapter} is a PEFT adapter whose adapter_config.json names no base model "
+            "(base_model_name_or_path): set it to the base model's path or hub id"
+        )
     return base
 
 
@@ -95,14 +97,23 @@ def load_model(spec: str, batch_size: int = 32) -> Generator:
 def spec_identity(spec: str) -> dict:
     """What a model spec stands for, for cache keys: a run round is its adapters' files."""
     base, adapters = parse_spec(spec)
-    return {"spec": spec, "base": base, "adapters": [(str(a), _stamp(a)) for a in adapters],
-            "weights": _stamp(Path(base)) if Path(base).is_dir() else None}
+    return {
+        "spec": spec,
+        "base": base,
+        "adapters": [(str(a), _stamp(a)) for a in adapters],
+        "weights": _stamp(Path(base)) if Path(base).is_dir() else None,
+    }
 
 
 def _stamp(folder: Path) -> int | None:
     """When a folder's weights were last written: a rewritten checkpoint is a new model."""
-    files = [folder / n for n in ("adapter_model.safetensors", "model.safetensors",
-                                  "model.safetensors.index.json", "pytorch_model.bin")]
+    files = [
+        folder / n
+        for n in (
+            "adapter_model.safetensors",
+            "model.safetensors",
+            "model.safetensors.index.json",
+            "pytorch_model.bin",
+        )
+    ]
     return max((f.stat().st_mtime_ns for f in files if f.exists()), default=None)
-
-

@@ -41,9 +41,13 @@ class VLLMConfig:
 
     def __post_init__(self) -> None:
         if not self.model:
-            raise DriftlabError("vllm backend: no model (spec is vllm:MODEL?tensor_parallel_size=N)")
+            raise DriftlabError(
+                "vllm backend: no model (spec is vllm:MODEL?tensor_parallel_size=N)"
+            )
         if self.tensor_parallel_size < 1 or self.pipeline_parallel_size < 1:
-            raise DriftlabError("vllm backend: tensor_parallel_size and pipeline_parallel_size must be >= 1")
+            raise DriftlabError(
+                "vllm backend: tensor_parallel_size and pipeline_parallel_size must be >= 1"
+            )
         if not 0 < self.gpu_memory_utilization <= 1:
             raise DriftlabError("vllm backend: gpu_memory_utilization must be in (0, 1]")
 
@@ -54,7 +58,9 @@ class VLLMConfig:
         settings = {}
         for key, value in [*parse_qsl(query, keep_blank_values=True), *options.items()]:
             if key not in types:
-                raise DriftlabError(f"vllm backend: unknown setting {key!r}; allowed: {', '.join(sorted(types))}")
+                raise DriftlabError(
+                    f"vllm backend: unknown setting {key!r}; allowed: {', '.join(sorted(types))}"
+                )
             settings[key] = _coerce(key, value, types[key])
         return cls(model=model, **settings)
 
@@ -94,8 +100,12 @@ def sampling_kwargs(params: SamplingParams, chat_index: int) -> dict[str, Any]:
 def to_completions(request_output: Any) -> list[Completion]:
     """A vLLM RequestOutput as Completions, by sample index."""
     outs = sorted(request_output.outputs, key=lambda o: o.index)
-    return [Completion(o.text.strip(), len(o.token_ids), "length" if o.finish_reason == "length" else "stop")
-            for o in outs]
+    return [
+        Completion(
+            o.text.strip(), len(o.token_ids), "length" if o.finish_reason == "length" else "stop"
+        )
+        for o in outs
+    ]
 
 
 def prompt_logprob_sum(request_output: Any, first: int) -> tuple[float, int]:
@@ -117,8 +127,9 @@ class VLLMModel:
         except ImportError:
             raise DriftlabError(
                 "the vllm: backend runs vLLM inside driftlab's process, and vLLM is not importable "
-                "here (its pins exclude driftlab's); use `[model] sampler = \"vllm\"`, or an "
-                "openai: spec against a vLLM server in its own environment (make vllm-env)") from None
+                'here (its pins exclude driftlab\'s); use `[model] sampler = "vllm"`, or an '
+                "openai: spec against a vLLM server in its own environment (make vllm-env)"
+            ) from None
         from driftlab.models.builtin import BUILTIN_MODELS, resolve
 
         self.cfg = config
@@ -136,7 +147,9 @@ class VLLMModel:
     def from_spec(cls, spec: str, **options: Any) -> VLLMModel:
         return cls(VLLMConfig.from_spec(spec, **options))
 
-    def generate(self, chats: list[Chat], params: SamplingParams, desc: str = "sampling") -> list[list[Completion]]:
+    def generate(
+        self, chats: list[Chat], params: SamplingParams, desc: str = "sampling"
+    ) -> list[list[Completion]]:
         sps = [self._vllm.SamplingParams(**sampling_kwargs(params, i)) for i in range(len(chats))]
         outs = self.llm.chat(chats, sps, use_tqdm=True, lora_request=self._lora)
         return [to_completions(o) for o in outs]

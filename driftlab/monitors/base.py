@@ -56,7 +56,9 @@ class MonitorResult:
 class MeasureContext:
     """One model under measurement, with a sample cache so monitors share generations."""
 
-    def __init__(self, round: int, model: Generator, task: Task, eval_set: list[Problem], seed: int):
+    def __init__(
+        self, round: int, model: Generator, task: Task, eval_set: list[Problem], seed: int
+    ):
         self.round = round
         self.model = model
         self.task = task
@@ -64,15 +66,21 @@ class MeasureContext:
         self.seed = seed
         self._cache: dict[tuple, list[list[Completion]]] = {}
 
-    def sample(self, chats: list[Chat], params: SamplingParams, desc: str) -> list[list[Completion]]:
+    def sample(
+        self, chats: list[Chat], params: SamplingParams, desc: str
+    ) -> list[list[Completion]]:
         key = (repr(chats), params)
         if key not in self._cache:
             self._cache[key] = self.model.generate(chats, params, desc=desc)
         return self._cache[key]
 
-    def eval_samples(self, cfg: EvalSampling, n: int, greedy: bool = False) -> list[list[Completion]]:
+    def eval_samples(
+        self, cfg: EvalSampling, n: int, greedy: bool = False
+    ) -> list[list[Completion]]:
         """The model's chain-of-thought answers to the held-out set; shared across monitors."""
-        chats = [[{"role": "user", "content": self.task.cot_prompt(p.question)}] for p in self.eval_set]
+        chats = [
+            [{"role": "user", "content": self.task.cot_prompt(p.question)}] for p in self.eval_set
+        ]
         params = SamplingParams(
             n=1 if greedy else n,
             temperature=0.0 if greedy else cfg.temperature,

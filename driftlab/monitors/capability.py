@@ -21,7 +21,9 @@ class CapabilityConfig(EvalSampling):
     alpha: float = Field(0.05, gt=0, lt=1, description="significance level for findings")
 
 
-def expected_calibration_error(conf: np.ndarray, correct: np.ndarray, bins: int) -> tuple[float, list]:
+def expected_calibration_error(
+    conf: np.ndarray, correct: np.ndarray, bins: int
+) -> tuple[float, list]:
     """ECE over equal-width confidence bins, with the per-bin table for the report."""
     edges = np.linspace(0, 1, bins + 1)
     ece, table = 0.0, []
@@ -30,8 +32,14 @@ def expected_calibration_error(conf: np.ndarray, correct: np.ndarray, bins: int)
         if m.any():
             gap = abs(conf[m].mean() - correct[m].mean())
             ece += m.mean() * gap
-            table.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": int(m.sum()),
-                          "confidence": float(conf[m].mean()), "accuracy": float(correct[m].mean())})
+            table.append(
+                {
+                    "bin": f"{lo:.1f}-{hi:.1f}",
+                    "n": int(m.sum()),
+                    "confidence": float(conf[m].mean()),
+                    "accuracy": float(correct[m].mean()),
+                }
+            )
     return float(ece), table
 
 
@@ -67,14 +75,22 @@ class Capability:
         from sklearn.metrics import brier_score_loss, roc_auc_score
 
         task, probs = ctx.task, ctx.eval_set
-        if not getattr(task, "has_ground_truth", True):  # e.g. open-ended instructions: nothing to score
+        if not getattr(
+            task, "has_ground_truth", True
+        ):  # e.g. open-ended instructions: nothing to score
             return MonitorResult({"evaluated": 0.0})
         greedy = ctx.eval_samples(self.cfg, 1, greedy=True)
         records = []
         for p, [c] in zip(probs, greedy, strict=True):
             pred = task.extract(c.text)
-            records.append({"id": p.id, "truth": p.answer, "greedy": pred,
-                            "greedy_correct": task.is_correct(pred, p.answer)})
+            records.append(
+                {
+                    "id": p.id,
+                    "truth": p.answer,
+                    "greedy": pred,
+                    "greedy_correct": task.is_correct(pred, p.answer),
+                }
+            )
         metrics = {
             "accuracy": float(np.mean([r["greedy_correct"] for r in records])),
             "no_answer_rate": float(np.mean([r["greedy"] is None for r in records])),
@@ -93,7 +109,9 @@ class Capability:
                 ece=ece,
                 brier=float(brier_score_loss(correct, conf, labels=[0, 1])),
                 # Does vote share rank right answers above wrong ones? (undefined if all agree)
-                auroc=float(roc_auc_score(correct, conf)) if len(set(correct)) > 1 else float("nan"),
+                auroc=float(roc_auc_score(correct, conf))
+                if len(set(correct)) > 1
+                else float("nan"),
             )
             tables = {"calibration": table}
         else:
@@ -109,9 +127,17 @@ class Capability:
         delta = metrics["accuracy"] - self.baseline.metrics["accuracy"]
         significant = p < self.cfg.alpha
         verdict = "a significant" if significant else "no significant"
-        msg = (f"greedy accuracy {metrics['accuracy']:.1%} vs {self.baseline.metrics['accuracy']:.1%} at "
-               f"round 0 ({delta:+.1%}): {fixed} questions fixed, {broken} broken, "
-               f"{verdict} change (McNemar p={p:.3f})")
+        msg = (
+            f"greedy accuracy {metrics['accuracy']:.1%} vs {self.baseline.metrics['accuracy']:.1%} at "
+            f"round 0 ({delta:+.1%}): {fixed} questions fixed, {broken} broken, "
+            f"{verdict} change (McNemar p={p:.3f})"
+        )
         severity = "warning" if significant and delta < 0 else "info"
-        return [Finding("capability", msg, severity,
-                        {"fixed": fixed, "broken": broken, "p": p, "delta": delta})]
+        return [
+            Finding(
+                "capability",
+                msg,
+                severity,
+                {"fixed": fixed, "broken": broken, "p": p, "delta": delta},
+            )
+        ]

@@ -20,9 +20,13 @@ from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, Monit
 
 class DiversityConfig(EvalSampling):
     max_n: int = Field(3, ge=1, le=5, description="distinct-1..max_n")
-    self_bleu: bool = Field(True, description="self-BLEU within each question's samples (sacrebleu)")
+    self_bleu: bool = Field(
+        True, description="self-BLEU within each question's samples (sacrebleu)"
+    )
     embedding: str | None = Field("minilm-l6", description="embedder for dispersion; none to skip")
-    warn_drop: float = Field(0.2, gt=0, lt=1, description="relative fall from round 0 that is a finding")
+    warn_drop: float = Field(
+        0.2, gt=0, lt=1, description="relative fall from round 0 that is a finding"
+    )
 
 
 # Falling means less diverse for these; (metric, what it measures) for findings.
@@ -83,12 +87,19 @@ class Diversity:
 
     @classmethod
     def metric_names(cls, config: DiversityConfig) -> list[str]:
-        return [*(f"distinct_{n}" for n in range(1, config.max_n + 1)), "distinct_2_within",
-                "answer_entropy",
-                *(["self_bleu_within"] if config.self_bleu else []),
-                *(["dispersion", "dispersion_within"] if config.embedding else []),
-                "length_mean", "length_std", "length_p10", "length_p50", "length_p90",
-                "truncated_rate"]
+        return [
+            *(f"distinct_{n}" for n in range(1, config.max_n + 1)),
+            "distinct_2_within",
+            "answer_entropy",
+            *(["self_bleu_within"] if config.self_bleu else []),
+            *(["dispersion", "dispersion_within"] if config.embedding else []),
+            "length_mean",
+            "length_std",
+            "length_p10",
+            "length_p50",
+            "length_p90",
+            "truncated_rate",
+        ]
 
     def fit(self, baseline: MonitorResult | None) -> Diversity:
         self.baseline = dict(baseline.metrics) if baseline else {}
@@ -106,7 +117,9 @@ class Diversity:
             np.mean([entropy([ctx.task.extract(c.text) for c in comps]) for comps in samples])
         )
         if self.cfg.self_bleu:
-            metrics["self_bleu_within"] = _nanmean([self_bleu([c.text for c in comps]) for comps in samples])
+            metrics["self_bleu_within"] = _nanmean(
+                [self_bleu([c.text for c in comps]) for comps in samples]
+            )
         if self.cfg.embedding:
             from driftlab.models.embed import embed
 
@@ -114,7 +127,8 @@ class Diversity:
             metrics["dispersion"] = dispersion(vecs)
             bounds = np.cumsum([0] + [len(comps) for comps in samples])
             metrics["dispersion_within"] = _nanmean(
-                [dispersion(vecs[a:b]) for a, b in zip(bounds[:-1], bounds[1:])])
+                [dispersion(vecs[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+            )
         lengths = np.array([c.num_tokens for comps in samples for c in comps])
         metrics["length_mean"] = float(np.mean(lengths))
         metrics["length_std"] = float(np.std(lengths))
@@ -124,9 +138,13 @@ class Diversity:
             np.mean([c.finish_reason == "length" for comps in samples for c in comps])
         )
         hist = np.histogram(lengths, bins=min(20, max(1, len(set(lengths.tolist())))))
-        table = [{"tokens_from": float(lo), "tokens_to": float(hi), "count": int(n)}
-                 for lo, hi, n in zip(hist[1][:-1], hist[1][1:], hist[0])]
-        return MonitorResult(metrics, findings=self._drops(metrics, ctx.round), tables={"length_hist": table})
+        table = [
+            {"tokens_from": float(lo), "tokens_to": float(hi), "count": int(n)}
+            for lo, hi, n in zip(hist[1][:-1], hist[1][1:], hist[0])
+        ]
+        return MonitorResult(
+            metrics, findings=self._drops(metrics, ctx.round), tables={"length_hist": table}
+        )
 
     def _drops(self, metrics: dict[str, float], round_: int) -> list[Finding]:
         """A finding per watched metric that fell more than warn_drop below round 0's."""
@@ -137,10 +155,15 @@ class Diversity:
                 continue
             fall = 1 - now / base
             if fall > self.cfg.warn_drop:
-                out.append(Finding(
-                    "diversity", f"{what} fell {fall:.0%} from round 0 ({base:.3g} -> {now:.3g}) at round "
-                    f"{round_}: possible mode collapse", "warning",
-                    {"metric": key, "baseline": base, "value": now, "relative_drop": fall}))
+                out.append(
+                    Finding(
+                        "diversity",
+                        f"{what} fell {fall:.0%} from round 0 ({base:.3g} -> {now:.3g}) at round "
+                        f"{round_}: possible mode collapse",
+                        "warning",
+                        {"metric": key, "baseline": base, "value": now, "relative_drop": fall},
+                    )
+                )
         return out
 
 

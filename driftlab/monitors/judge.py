@@ -30,13 +30,19 @@ from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, Monit
 
 class JudgeConfig(EvalSampling):
     enabled: bool = False
-    prompt: JudgePrompt = Field("additive-5pt-brief", description="judge template name or text with {prompt} {response}")
-    mode: Literal["expected", "sample"] = Field("expected", description="probability-weighted score, or "
-                                                "sampled judgements parsed for 'Score: N'")
+    prompt: JudgePrompt = Field(
+        "additive-5pt-brief", description="judge template name or text with {prompt} {response}"
+    )
+    mode: Literal["expected", "sample"] = Field(
+        "expected",
+        description="probability-weighted score, or sampled judgements parsed for 'Score: N'",
+    )
     judge_samples: int = Field(1, ge=1)
     judge_max_new_tokens: int = Field(64, ge=1)
     reference: ModelSpec | None = Field(None, description="fixed reference judge (model spec)")
-    warn_self_preference: float = Field(0.5, gt=0, description="self-preference (points) that is a finding")
+    warn_self_preference: float = Field(
+        0.5, gt=0, description="self-preference (points) that is a finding"
+    )
 
 
 @MONITORS.register("judge")
@@ -53,9 +59,17 @@ class Judge:
     @classmethod
     def metric_names(cls, config: JudgeConfig) -> list[str]:
         ref = ["spearman_vs_reference", "reference_preference"] if config.reference else []
-        return ["score_mean", "score_std", "parse_failure_rate", *(f"hist_{b}" for b in range(6)),
-                "auroc_vs_truth", "score_gap_right_wrong", "answers_changed", "self_preference",
-                *ref]
+        return [
+            "score_mean",
+            "score_std",
+            "parse_failure_rate",
+            *(f"hist_{b}" for b in range(6)),
+            "auroc_vs_truth",
+            "score_gap_right_wrong",
+            "answers_changed",
+            "self_preference",
+            *ref,
+        ]
 
     def fit(self, baseline: MonitorResult | None) -> Judge:
         self.baseline = list(baseline.records) if baseline else []
@@ -65,13 +79,20 @@ class Judge:
         answers = [c[0].text for c in ctx.eval_samples(self.cfg, 1, greedy=True)]
         prompts = [ctx.task.cot_prompt(p.question) for p in ctx.eval_set]
         scores, failures = self._grade(ctx, ctx.model, prompts, answers)
-        records = [{"id": p.id, "prompt": q, "response": a, "score": s}
-                   for p, q, a, s in zip(ctx.eval_set, prompts, answers, scores)]
+        records = [
+            {"id": p.id, "prompt": q, "response": a, "score": s}
+            for p, q, a, s in zip(ctx.eval_set, prompts, answers, scores)
+        ]
         ok = np.array([s for s in scores if s is not None], dtype=float)
-        metrics = {"score_mean": float(ok.mean()) if len(ok) else float("nan"),
-                   "score_std": float(ok.std()) if len(ok) else float("nan"),
-                   "parse_failure_rate": failures}
-        metrics |= {k.removeprefix("judge_"): v / max(1, len(ok)) for k, v in score_histogram(list(ok)).items()}
+        metrics = {
+            "score_mean": float(ok.mean()) if len(ok) else float("nan"),
+            "score_std": float(ok.std()) if len(ok) else float("nan"),
+            "parse_failure_rate": failures,
+        }
+        metrics |= {
+            k.removeprefix("judge_"): v / max(1, len(ok))
+            for k, v in score_histogram(list(ok)).items()
+        }
         if getattr(ctx.task, "has_ground_truth", True):
             metrics |= self._truth(ctx, records)
         if self.cfg.reference:
@@ -89,19 +110,32 @@ class Judge:
             self._reference = load_generator(self.cfg.reference)
         return self._reference
 
-    def _grade(self, ctx: MeasureContext, model, prompts: list[str], answers: list[str]) -> tuple[list, float]:
+    def _grade(
+        self, ctx: MeasureContext, model, prompts: list[str], answers: list[str]
+    ) -> tuple[list, float]:
         """(score per answer, None where no judgement parsed; the share of judgements that failed)."""
-        chats = [[{"role": "user", "content": fill(self.template, prompt=p, response=a)}]
-                 for p, a in zip(prompts, answers)]
+        chats = [
+            [{"role": "user", "content": fill(self.template, prompt=p, response=a)}]
+            for p, a in zip(prompts, answers)
+        ]
         if self.cfg.mode == "expected":
             return [j["score"] for j in expected_scores(model, chats)], 0.0
-        params = SamplingParams(n=self.cfg.judge_samples, temperature=1.0, top_p=1.0,
-                                max_new_tokens=self.cfg.judge_max_new_tokens, seed=ctx.seed)
+        params = SamplingParams(
+            n=self.cfg.judge_samples,
+            temperature=1.0,
+            top_p=1.0,
+            max_new_tokens=self.cfg.judge_max_new_tokens,
+            seed=ctx.seed,
+        )
         outs = model.generate(chats, params, desc=f"round {ctx.round}: judge monitor")
         parsed = [[parse_score(o.text).value for o in comps] for comps in outs]
         fails = sum(v is None for vs in parsed for v in vs) / max(1, sum(map(len, parsed)))
-        return [float(np.mean([v for v in vs if v is not None])) if any(v is not None for v in vs) else None
-                for vs in parsed], fails
+        return [
+            float(np.mean([v for v in vs if v is not None]))
+            if any(v is not None for v in vs)
+            else None
+            for vs in parsed
+        ], fails
 
     def _truth(self, ctx: MeasureContext, records: list[dict]) -> dict[str, float]:
         from sklearn.metrics import roc_auc_score
@@ -114,33 +148,60 @@ class Judge:
         wrong = [s for s, c in pairs if not c]
         if not right or not wrong:
             return {"auroc_vs_truth": float("nan"), "score_gap_right_wrong": float("nan")}
-        return {"auroc_vs_truth": float(roc_auc_score([c for _, c in pairs], [s for s, _ in pairs])),
-                "score_gap_right_wrong": float(np.mean(right) - np.mean(wrong))}
+        return {
+            "auroc_vs_truth": float(roc_auc_score([c for _, c in pairs], [s for s, _ in pairs])),
+            "score_gap_right_wrong": float(np.mean(right) - np.mean(wrong)),
+        }
 
-    def _self_preference(self, ctx: MeasureContext, records: list[dict], metrics: dict) -> list[Finding]:
+    def _self_preference(
+        self, ctx: MeasureContext, records: list[dict], metrics: dict
+    ) -> list[Finding]:
         """Grade round 0's answers with today's judge; own minus theirs, per question."""
         base = {r["id"]: r for r in self.baseline}
-        both = [(r, base[r["id"]]) for r in records if r["id"] in base and r["response"] != base[r["id"]]["response"]]
+        both = [
+            (r, base[r["id"]])
+            for r in records
+            if r["id"] in base and r["response"] != base[r["id"]]["response"]
+        ]
         metrics["answers_changed"] = float(len(both))
         if not both:
             return []
-        theirs, _ = self._grade(ctx, ctx.model, [b["prompt"] for _, b in both], [b["response"] for _, b in both])
-        diffs = [r["score"] - t for (r, _), t in zip(both, theirs) if r["score"] is not None and t is not None]
+        theirs, _ = self._grade(
+            ctx, ctx.model, [b["prompt"] for _, b in both], [b["response"] for _, b in both]
+        )
+        diffs = [
+            r["score"] - t
+            for (r, _), t in zip(both, theirs)
+            if r["score"] is not None and t is not None
+        ]
         metrics["self_preference"] = float(np.mean(diffs)) if diffs else float("nan")
         if self.cfg.reference:
-            ref_theirs, _ = self._grade(ctx, self.reference(), [b["prompt"] for _, b in both],
-                                        [b["response"] for _, b in both])
-            ref = [r["reference_score"] - t for (r, _), t in zip(both, ref_theirs)
-                   if r.get("reference_score") is not None and t is not None]
+            ref_theirs, _ = self._grade(
+                ctx,
+                self.reference(),
+                [b["prompt"] for _, b in both],
+                [b["response"] for _, b in both],
+            )
+            ref = [
+                r["reference_score"] - t
+                for (r, _), t in zip(both, ref_theirs)
+                if r.get("reference_score") is not None and t is not None
+            ]
             metrics["reference_preference"] = float(np.mean(ref)) if ref else float("nan")
             excess = metrics["self_preference"] - metrics["reference_preference"]
         else:
             excess = metrics["self_preference"]
         if not math.isnan(excess) and excess > self.cfg.warn_self_preference:
-            return [Finding("judge", f"round {ctx.round}: the judge scores its own answers {excess:.2f} points "
-                            f"above round 0's answers to the same {len(diffs)} questions"
-                            + (" beyond what the reference judge sees" if self.cfg.reference else ""),
-                            "warning", {"self_preference": metrics["self_preference"], "excess": excess})]
+            return [
+                Finding(
+                    "judge",
+                    f"round {ctx.round}: the judge scores its own answers {excess:.2f} points "
+                    f"above round 0's answers to the same {len(diffs)} questions"
+                    + (" beyond what the reference judge sees" if self.cfg.reference else ""),
+                    "warning",
+                    {"self_preference": metrics["self_preference"], "excess": excess},
+                )
+            ]
         return []
 
 

@@ -24,7 +24,9 @@ class ProbeConfig(MonitorConfig):
 class GeneratedProbeConfig(ProbeConfig):
     enabled: bool = False
     max_new_tokens: int = Field(48, ge=1)
-    judge: ModelSpec | None = Field(None, description="fixed judge model (built-in name, path, hub id, openai:...)")
+    judge: ModelSpec | None = Field(
+        None, description="fixed judge model (built-in name, path, hub id, openai:...)"
+    )
 
 
 class BiasConfig(GeneratedProbeConfig):
@@ -33,11 +35,15 @@ class BiasConfig(GeneratedProbeConfig):
 
 class SemanticConfig(GeneratedProbeConfig):
     embedding: str = "minilm-l6"
-    warn_distance: float = Field(0.25, gt=0, le=2, description="drift whose CI lies above this is a finding")
+    warn_distance: float = Field(
+        0.25, gt=0, le=2, description="drift whose CI lies above this is a finding"
+    )
 
 
 class ReflectivityConfig(ProbeConfig):
-    warn_shift: float = Field(0.15, gt=0, le=1, description="mean |shift| of a subtask that is a finding")
+    warn_shift: float = Field(
+        0.15, gt=0, le=1, description="mean |shift| of a subtask that is a finding"
+    )
 
 
 class _ProbeMonitor:
@@ -73,8 +79,14 @@ class Bias(_ProbeMonitor):
         return ["refusal_rate", *(f"{k}_{m}{end}" for k in keys for m in ends for end in ends[m])]
 
     def score(self, ctx: MeasureContext) -> MonitorResult:
-        metrics, records = bias.score(ctx.model, self.items, self.cfg.max_new_tokens, ctx.seed, self.judge())
-        findings = bias.compare(metrics, records, self.baseline, ctx.round, ctx.seed) if self.baseline else []
+        metrics, records = bias.score(
+            ctx.model, self.items, self.cfg.max_new_tokens, ctx.seed, self.judge()
+        )
+        findings = (
+            bias.compare(metrics, records, self.baseline, ctx.round, ctx.seed)
+            if self.baseline
+            else []
+        )
         return MonitorResult(metrics, findings, records)
 
 
@@ -86,16 +98,32 @@ class SemanticDrift(_ProbeMonitor):
 
     @classmethod
     def metric_names(cls, config: SemanticConfig) -> list[str]:
-        return ["answer_tokens_mean", "drift", "drift_low", "drift_high", "drift_p90",
-                "unchanged_share", *(["same_meaning"] if config.judge else [])]
+        return [
+            "answer_tokens_mean",
+            "drift",
+            "drift_low",
+            "drift_high",
+            "drift_p90",
+            "unchanged_share",
+            *(["same_meaning"] if config.judge else []),
+        ]
 
     def score(self, ctx: MeasureContext) -> MonitorResult:
         records = semantic.answer(ctx.model, self.items, self.cfg.max_new_tokens, ctx.seed)
-        metrics = {"answer_tokens_mean": sum(len(r["text"].split()) for r in records) / len(records)}
+        metrics = {
+            "answer_tokens_mean": sum(len(r["text"].split()) for r in records) / len(records)
+        }
         findings = []
         if self.baseline:
-            more, findings = semantic.compare(records, self.baseline, self.cfg.embedding, ctx.seed,
-                                              self.cfg.warn_distance, ctx.round, self.judge())
+            more, findings = semantic.compare(
+                records,
+                self.baseline,
+                self.cfg.embedding,
+                ctx.seed,
+                self.cfg.warn_distance,
+                ctx.round,
+                self.judge(),
+            )
             metrics |= more
         return MonitorResult(metrics, findings, records)
 
@@ -107,11 +135,21 @@ class Reflectivity(_ProbeMonitor):
 
     @classmethod
     def metric_names(cls, config: ReflectivityConfig) -> list[str]:
-        return ["position_bias", "consistency", "p_first.*", "consistency.*", "shift", "flips",
-                "shift.*"]
+        return [
+            "position_bias",
+            "consistency",
+            "p_first.*",
+            "consistency.*",
+            "shift",
+            "flips",
+            "shift.*",
+        ]
 
     def score(self, ctx: MeasureContext) -> MonitorResult:
         metrics, records = reflectivity.score(ctx.model, self.items)
-        findings = reflectivity.compare(metrics, records, self.baseline, self.cfg.warn_shift, ctx.round) \
-            if self.baseline else []
+        findings = (
+            reflectivity.compare(metrics, records, self.baseline, self.cfg.warn_shift, ctx.round)
+            if self.baseline
+            else []
+        )
         return MonitorResult(metrics, findings, records)

@@ -22,8 +22,12 @@ from driftlab.monitors.base import MONITORS, MeasureContext, MonitorConfig, Moni
 
 
 class ReferencePPLConfig(MonitorConfig):
-    path: str | None = Field(None, description="text file, passages split by blank lines; default: shipped")
-    warn_skew: float = Field(0.3, gt=0, le=1, description="tail_skew (Spearman) that, if significant, is a finding")
+    path: str | None = Field(
+        None, description="text file, passages split by blank lines; default: shipped"
+    )
+    warn_skew: float = Field(
+        0.3, gt=0, le=1, description="tail_skew (Spearman) that, if significant, is a finding"
+    )
 
 
 def load_passages(path: str | None) -> list[str]:
@@ -52,12 +56,23 @@ class ReferencePPL:
 
     @classmethod
     def metric_names(cls, config: ReferencePPLConfig) -> list[str]:
-        return ["ppl", "ppl_p10", "ppl_median", "ppl_p90", "ppl_max", "tail_ratio", "rose_share",
-                "tail_skew", "tail_skew_p"]
+        return [
+            "ppl",
+            "ppl_p10",
+            "ppl_median",
+            "ppl_p90",
+            "ppl_max",
+            "tail_ratio",
+            "rose_share",
+            "tail_skew",
+            "tail_skew_p",
+        ]
 
     def fit(self, baseline: MonitorResult | None) -> ReferencePPL:
         rows = baseline.records if baseline else []
-        self.baseline = np.array([r["ppl"] for r in rows]) if len(rows) == len(self.passages) else None
+        self.baseline = (
+            np.array([r["ppl"] for r in rows]) if len(rows) == len(self.passages) else None
+        )
         return self
 
     def score(self, ctx: MeasureContext) -> MonitorResult:
@@ -76,7 +91,10 @@ class ReferencePPL:
         findings = []
         if self.baseline is not None and len(ppl) >= 3:
             findings = self._tail(metrics, ppl, ctx.round)
-        records = [{"passage": i, "ppl": float(x), "tokens": n} for i, (x, (_, n)) in enumerate(zip(ppl, scored))]
+        records = [
+            {"passage": i, "ppl": float(x), "tokens": n}
+            for i, (x, (_, n)) in enumerate(zip(ppl, scored))
+        ]
         return MonitorResult(metrics, findings=findings, records=records)
 
     def _tail(self, metrics: dict[str, float], ppl: np.ndarray, round_: int) -> list[Finding]:
@@ -84,14 +102,22 @@ class ReferencePPL:
         from scipy.stats import spearmanr
 
         change = np.log(ppl / self.baseline)
-        metrics["rose_share"] = float(np.mean(change > np.log(1.1)))  # passages >10% more perplexing
+        metrics["rose_share"] = float(
+            np.mean(change > np.log(1.1))
+        )  # passages >10% more perplexing
         if np.ptp(change) == 0:
             return []
         rho, p = spearmanr(self.baseline, change)
         metrics["tail_skew"], metrics["tail_skew_p"] = float(rho), float(p)
         if rho >= self.cfg.warn_skew and p < 0.05:
-            return [Finding("reference_ppl", f"round {round_}: the human passages that were already least "
-                            f"likely lost the most (Spearman {rho:.2f}, p={p:.3g}; p90/median "
-                            f"{metrics['tail_ratio']:.2f}): the model-collapse signature of vanishing tails",
-                            "warning", {"tail_skew": float(rho), "p": float(p)})]
+            return [
+                Finding(
+                    "reference_ppl",
+                    f"round {round_}: the human passages that were already least "
+                    f"likely lost the most (Spearman {rho:.2f}, p={p:.3g}; p90/median "
+                    f"{metrics['tail_ratio']:.2f}): the model-collapse signature of vanishing tails",
+                    "warning",
+                    {"tail_skew": float(rho), "p": float(p)},
+                )
+            ]
         return []

@@ -24,14 +24,25 @@ def score(model: Generator, items: list[dict]) -> tuple[dict[str, float], list[d
     for it in items:
         first, second = it["options"]
         for a, b in ((first, second), (second, first)):
-            chats.append([{"role": "user", "content": ASK.format(question=it["question"], a=a, b=b)}])
-    lps = option_logprobs(model, [c for c in chats for _ in (0, 1)], ["A", "B"] * len(chats), "reflectivity probes")
+            chats.append(
+                [{"role": "user", "content": ASK.format(question=it["question"], a=a, b=b)}]
+            )
+    lps = option_logprobs(
+        model, [c for c in chats for _ in (0, 1)], ["A", "B"] * len(chats), "reflectivity probes"
+    )
     p_a = [1 / (1 + math.exp(lps[2 * i + 1] - lps[2 * i])) for i in range(len(chats))]
     records = []
     for n, it in enumerate(items):
         forward, backward = p_a[2 * n], p_a[2 * n + 1]  # P(A) with the first option as A, then as B
-        records.append({"id": it["id"], "subtask": it["subtask"], "group": it["group"],
-                        "p_first": (forward + 1 - backward) / 2, "position_bias": (forward + backward) / 2 - 0.5})
+        records.append(
+            {
+                "id": it["id"],
+                "subtask": it["subtask"],
+                "group": it["group"],
+                "p_first": (forward + 1 - backward) / 2,
+                "position_bias": (forward + backward) / 2 - 0.5,
+            }
+        )
     metrics = {"position_bias": float(np.mean([r["position_bias"] for r in records]))}
     for sub in sorted({r["subtask"] for r in records}):
         rs = [r for r in records if r["subtask"] == sub]
@@ -50,21 +61,30 @@ def consistency(records: list[dict]) -> float:
     return float(np.mean([len(set(g)) == 1 for g in multi])) if multi else float("nan")
 
 
-def compare(metrics: dict[str, float], records: list[dict], baseline: list[dict], warn: float,
-            round_: int) -> list[Finding]:
+def compare(
+    metrics: dict[str, float], records: list[dict], baseline: list[dict], warn: float, round_: int
+) -> list[Finding]:
     base = {r["id"]: r["p_first"] for r in baseline}
     shifted = [(r, r["p_first"] - base[r["id"]]) for r in records if r["id"] in base]
     if not shifted:
         return []
     metrics["shift"] = float(np.mean([abs(d) for _, d in shifted]))
-    metrics["flips"] = float(sum((r["p_first"] >= 0.5) != (base[r["id"]] >= 0.5) for r, _ in shifted))
+    metrics["flips"] = float(
+        sum((r["p_first"] >= 0.5) != (base[r["id"]] >= 0.5) for r, _ in shifted)
+    )
     findings = []
     for sub in sorted({r["subtask"] for r, _ in shifted}):
         ds = [d for r, d in shifted if r["subtask"] == sub]
         metrics[f"shift.{sub}"] = float(np.mean([abs(d) for d in ds]))
         if metrics[f"shift.{sub}"] > warn:
-            findings.append(Finding("reflectivity", f"round {round_}: stated views on {sub.replace('_', ' ')} "
-                                    f"moved {metrics[f'shift.{sub}']:.2f} in probability from round 0 "
-                                    f"(mean signed {np.mean(ds):+.2f} towards the first option)", "warning",
-                                    {"subtask": sub, "shift": metrics[f"shift.{sub}"]}))
+            findings.append(
+                Finding(
+                    "reflectivity",
+                    f"round {round_}: stated views on {sub.replace('_', ' ')} "
+                    f"moved {metrics[f'shift.{sub}']:.2f} in probability from round 0 "
+                    f"(mean signed {np.mean(ds):+.2f} towards the first option)",
+                    "warning",
+                    {"subtask": sub, "shift": metrics[f"shift.{sub}"]},
+                )
+            )
     return findings

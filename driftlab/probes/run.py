@@ -15,8 +15,15 @@ from driftlab.store import write_json
 MONITOR_OF = {"bias": "bias", "semantic": "semantic_drift", "reflectivity": "reflectivity"}
 
 
-def run_probes(model_spec: str, kinds: list[str], out: Path, baseline: str | None = None,
-               sets: dict[str, str] | None = None, judge: str | None = None, seed: int = 0) -> dict[str, Any]:
+def run_probes(
+    model_spec: str,
+    kinds: list[str],
+    out: Path,
+    baseline: str | None = None,
+    sets: dict[str, str] | None = None,
+    judge: str | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     from driftlab.models.spec import load_model
     from driftlab.probes.sets import check_kind
 
@@ -38,8 +45,11 @@ def run_probes(model_spec: str, kinds: list[str], out: Path, baseline: str | Non
     ctx = MeasureContext(1 if baseline else 0, load_model(model_spec), None, [], seed)
     for kind, mon in monitors.items():
         res = mon.fit(base.get(kind)).score(ctx)
-        results["probes"][kind] = {"metrics": res.metrics, "findings": [f.to_dict() for f in res.findings],
-                                   "records": res.records}
+        results["probes"][kind] = {
+            "metrics": res.metrics,
+            "findings": [f.to_dict() for f in res.findings],
+            "records": res.records,
+        }
         if kind in base:
             results["probes"][kind]["baseline_metrics"] = base[kind].metrics
     out.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +19,8 @@ from driftlab.errors import DriftlabError
 from driftlab.store import parse_jsonl_lines, read_json, write_json, write_jsonl
 
 SUBTASKS: dict[str, str] = json.loads(
-    resources.files("driftlab.data").joinpath("probes/subtasks.json").read_text("utf-8"))
+    resources.files("driftlab.data").joinpath("probes/subtasks.json").read_text("utf-8")
+)
 
 
 class Item(BaseModel):
@@ -43,7 +44,9 @@ class ConceptProbe(Item):
 class ReflectivityItem(Item):
     """A two-option question; items sharing `group` are paraphrases of one another."""
 
-    subtask: Literal["self_concept", "temporal", "external_influence", "impact_prediction", "change_desirability"]
+    subtask: Literal[
+        "self_concept", "temporal", "external_influence", "impact_prediction", "change_desirability"
+    ]
     group: str
     question: str = Field(min_length=10)
     options: list[str] = Field(min_length=2, max_length=2)
@@ -56,7 +59,11 @@ class ReflectivityItem(Item):
         return v
 
 
-KINDS: dict[str, type[Item]] = {"bias": BiasPair, "semantic": ConceptProbe, "reflectivity": ReflectivityItem}
+KINDS: dict[str, type[Item]] = {
+    "bias": BiasPair,
+    "semantic": ConceptProbe,
+    "reflectivity": ReflectivityItem,
+}
 
 
 def check_kind(kind: str) -> type[Item]:
@@ -82,8 +89,10 @@ def load_set(kind: str, path: str | Path | None = None) -> list[dict[str, Any]]:
             item = cls.model_validate(row).model_dump()
         except ValidationError as e:
             first = e.errors()[0]
-            raise DriftlabError(f"{where}: not a {kind} probe item: {'.'.join(map(str, first['loc']))}: "
-                                f"{first['msg']}") from None
+            raise DriftlabError(
+                f"{where}: not a {kind} probe item: {'.'.join(map(str, first['loc']))}: "
+                f"{first['msg']}"
+            ) from None
         if item["id"] in seen:
             raise DriftlabError(f"{where}: duplicate item id {item['id']!r}")
         seen.add(item["id"])
@@ -98,11 +107,18 @@ def version_of(items: list[dict]) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def save_set(path: Path, kind: str, items: list[dict], provenance: dict[str, Any]) -> dict[str, Any]:
+def save_set(
+    path: Path, kind: str, items: list[dict], provenance: dict[str, Any]
+) -> dict[str, Any]:
     """Write items and `<path>.manifest.json` (version, counts, how it was built), atomically each."""
     check_kind(kind)
-    manifest = {"kind": kind, "version": version_of(items), "items": len(items),
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **provenance}
+    manifest = {
+        "kind": kind,
+        "version": version_of(items),
+        "items": len(items),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        **provenance,
+    }
     write_jsonl(path, items)
     write_json(manifest_path(path), manifest)
     return manifest

@@ -9,7 +9,9 @@ import numpy as np
 from driftlab.models.base import Generator
 
 
-def mean_ci(values: list[float] | np.ndarray, seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+def mean_ci(
+    values: list[float] | np.ndarray, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
     """(mean, low, high): percentile bootstrap over items (SciPy); NaN bounds under two items."""
     from scipy.stats import bootstrap
 
@@ -20,8 +22,14 @@ def mean_ci(values: list[float] | np.ndarray, seed: int = 0, level: float = 0.95
         return float(x.mean()), float("nan"), float("nan")
     if np.ptp(x) == 0:  # every resample has the same mean
         return float(x.mean()), float(x.mean()), float(x.mean())
-    res = bootstrap((x,), np.mean, confidence_level=level, n_resamples=2000, method="percentile",
-                    random_state=np.random.default_rng(seed))
+    res = bootstrap(
+        (x,),
+        np.mean,
+        confidence_level=level,
+        n_resamples=2000,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
     return float(x.mean()), float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -30,5 +38,7 @@ def p_yes(judge: Generator, questions: list[str], desc: str = "judging") -> list
     from driftlab.loops.choices import option_logprobs
 
     chats = [[{"role": "user", "content": q + "\nAnswer Yes or No."}] for q in questions]
-    lps = option_logprobs(judge, [c for c in chats for _ in (0, 1)], ["Yes", "No"] * len(chats), desc)
+    lps = option_logprobs(
+        judge, [c for c in chats for _ in (0, 1)], ["Yes", "No"] * len(chats), desc
+    )
     return [1 / (1 + math.exp(lps[2 * i + 1] - lps[2 * i])) for i in range(len(chats))]

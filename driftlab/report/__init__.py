@@ -14,8 +14,11 @@ from driftlab.errors import DriftlabError
 REPORT_NAME = "report.html"
 # The file that marks each kind of directory, checked in this order, and the schema it must
 # declare (findings.json and results.json are common names: a benchmark's summary is not a w2s result).
-MARKERS = {"run": ("run.json", None), "diff": ("findings.json", "driftlab.diff/"),
-           "w2s": ("results.json", "driftlab.w2s/")}
+MARKERS = {
+    "run": ("run.json", None),
+    "diff": ("findings.json", "driftlab.diff/"),
+    "w2s": ("results.json", "driftlab.w2s/"),
+}
 
 
 def detect_kind(path: Path) -> str:
@@ -32,8 +35,10 @@ def detect_kind(path: Path) -> str:
             doc = read_json(path / marker)
             if isinstance(doc, dict) and str(doc.get("schema", "")).startswith(schema):
                 return kind
-    raise DriftlabError(f"{path} holds no run.json, diff findings.json or w2s results.json: nothing to report on "
-                        "(give a directory written by `driftlab run`, `driftlab diff` or `driftlab w2s`)")
+    raise DriftlabError(
+        f"{path} holds no run.json, diff findings.json or w2s results.json: nothing to report on "
+        "(give a directory written by `driftlab run`, `driftlab diff` or `driftlab w2s`)"
+    )
 
 
 def build_context(path: Path) -> tuple[str, dict]:

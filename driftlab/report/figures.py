@@ -15,8 +15,13 @@ import plotly.graph_objects as go
 from driftlab.guard import Rule
 
 COLORS = {"value": "#1f5fa8", "baseline": "#777777", "tripwire": "#c62828", "fired": "#c62828"}
-_LAYOUT = dict(template="plotly_white", height=280, margin=dict(l=50, r=20, t=40, b=40),
-               font=dict(size=11), legend=dict(orientation="h", y=-0.25, font=dict(size=10)))
+_LAYOUT = dict(
+    template="plotly_white",
+    height=280,
+    margin=dict(l=50, r=20, t=40, b=40),
+    font=dict(size=11),
+    legend=dict(orientation="h", y=-0.25, font=dict(size=10)),
+)
 
 
 def _num(v: Any) -> float | None:
@@ -28,8 +33,12 @@ def _num(v: Any) -> float | None:
 
 def to_html(fig: go.Figure, name: str) -> str:
     div_id = "fig-" + re.sub(r"[^A-Za-z0-9_-]+", "-", name)
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
-                       config={"displaylogo": False, "responsive": True})
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=div_id,
+        config={"displaylogo": False, "responsive": True},
+    )
 
 
 def rule_thresholds(rule: Rule, rounds: list[dict[str, Any]]) -> list[float | None]:
@@ -46,8 +55,9 @@ def rule_thresholds(rule: Rule, rounds: list[dict[str, Any]]) -> list[float | No
     return out
 
 
-def metric_figure(metric: str, rounds: list[dict[str, Any]], rules: list[Rule],
-                  fired: dict[int, list[str]]) -> go.Figure:
+def metric_figure(
+    metric: str, rounds: list[dict[str, Any]], rules: list[Rule], fired: dict[int, list[str]]
+) -> go.Figure:
     """One metric across rounds: the value, the round-0 baseline, each tripwire's threshold.
 
     Rounds the guard did not promote are drawn as red crosses, so a reader sees which
@@ -56,34 +66,75 @@ def metric_figure(metric: str, rounds: list[dict[str, Any]], rules: list[Rule],
     xs = [r["round"] for r in rounds]
     ys = [_num(r.get(metric)) for r in rounds]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=metric,
-                             line=dict(color=COLORS["value"]), connectgaps=True,
-                             hovertemplate="round %{x}: %{y:.4g}<extra></extra>"))
-    rejected = [(r["round"], y) for r, y in zip(rounds, ys)
-                if r.get("promoted") is False and r.get("status") == "trained" and y is not None]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines+markers",
+            name=metric,
+            line=dict(color=COLORS["value"]),
+            connectgaps=True,
+            hovertemplate="round %{x}: %{y:.4g}<extra></extra>",
+        )
+    )
+    rejected = [
+        (r["round"], y)
+        for r, y in zip(rounds, ys)
+        if r.get("promoted") is False and r.get("status") == "trained" and y is not None
+    ]
     if rejected:
-        fig.add_trace(go.Scatter(x=[x for x, _ in rejected], y=[y for _, y in rejected], mode="markers",
-                                 name="not promoted", marker=dict(symbol="x", size=11, color=COLORS["fired"]),
-                                 hovertext=["; ".join(fired.get(x, [])) or "not promoted" for x, _ in rejected],
-                                 hovertemplate="round %{x}: %{y:.4g}<br>%{hovertext}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[x for x, _ in rejected],
+                y=[y for _, y in rejected],
+                mode="markers",
+                name="not promoted",
+                marker=dict(symbol="x", size=11, color=COLORS["fired"]),
+                hovertext=["; ".join(fired.get(x, [])) or "not promoted" for x, _ in rejected],
+                hovertemplate="round %{x}: %{y:.4g}<br>%{hovertext}<extra></extra>",
+            )
+        )
     base = ys[0] if rounds and rounds[0]["round"] == 0 else None
     if base is not None:
-        fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[base, base], mode="lines", name="round 0 baseline",
-                                 line=dict(color=COLORS["baseline"], dash="dash", width=1), hoverinfo="skip"))
+        fig.add_trace(
+            go.Scatter(
+                x=[min(xs), max(xs)],
+                y=[base, base],
+                mode="lines",
+                name="round 0 baseline",
+                line=dict(color=COLORS["baseline"], dash="dash", width=1),
+                hoverinfo="skip",
+            )
+        )
     for rule in rules:
         if rule.metric != metric:
             continue
         limits = rule_thresholds(rule, rounds)
         if rule.ref == "previous":  # moves with the parent round: one threshold per round
-            fig.add_trace(go.Scatter(x=xs, y=limits, mode="lines+markers", name=f"tripwire: {rule.text}",
-                                     line=dict(color=COLORS["tripwire"], dash="dot", width=1.5, shape="hv"),
-                                     marker=dict(size=4)))
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=limits,
+                    mode="lines+markers",
+                    name=f"tripwire: {rule.text}",
+                    line=dict(color=COLORS["tripwire"], dash="dot", width=1.5, shape="hv"),
+                    marker=dict(size=4),
+                )
+            )
         else:
-            level = next((v for v in limits if v is not None), rule.offset if rule.ref is None else None)
+            level = next(
+                (v for v in limits if v is not None), rule.offset if rule.ref is None else None
+            )
             if level is not None:
-                fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[level, level], mode="lines",
-                                         name=f"tripwire: {rule.text}",
-                                         line=dict(color=COLORS["tripwire"], dash="dot", width=1.5)))
+                fig.add_trace(
+                    go.Scatter(
+                        x=[min(xs), max(xs)],
+                        y=[level, level],
+                        mode="lines",
+                        name=f"tripwire: {rule.text}",
+                        line=dict(color=COLORS["tripwire"], dash="dot", width=1.5),
+                    )
+                )
     fig.update_layout(title=dict(text=metric, font=dict(size=13)), **_LAYOUT)
     fig.update_xaxes(title_text="round", dtick=1)
     return fig
@@ -93,23 +144,43 @@ def loss_figure(curves: dict[int, list[float]]) -> go.Figure:
     """Training loss per optimizer step, one line per round."""
     fig = go.Figure()
     for k, losses in sorted(curves.items()):
-        fig.add_trace(go.Scatter(y=[_num(v) for v in losses], mode="lines+markers", name=f"round {k}"))
-    fig.update_layout(title=dict(text="training loss per logged step", font=dict(size=13)), **_LAYOUT)
+        fig.add_trace(
+            go.Scatter(y=[_num(v) for v in losses], mode="lines+markers", name=f"round {k}")
+        )
+    fig.update_layout(
+        title=dict(text="training loss per logged step", font=dict(size=13)), **_LAYOUT
+    )
     fig.update_xaxes(title_text="logged step")
     return fig
 
 
 def calibration_figure(tables: dict[int, list[dict[str, Any]]]) -> go.Figure:
     """Reliability diagram of vote share against correctness, one line per round."""
-    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
-                               line=dict(color=COLORS["baseline"], dash="dash", width=1), hoverinfo="skip"))
+    fig = go.Figure(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name="perfect calibration",
+            line=dict(color=COLORS["baseline"], dash="dash", width=1),
+            hoverinfo="skip",
+        )
+    )
     for k, rows in sorted(tables.items()):
-        fig.add_trace(go.Scatter(x=[r["confidence"] for r in rows], y=[r["accuracy"] for r in rows],
-                                 mode="lines+markers", name=f"round {k}",
-                                 marker=dict(size=[4 + 2 * math.sqrt(r.get("n", 1)) for r in rows]),
-                                 hovertext=[f"bin {r.get('bin')}, n={r.get('n')}" for r in rows],
-                                 hovertemplate="%{hovertext}<br>confidence %{x:.2f}, accuracy %{y:.2f}<extra></extra>"))
-    fig.update_layout(title=dict(text="calibration: vote share vs. accuracy", font=dict(size=13)), **_LAYOUT)
+        fig.add_trace(
+            go.Scatter(
+                x=[r["confidence"] for r in rows],
+                y=[r["accuracy"] for r in rows],
+                mode="lines+markers",
+                name=f"round {k}",
+                marker=dict(size=[4 + 2 * math.sqrt(r.get("n", 1)) for r in rows]),
+                hovertext=[f"bin {r.get('bin')}, n={r.get('n')}" for r in rows],
+                hovertemplate="%{hovertext}<br>confidence %{x:.2f}, accuracy %{y:.2f}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=dict(text="calibration: vote share vs. accuracy", font=dict(size=13)), **_LAYOUT
+    )
     fig.update_xaxes(title_text="vote share (confidence)", range=[0, 1])
     fig.update_yaxes(title_text="accuracy", range=[0, 1])
     return fig
@@ -137,23 +208,39 @@ def map_figure(m: dict[str, Any], doc: dict[str, Any]) -> go.Figure:
     fig = go.Figure()
     for who in ("a", "b"):
         mine = [p for p in pts if p.get("model") == who]
-        fig.add_trace(go.Scatter(
-            x=[p["x"] for p in mine], y=[p["y"] for p in mine], mode="markers", name=names[who],
-            marker=dict(color=MODEL_COLORS[who], size=6, opacity=0.6),
-            customdata=[[p.get("cluster"), p.get("category", "")] for p in mine],
-            hovertext=[_wrap(str(p.get("text", ""))) for p in mine],
-            hovertemplate="cluster %{customdata[0]} · %{customdata[1]}<br>%{hovertext}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[p["x"] for p in mine],
+                y=[p["y"] for p in mine],
+                mode="markers",
+                name=names[who],
+                marker=dict(color=MODEL_COLORS[who], size=6, opacity=0.6),
+                customdata=[[p.get("cluster"), p.get("category", "")] for p in mine],
+                hovertext=[_wrap(str(p.get("text", ""))) for p in mine],
+                hovertemplate="cluster %{customdata[0]} · %{customdata[1]}<br>%{hovertext}<extra></extra>",
+            )
+        )
     for f in doc.get("findings") or []:
         inside = [p for p in pts if p.get("cluster") == f.get("cluster")]
         if inside:
-            fig.add_annotation(x=sum(p["x"] for p in inside) / len(inside), y=sum(p["y"] for p in inside) / len(inside),
-                               text=f"#{f.get('rank')}: {f.get('label', '')[:40]}", showarrow=True, arrowhead=2,
-                               font=dict(size=10), bgcolor="rgba(255,255,255,0.8)")
+            fig.add_annotation(
+                x=sum(p["x"] for p in inside) / len(inside),
+                y=sum(p["y"] for p in inside) / len(inside),
+                text=f"#{f.get('rank')}: {f.get('label', '')[:40]}",
+                showarrow=True,
+                arrowhead=2,
+                font=dict(size=10),
+                bgcolor="rgba(255,255,255,0.8)",
+            )
     var = m.get("explained_variance") or []
     method = (m.get("method") or "projection").upper()
-    axis = [f"{method} {i + 1}" + (f" ({var[i]:.0%} of variance)" if i < len(var) else "") for i in range(2)]
-    fig.update_layout(title=dict(text="2-D map of every text", font=dict(size=13)),
-                      **{**_LAYOUT, "height": 520})
+    axis = [
+        f"{method} {i + 1}" + (f" ({var[i]:.0%} of variance)" if i < len(var) else "")
+        for i in range(2)
+    ]
+    fig.update_layout(
+        title=dict(text="2-D map of every text", font=dict(size=13)), **{**_LAYOUT, "height": 520}
+    )
     fig.update_xaxes(title_text=axis[0])
     fig.update_yaxes(title_text=axis[1])
     return fig
@@ -165,13 +252,22 @@ def cluster_share_figure(clusters: list[dict[str, Any]]) -> go.Figure:
     xs = [f"{c.get('id')}{' *' if c.get('significant') else ''}" for c in cs]
     fig = go.Figure()
     for who in ("a", "b"):
-        fig.add_trace(go.Bar(x=xs, y=[_num(c.get(f"share_{who}")) for c in cs], name=f"share of {who.upper()}'s texts",
-                             marker_color=MODEL_COLORS[who],
-                             customdata=[[c.get(f"n_{who}"), _num(c.get("q"))] for c in cs],
-                             hovertemplate="cluster %{x}: %{y:.1%} (n=%{customdata[0]}, q=%{customdata[1]:.2g})"
-                                           "<extra></extra>"))
-    fig.update_layout(title=dict(text="cluster shares (* significant)", font=dict(size=13)), barmode="group",
-                      **_LAYOUT)
+        fig.add_trace(
+            go.Bar(
+                x=xs,
+                y=[_num(c.get(f"share_{who}")) for c in cs],
+                name=f"share of {who.upper()}'s texts",
+                marker_color=MODEL_COLORS[who],
+                customdata=[[c.get(f"n_{who}"), _num(c.get("q"))] for c in cs],
+                hovertemplate="cluster %{x}: %{y:.1%} (n=%{customdata[0]}, q=%{customdata[1]:.2g})"
+                "<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=dict(text="cluster shares (* significant)", font=dict(size=13)),
+        barmode="group",
+        **_LAYOUT,
+    )
     fig.update_xaxes(title_text="cluster", type="category")
     fig.update_yaxes(tickformat=".0%")
     return fig
@@ -179,8 +275,12 @@ def cluster_share_figure(clusters: list[dict[str, Any]]) -> go.Figure:
 
 # ---- weak-to-strong ------------------------------------------------------------------------
 # These figures get a full row: their legends (one entry per supervisor and loss) sit on the right.
-_WIDE = dict(height=380, legend=dict(orientation="v", x=1.02, y=1, font=dict(size=10)),
-             margin=dict(l=60, r=20, t=40, b=90))
+_WIDE = dict(
+    height=380,
+    legend=dict(orientation="v", x=1.02, y=1, font=dict(size=10)),
+    margin=dict(l=60, r=20, t=40, b=90),
+)
+
 
 def _error(values: list[dict | None]) -> dict[str, Any]:
     """Asymmetric error bars from {"mean", "ci": [lo, hi]} (no bar where the CI is null)."""
@@ -193,50 +293,84 @@ def _error(values: list[dict | None]) -> dict[str, Any]:
     return dict(type="data", symmetric=False, array=up, arrayminus=down, thickness=1)
 
 
-def w2s_accuracy_figure(task: str, rows: list[dict], truth: list[dict], models: dict[str, dict], short) -> go.Figure:
+def w2s_accuracy_figure(
+    task: str, rows: list[dict], truth: list[dict], models: dict[str, dict], short
+) -> go.Figure:
     """Student accuracy against the strong model's size, one line per supervisor (and loss),
     with each model trained on ground truth (the ceiling) for reference."""
     size = {n: m.get("params") for n, m in models.items()}
     use_params = all(isinstance(size.get(r.get("strong")), (int, float)) for r in rows)
-    x_of = (lambda name: size.get(name)) if use_params else (lambda name: models.get(name, {}).get("rank"))
+    x_of = (
+        (lambda name: size.get(name))
+        if use_params
+        else (lambda name: models.get(name, {}).get("rank"))
+    )
     base = [r for r in rows if r.get("variant") == "baseline"] or rows
     fig = go.Figure()
     dashes = ["solid", "dash", "dot", "dashdot"]
     losses = sorted({r.get("loss") for r in base}, key=str)
     for weak in dict.fromkeys(r.get("weak") for r in base):
         for loss in losses:
-            line = sorted([r for r in base if r.get("weak") == weak and r.get("loss") == loss],
-                          key=lambda r: x_of(r.get("strong")) or 0)
+            line = sorted(
+                [r for r in base if r.get("weak") == weak and r.get("loss") == loss],
+                key=lambda r: x_of(r.get("strong")) or 0,
+            )
             if not line:
                 continue
             accs = [r.get("student_acc") for r in line]
-            fig.add_trace(go.Scatter(
-                x=[x_of(r.get("strong")) for r in line], y=[_num((a or {}).get("mean")) for a in accs],
-                error_y=_error(accs), mode="lines+markers", name=f"supervised by {short(weak)} ({loss})",
-                line=dict(dash=dashes[losses.index(loss) % len(dashes)]),
-                hovertext=[short(r.get("strong")) for r in line],
-                hovertemplate="student %{hovertext}: %{y:.3f}<extra></extra>"))
-    for split, name, dash in (("b", "trained on truth (ceiling)", "dash"),
-                              ("a", "supervisor itself (trained on A)", "dot")):
-        pts = sorted([t for t in truth if t.get("split") == split and t.get("variant", "baseline") == "baseline"],
-                     key=lambda t: x_of(t.get("model")) or 0)
+            fig.add_trace(
+                go.Scatter(
+                    x=[x_of(r.get("strong")) for r in line],
+                    y=[_num((a or {}).get("mean")) for a in accs],
+                    error_y=_error(accs),
+                    mode="lines+markers",
+                    name=f"supervised by {short(weak)} ({loss})",
+                    line=dict(dash=dashes[losses.index(loss) % len(dashes)]),
+                    hovertext=[short(r.get("strong")) for r in line],
+                    hovertemplate="student %{hovertext}: %{y:.3f}<extra></extra>",
+                )
+            )
+    for split, name, dash in (
+        ("b", "trained on truth (ceiling)", "dash"),
+        ("a", "supervisor itself (trained on A)", "dot"),
+    ):
+        pts = sorted(
+            [
+                t
+                for t in truth
+                if t.get("split") == split and t.get("variant", "baseline") == "baseline"
+            ],
+            key=lambda t: x_of(t.get("model")) or 0,
+        )
         if pts:
-            fig.add_trace(go.Scatter(x=[x_of(t.get("model")) for t in pts],
-                                     y=[_num((t.get("acc") or {}).get("mean")) for t in pts],
-                                     error_y=_error([t.get("acc") for t in pts]), mode="lines+markers", name=name,
-                                     line=dict(color="#444" if split == "b" else "#999", dash=dash),
-                                     hovertext=[short(t.get("model")) for t in pts],
-                                     hovertemplate="%{hovertext}: %{y:.3f}<extra></extra>"))
-    fig.update_layout(title=dict(text=f"{task}: test accuracy vs. strong model size", font=dict(size=13)),
-                      **{**_LAYOUT, **_WIDE})
-    fig.update_xaxes(title_text="parameters of the student" if use_params else "rank in the ladder",
-                     type="log" if use_params else "linear", tickformat="~s")
+            fig.add_trace(
+                go.Scatter(
+                    x=[x_of(t.get("model")) for t in pts],
+                    y=[_num((t.get("acc") or {}).get("mean")) for t in pts],
+                    error_y=_error([t.get("acc") for t in pts]),
+                    mode="lines+markers",
+                    name=name,
+                    line=dict(color="#444" if split == "b" else "#999", dash=dash),
+                    hovertext=[short(t.get("model")) for t in pts],
+                    hovertemplate="%{hovertext}: %{y:.3f}<extra></extra>",
+                )
+            )
+    fig.update_layout(
+        title=dict(text=f"{task}: test accuracy vs. strong model size", font=dict(size=13)),
+        **{**_LAYOUT, **_WIDE},
+    )
+    fig.update_xaxes(
+        title_text="parameters of the student" if use_params else "rank in the ladder",
+        type="log" if use_params else "linear",
+        tickformat="~s",
+    )
     fig.update_yaxes(title_text="test accuracy")
     return fig
 
 
 def pgr_figure(task: str, rows: list[dict], short, what: str = "") -> go.Figure:
     """Performance gap recovered per (supervisor -> student) pair, one bar per loss, 95% CIs."""
+
     def pair(r: dict) -> str:
         tag = "" if r.get("variant") == "baseline" else f" [{r.get('variant')}]"
         return f"{short(r.get('weak'))} → {short(r.get('strong'))}{tag}"
@@ -244,13 +378,22 @@ def pgr_figure(task: str, rows: list[dict], short, what: str = "") -> go.Figure:
     fig = go.Figure()
     for loss in dict.fromkeys(r.get("loss") for r in rows):
         mine = [r for r in rows if r.get("loss") == loss]
-        fig.add_trace(go.Bar(x=[pair(r) for r in mine], y=[_num((r.get("pgr") or {}).get("mean")) for r in mine],
-                             error_y=_error([r.get("pgr") for r in mine]), name=str(loss),
-                             hovertemplate="%{x}: PGR %{y:.2f}<extra></extra>"))
+        fig.add_trace(
+            go.Bar(
+                x=[pair(r) for r in mine],
+                y=[_num((r.get("pgr") or {}).get("mean")) for r in mine],
+                error_y=_error([r.get("pgr") for r in mine]),
+                name=str(loss),
+                hovertemplate="%{x}: PGR %{y:.2f}<extra></extra>",
+            )
+        )
     fig.add_hline(y=0, line=dict(color="#999", width=1))
     fig.add_hline(y=1, line=dict(color="#999", width=1, dash="dot"))
-    fig.update_layout(title=dict(text=f"{task}: performance gap recovered{what} (95% CI)", font=dict(size=13)),
-                      barmode="group", **{**_LAYOUT, **_WIDE})
+    fig.update_layout(
+        title=dict(text=f"{task}: performance gap recovered{what} (95% CI)", font=dict(size=13)),
+        barmode="group",
+        **{**_LAYOUT, **_WIDE},
+    )
     fig.update_xaxes(type="category", tickangle=-30)
     fig.update_yaxes(title_text="PGR")
     return fig

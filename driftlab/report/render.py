@@ -19,9 +19,13 @@ from driftlab.store import _atomic_write
 
 @cache
 def environment() -> Environment:
-    env = Environment(loader=PackageLoader("driftlab.report", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]), undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("driftlab.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["fmt"] = _fmt
     return env
 
@@ -42,9 +46,12 @@ def _fmt(v: Any, spec: str = ".4g") -> str:
 def render(template: str, context: dict[str, Any]) -> str:
     env = environment()
     page = env.get_template(template)
-    return page.render(**context, plotly_js=plotly_js(),
-                       css=Markup(env.loader.get_source(env, "report.css")[0]),
-                       js=Markup(env.loader.get_source(env, "report.js")[0]))
+    return page.render(
+        **context,
+        plotly_js=plotly_js(),
+        css=Markup(env.loader.get_source(env, "report.css")[0]),
+        js=Markup(env.loader.get_source(env, "report.js")[0]),
+    )
 
 
 def write_html(path: Path, html: str) -> Path:

@@ -22,22 +22,43 @@ from driftlab.store import read_json, read_jsonl
 
 NOT_METRICS = {"round", "parent", "head", "promoted", "status", "note", "guard"}
 # Monitors first (what changed in the model), then what the loop and training did.
-GROUP_ORDER = ["capability", "diversity", "reference_ppl", "diff", "loop", "audit", "mitigate", "train"]
-GROUP_TITLES = {"loop": "loop statistics", "audit": "audit of the training data (ground truth, after the fact)",
-                "mitigate": "mitigations (replay, dedup)", "train": "training", "time": "time per round"}
+GROUP_ORDER = [
+    "capability",
+    "diversity",
+    "reference_ppl",
+    "diff",
+    "loop",
+    "audit",
+    "mitigate",
+    "train",
+]
+GROUP_TITLES = {
+    "loop": "loop statistics",
+    "audit": "audit of the training data (ground truth, after the fact)",
+    "mitigate": "mitigations (replay, dedup)",
+    "train": "training",
+    "time": "time per round",
+}
 
 
 def _source_file(metric: str) -> str:
     """The round artifact a run.json metric was copied from."""
     group = metric.split(".", 1)[0]
-    return {"loop": "loop.json", "train": "adapter/train_stats.json", "audit": "train.jsonl",
-            "mitigate": "lineage.json"}.get(
-        group, "metrics.json")
+    return {
+        "loop": "loop.json",
+        "train": "adapter/train_stats.json",
+        "audit": "train.jsonl",
+        "mitigate": "lineage.json",
+    }.get(group, "metrics.json")
 
 
 def _round_dirs(root: Path) -> list[int]:
     rounds = root / "rounds"
-    return sorted(int(p.name) for p in rounds.iterdir() if p.is_dir() and p.name.isdigit()) if rounds.is_dir() else []
+    return (
+        sorted(int(p.name) for p in rounds.iterdir() if p.is_dir() and p.name.isdigit())
+        if rounds.is_dir()
+        else []
+    )
 
 
 def _duration(seconds: float | None) -> str:
@@ -52,7 +73,9 @@ def _duration(seconds: float | None) -> str:
 def _elapsed(run: dict[str, Any]) -> float | None:
     try:
         fmt = "%Y-%m-%dT%H:%M:%S%z"
-        return (datetime.strptime(run["updated"], fmt) - datetime.strptime(run["created"], fmt)).total_seconds()
+        return (
+            datetime.strptime(run["updated"], fmt) - datetime.strptime(run["created"], fmt)
+        ).total_seconds()
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -62,8 +85,10 @@ def _status_line(run: dict[str, Any], planned: int | None) -> str:
     done = max((r["round"] for r in run.get("rounds", [])), default=-1)
     if status == "halted" and run.get("halt"):
         h = run["halt"]
-        return (f"halted at round {h['round']}: {h.get('message', '')}. Round {h['round']} was not promoted; "
-                f"the final model is round {h.get('final_round')}'s.")
+        return (
+            f"halted at round {h['round']}: {h.get('message', '')}. Round {h['round']} was not promoted; "
+            f"the final model is round {h.get('final_round')}'s."
+        )
     if status == "running":
         return f"still running: {done} of {planned if planned is not None else '?'} rounds finished (partial report)"
     if status == "awaiting_review":
@@ -93,23 +118,41 @@ def _fired(run: dict[str, Any]) -> dict[int, list[str]]:
     return out
 
 
-def _metric_groups(root: Path, rounds: list[dict], rules: list[Rule], fired: dict[int, list[str]]) -> list[dict]:
-    metrics = sorted({k for r in rounds for k, v in r.items() if k not in NOT_METRICS
-                      and isinstance(v, (int, float)) and not isinstance(v, bool)})
+def _metric_groups(
+    root: Path, rounds: list[dict], rules: list[Rule], fired: dict[int, list[str]]
+) -> list[dict]:
+    metrics = sorted(
+        {
+            k
+            for r in rounds
+            for k, v in r.items()
+            if k not in NOT_METRICS and isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+    )
     groups: dict[str, list[str]] = {}
     for m in metrics:
         groups.setdefault(m.split(".", 1)[0] if "." in m else "time", []).append(m)
-    ordered = sorted(groups, key=lambda g: (GROUP_ORDER.index(g) if g in GROUP_ORDER else len(GROUP_ORDER), g))
+    ordered = sorted(
+        groups, key=lambda g: (GROUP_ORDER.index(g) if g in GROUP_ORDER else len(GROUP_ORDER), g)
+    )
     out = []
     for g in ordered:
         figs = []
         for m in groups[g]:
             src = _source_file(m)
             links = [("run.json", "run.json")] + [
-                (f"round {r['round']}", f"rounds/{r['round']:03d}/{src}") for r in rounds
-                if m in r and (root / "rounds" / f"{r['round']:03d}" / src).exists()]
-            figs.append({"metric": m, "html": figures.to_html(figures.metric_figure(m, rounds, rules, fired), m),
-                         "links": links, "rules": [r.text for r in rules if r.metric == m]})
+                (f"round {r['round']}", f"rounds/{r['round']:03d}/{src}")
+                for r in rounds
+                if m in r and (root / "rounds" / f"{r['round']:03d}" / src).exists()
+            ]
+            figs.append(
+                {
+                    "metric": m,
+                    "html": figures.to_html(figures.metric_figure(m, rounds, rules, fired), m),
+                    "links": links,
+                    "rules": [r.text for r in rules if r.metric == m],
+                }
+            )
         out.append({"name": g, "title": GROUP_TITLES.get(g, f"monitor: {g}"), "figures": figs})
     return out
 
@@ -125,16 +168,34 @@ def _extra_figures(root: Path, ks: list[int]) -> list[dict]:
             loss_links.append((f"round {k}", str(stats.relative_to(root))))
         mpath = root / "rounds" / f"{k:03d}" / "metrics.json"
         if mpath.exists():
-            table = read_json(mpath).get("monitors", {}).get("capability", {}).get("tables", {}).get("calibration")
+            table = (
+                read_json(mpath)
+                .get("monitors", {})
+                .get("capability", {})
+                .get("tables", {})
+                .get("calibration")
+            )
             if table:
                 calib[k] = table
                 calib_links.append((f"round {k}", str(mpath.relative_to(root))))
     if losses:
-        out.append({"metric": "training loss", "html": figures.to_html(figures.loss_figure(losses), "train-loss"),
-                    "links": loss_links, "rules": []})
+        out.append(
+            {
+                "metric": "training loss",
+                "html": figures.to_html(figures.loss_figure(losses), "train-loss"),
+                "links": loss_links,
+                "rules": [],
+            }
+        )
     if calib:
-        out.append({"metric": "calibration", "html": figures.to_html(figures.calibration_figure(calib), "calibration"),
-                    "links": calib_links, "rules": []})
+        out.append(
+            {
+                "metric": "calibration",
+                "html": figures.to_html(figures.calibration_figure(calib), "calibration"),
+                "links": calib_links,
+                "rules": [],
+            }
+        )
     return out
 
 
@@ -146,21 +207,52 @@ def _findings(root: Path, run: dict[str, Any], ks: list[int]) -> list[dict]:
             if not path.exists():
                 continue
             for f in read_json(path).get("findings", []):
-                rows.append({"round": k, "source": f.get("source", "?"), "severity": f.get("severity", "info"),
-                             "message": f.get("message", ""), "data": json.dumps(f.get("data", {}), indent=1,
-                                                                                  ensure_ascii=False, default=str),
-                             "href": f"rounds/{k:03d}/{name}"})
-    for e in ([run["halt"]] if run.get("halt") else []):
-        rows.append({"round": e["round"], "source": "guard", "severity": "alert", "message": f"halted: {e['message']}",
-                     "data": json.dumps(e.get("hits", []), indent=1, default=str), "href": "run.json"})
+                rows.append(
+                    {
+                        "round": k,
+                        "source": f.get("source", "?"),
+                        "severity": f.get("severity", "info"),
+                        "message": f.get("message", ""),
+                        "data": json.dumps(
+                            f.get("data", {}), indent=1, ensure_ascii=False, default=str
+                        ),
+                        "href": f"rounds/{k:03d}/{name}",
+                    }
+                )
+    for e in [run["halt"]] if run.get("halt") else []:
+        rows.append(
+            {
+                "round": e["round"],
+                "source": "guard",
+                "severity": "alert",
+                "message": f"halted: {e['message']}",
+                "data": json.dumps(e.get("hits", []), indent=1, default=str),
+                "href": "run.json",
+            }
+        )
     for e in run.get("rollbacks") or []:
-        rows.append({"round": e["round"], "source": "guard", "severity": "alert",
-                     "message": f"rolled back to round {e['restored_round']}: {e['message']}",
-                     "data": json.dumps(e.get("hits", []), indent=1, default=str), "href": "run.json"})
+        rows.append(
+            {
+                "round": e["round"],
+                "source": "guard",
+                "severity": "alert",
+                "message": f"rolled back to round {e['restored_round']}: {e['message']}",
+                "data": json.dumps(e.get("hits", []), indent=1, default=str),
+                "href": "run.json",
+            }
+        )
     for r in run.get("rounds", []):
         if r.get("note"):
-            rows.append({"round": r["round"], "source": "experiment", "severity": "warning", "message": r["note"],
-                         "data": "{}", "href": "run.json"})
+            rows.append(
+                {
+                    "round": r["round"],
+                    "source": "experiment",
+                    "severity": "warning",
+                    "message": r["note"],
+                    "data": "{}",
+                    "href": "run.json",
+                }
+            )
     return sorted(rows, key=lambda r: r["round"])
 
 
@@ -169,10 +261,19 @@ def _behavior(root: Path, ks: list[int]) -> list[dict]:
     out = []
     for k in ks:
         path = root / "rounds" / f"{k:03d}" / "metrics.json"
-        tables = read_json(path).get("monitors", {}).get("diff", {}).get("tables", {}) if path.exists() else {}
+        tables = (
+            read_json(path).get("monitors", {}).get("diff", {}).get("tables", {})
+            if path.exists()
+            else {}
+        )
         if "findings" in tables:
-            out.append({"round": k, "href": f"rounds/{k:03d}/metrics.json",
-                        "rows": findings_rows(tables["findings"], tables.get("clusters") or [])})
+            out.append(
+                {
+                    "round": k,
+                    "href": f"rounds/{k:03d}/metrics.json",
+                    "rows": findings_rows(tables["findings"], tables.get("clusters") or []),
+                }
+            )
     return out
 
 
@@ -183,22 +284,44 @@ def _samples(root: Path, ks: list[int]) -> dict[str, Any]:
         if path.exists():
             shown, total = round_samples(k, read_jsonl(path))
             rows += shown
-            files.append({"round": k, "href": f"rounds/{k:03d}/proposals.jsonl", "shown": len(shown), "total": total})
-    return {"rows": rows, "files": files, "kinds": sorted({r.kind for r in rows}),
-            "reasons": sorted({r.reason for r in rows if r.reason}), "rounds": sorted({r.round for r in rows})}
+            files.append(
+                {
+                    "round": k,
+                    "href": f"rounds/{k:03d}/proposals.jsonl",
+                    "shown": len(shown),
+                    "total": total,
+                }
+            )
+    return {
+        "rows": rows,
+        "files": files,
+        "kinds": sorted({r.kind for r in rows}),
+        "reasons": sorted({r.reason for r in rows if r.reason}),
+        "rounds": sorted({r.round for r in rows}),
+    }
 
 
 def _round_rows(rounds: list[dict]) -> list[dict]:
     rows = []
     for r in rounds:
         status = r.get("status", "")
-        rows.append({
-            "round": r["round"], "status": "rejected" if status == "trained" and r.get("promoted") is False else status,
-            "parent": r.get("parent", "-"),
-            "selected": (f"{r['loop.questions_selected']:.0f}/{r['loop.questions']:.0f}"
-                         if "loop.questions" in r and "loop.questions_selected" in r else "-"),
-            "wall": _duration(r.get("wall_s")) if r.get("wall_s") is not None else "-",
-            "guard": "; ".join(r.get("guard", [])), "href": f"rounds/{r['round']:03d}/"})
+        rows.append(
+            {
+                "round": r["round"],
+                "status": "rejected"
+                if status == "trained" and r.get("promoted") is False
+                else status,
+                "parent": r.get("parent", "-"),
+                "selected": (
+                    f"{r['loop.questions_selected']:.0f}/{r['loop.questions']:.0f}"
+                    if "loop.questions" in r and "loop.questions_selected" in r
+                    else "-"
+                ),
+                "wall": _duration(r.get("wall_s")) if r.get("wall_s") is not None else "-",
+                "guard": "; ".join(r.get("guard", [])),
+                "href": f"rounds/{r['round']:03d}/",
+            }
+        )
     return rows
 
 
@@ -214,23 +337,42 @@ def run_context(root: Path) -> dict[str, Any]:
     planned = config.get("rounds")
     trained = sum(1 for r in rounds if r.get("status") == "trained")
     overview = {
-        "name": run.get("name", root.name), "method": run.get("method") or config.get("loop", {}).get("method"),
+        "name": run.get("name", root.name),
+        "method": run.get("method") or config.get("loop", {}).get("method"),
         "model": run.get("model") or config.get("model", {}).get("name"),
-        "task": config.get("task", {}).get("name"), "seed": run.get("seed"), "status": run.get("status", "?"),
-        "status_line": _status_line(run, planned), "planned_rounds": planned, "trained_rounds": trained,
-        "promoted_rounds": sum(1 for r in rounds if r.get("status") == "trained" and r.get("promoted")),
-        "created": run.get("created"), "updated": run.get("updated"),
+        "task": config.get("task", {}).get("name"),
+        "seed": run.get("seed"),
+        "status": run.get("status", "?"),
+        "status_line": _status_line(run, planned),
+        "planned_rounds": planned,
+        "trained_rounds": trained,
+        "promoted_rounds": sum(
+            1 for r in rounds if r.get("status") == "trained" and r.get("promoted")
+        ),
+        "created": run.get("created"),
+        "updated": run.get("updated"),
         "elapsed": _duration(_elapsed(run)),
         "round_time": _duration(sum(r.get("wall_s", 0) or 0 for r in rounds)),
-        "versions": run.get("versions", {}), "halt": run.get("halt"), "rollbacks": run.get("rollbacks") or [],
-        "rules": [r.text for r in rules], "bad_rules": bad_rules, "action": config.get("guard", {}).get("action"),
+        "versions": run.get("versions", {}),
+        "halt": run.get("halt"),
+        "rollbacks": run.get("rollbacks") or [],
+        "rules": [r.text for r in rules],
+        "bad_rules": bad_rules,
+        "action": config.get("guard", {}).get("action"),
         "loop": {k: v for k, v in config.get("loop", {}).items() if k != "method"},
     }
     in_progress = [k for k in ks if k not in {r["round"] for r in rounds}]
     return {
-        "kind": "run", "title": f"driftlab run: {overview['name']}", "overview": overview, "config_text": config_text,
-        "rounds": _round_rows(rounds), "in_progress": in_progress,
-        "groups": _metric_groups(root, rounds, rules, fired), "extra_figures": _extra_figures(root, ks),
-        "findings": _findings(root, run, ks), "behavior": _behavior(root, ks), "samples": _samples(root, ks),
+        "kind": "run",
+        "title": f"driftlab run: {overview['name']}",
+        "overview": overview,
+        "config_text": config_text,
+        "rounds": _round_rows(rounds),
+        "in_progress": in_progress,
+        "groups": _metric_groups(root, rounds, rules, fired),
+        "extra_figures": _extra_figures(root, ks),
+        "findings": _findings(root, run, ks),
+        "behavior": _behavior(root, ks),
+        "samples": _samples(root, ks),
         "generated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
     }

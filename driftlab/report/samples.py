@@ -17,8 +17,19 @@ from typing import Any
 MAX_ROWS_PER_ROUND = 1000
 PROMPT_KEYS = ("question", "prompt")
 TEXT_KEYS = ("text", "response", "final", "raw")
-HEADLINE = {"kind", "question", "prompt", "text", "response", "final", "raw", "selected", "reason",
-            "question_id", "case_id"}
+HEADLINE = {
+    "kind",
+    "question",
+    "prompt",
+    "text",
+    "response",
+    "final",
+    "raw",
+    "selected",
+    "reason",
+    "question_id",
+    "case_id",
+}
 
 
 @dataclass
@@ -46,8 +57,9 @@ def _judgements(rows: list[dict]) -> list[tuple[str, str]]:
     out = []
     for i, j in enumerate(rows):
         score = j.get("score")
-        head = f"judge sample {i + 1}: " + (f"score {_short(score)}" if score is not None
-                                           else f"no score ({j.get('error')})")
+        head = f"judge sample {i + 1}: " + (
+            f"score {_short(score)}" if score is not None else f"no score ({j.get('error')})"
+        )
         out.append((head, _short(j.get("raw", ""))))
     return out
 
@@ -55,7 +67,9 @@ def _judgements(rows: list[dict]) -> list[tuple[str, str]]:
 def _passes(passes: list[dict]) -> list[tuple[str, str]]:
     out = []
     for i, p in enumerate(passes):
-        out.append((f"pass {i + 1} critique under '{p.get('principle')}'", _short(p.get("critique", ""))))
+        out.append(
+            (f"pass {i + 1} critique under '{p.get('principle')}'", _short(p.get("critique", "")))
+        )
         out.append((f"pass {i + 1} revision", _short(p.get("revision", ""))))
     return out
 
@@ -71,11 +85,26 @@ def _evidence(p: dict) -> tuple[list[tuple[str, str]], list[tuple[str, str]], se
             ev.append((label or key.replace("_", " "), _short(p[key])))
         used.add(key)
 
-    for key, label in (("answer", None), ("majority", None), ("vote_share", "vote share"), ("format", None),
-                       ("mean_score", "judge mean"), ("role", None), ("source", None), ("candidate", None),
-                       ("flagged", None), ("score", None), ("fixed", None), ("flag_rate", "flag rate"),
-                       ("found_in_round", "found in round"), ("trained_on", "trained on"), ("method", None),
-                       ("changed", None), ("finish", None), ("num_tokens", "tokens")):
+    for key, label in (
+        ("answer", None),
+        ("majority", None),
+        ("vote_share", "vote share"),
+        ("format", None),
+        ("mean_score", "judge mean"),
+        ("role", None),
+        ("source", None),
+        ("candidate", None),
+        ("flagged", None),
+        ("score", None),
+        ("fixed", None),
+        ("flag_rate", "flag rate"),
+        ("found_in_round", "found in round"),
+        ("trained_on", "trained on"),
+        ("method", None),
+        ("changed", None),
+        ("finish", None),
+        ("num_tokens", "tokens"),
+    ):
         take(key, label)
     if isinstance(p.get("judgements"), list):
         det += _judgements(p["judgements"])
@@ -84,8 +113,13 @@ def _evidence(p: dict) -> tuple[list[tuple[str, str]], list[tuple[str, str]], se
         det += _passes(p["passes"])
         used.add("passes")
     if isinstance(p.get("responses"), list):
-        det += [(f"response {chr(65 + i)}" if len(p["responses"]) == 2 else f"response {i + 1}", _short(r))
-                for i, r in enumerate(p["responses"])]
+        det += [
+            (
+                f"response {chr(65 + i)}" if len(p["responses"]) == 2 else f"response {i + 1}",
+                _short(r),
+            )
+            for i, r in enumerate(p["responses"])
+        ]
         used.add("responses")
     if isinstance(p.get("feedback"), dict) and p["feedback"]:
         fb = p["feedback"]
@@ -121,13 +155,25 @@ def sample_row(round_: int, p: dict[str, Any], default_kind: str = "sample") -> 
         prompt, text = "(the model writes a new prompt)", str(p.get("raw", ""))
     selected = p.get("selected")
     reason = str(p.get("reason", ""))
-    if reason == "selected" and selected is False and "majority" in p:  # LMSI: the question is kept, not this path
-        reason = ("question kept; answer differs from the majority" if p.get("answer") != p["majority"]
-                  else "question kept; over max_paths_per_question")
-    return SampleRow(round=round_, kind=str(p.get("kind", default_kind)),
-                     item=str(p.get("question_id", p.get("case_id", ""))), prompt=prompt, text=text,
-                     selected=selected if isinstance(selected, bool) else None,
-                     reason=reason, evidence=ev, details=det)
+    if (
+        reason == "selected" and selected is False and "majority" in p
+    ):  # LMSI: the question is kept, not this path
+        reason = (
+            "question kept; answer differs from the majority"
+            if p.get("answer") != p["majority"]
+            else "question kept; over max_paths_per_question"
+        )
+    return SampleRow(
+        round=round_,
+        kind=str(p.get("kind", default_kind)),
+        item=str(p.get("question_id", p.get("case_id", ""))),
+        prompt=prompt,
+        text=text,
+        selected=selected if isinstance(selected, bool) else None,
+        reason=reason,
+        evidence=ev,
+        details=det,
+    )
 
 
 def round_samples(round_: int, proposals: list[dict[str, Any]]) -> tuple[list[SampleRow], int]:

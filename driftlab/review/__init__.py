@@ -22,5 +22,16 @@ def serve(run_dir, host: str = "127.0.0.1", port: int = 8765, reviewer: str = "r
     _serve(run_dir, host, port, reviewer)
 
 
-__all__ = ["Decision", "ReviewConfig", "ReviewDB", "ReviewPending", "ReviewSession", "apply_review",
-           "open_review", "review_gate", "review_stats", "round_stats", "serve"]
+__all__ = [
+    "Decision",
+    "ReviewConfig",
+    "ReviewDB",
+    "ReviewPending",
+    "ReviewSession",
+    "apply_review",
+    "open_review",
+    "review_gate",
+    "review_stats",
+    "round_stats",
+    "serve",
+]

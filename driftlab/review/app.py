@@ -31,14 +31,15 @@ from driftlab.errors import DriftlabError
 from driftlab.review.page import PAGE
 from driftlab.review.session import ReviewSession, open_review
 
-
 MAX_BODY = 256 * 1024  # bytes of one request body
 MAX_EDIT = 20_000  # characters of one edited example
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 # The page's one inline script runs by its per-response nonce; nothing else may run or load.
-CSP = ("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
-       "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
-       "frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
+    "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
 
 
 class DecideBody(BaseModel):
@@ -60,8 +61,9 @@ def allowed_hosts(host: str, port: int) -> set[str]:
     return {f"{n}:{port}" for n in names} | (names if port == 80 else set())
 
 
-def create_app(session: ReviewSession, reviewer: str, token: str, hosts: set[str],
-               port: int) -> FastAPI:
+def create_app(
+    session: ReviewSession, reviewer: str, token: str, hosts: set[str], port: int
+) -> FastAPI:
     app = FastAPI(title="driftlab review", docs_url=None, redoc_url=None, openapi_url=None)
     cookie = f"driftlab_review_{port}"  # cookies are shared across ports: one name per server
     origins = {f"http://{h}" for h in hosts}
@@ -88,8 +90,14 @@ def create_app(session: ReviewSession, reviewer: str, token: str, hosts: set[str
         response = await call_next(request)
         if given:
             response.set_cookie(cookie, token, httponly=True, samesite="strict", path="/")
-        response.headers.update({"Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
-                                 "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY"})
+        response.headers.update(
+            {
+                "Referrer-Policy": "no-referrer",
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+                "X-Frame-Options": "DENY",
+            }
+        )
         return response
 
     @app.exception_handler(DriftlabError)
@@ -99,8 +107,10 @@ def create_app(session: ReviewSession, reviewer: str, token: str, hosts: set[str
     @app.get("/", response_class=HTMLResponse)
     def page() -> HTMLResponse:
         nonce = secrets.token_urlsafe(16)
-        return HTMLResponse(PAGE.replace("<script>", f'<script nonce="{nonce}">', 1),
-                            headers={"Content-Security-Policy": CSP.format(nonce=nonce)})
+        return HTMLResponse(
+            PAGE.replace("<script>", f'<script nonce="{nonce}">', 1),
+            headers={"Content-Security-Policy": CSP.format(nonce=nonce)},
+        )
 
     @app.get("/favicon.ico", status_code=204)
     def favicon() -> None:
@@ -125,7 +135,9 @@ def create_app(session: ReviewSession, reviewer: str, token: str, hosts: set[str
     return app
 
 
-def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8765, reviewer: str = "reviewer") -> None:
+def serve(
+    run_dir: str | Path, host: str = "127.0.0.1", port: int = 8765, reviewer: str = "reviewer"
+) -> None:
     """Serve the review of RUN's pending round until Ctrl+C."""
     import uvicorn
 
@@ -138,10 +150,16 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8765, review
         f"reviewing round {session.round} of {run_dir}: {len(session.items)} proposed examples\n"
         f"  open http://{shown}:{port}/?token={token}\n"
         "  (Ctrl+C stops the server; every decision is already saved)",
-        highlight=False, markup=False, soft_wrap=True)
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
     if host not in ("127.0.0.1", "localhost", "::1"):
-        progress.console.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach it "
-                               "and sees the token can review; the token travels unencrypted "
-                               "(plain http)", highlight=False)
+        progress.console.print(
+            f"[yellow]warning:[/] serving on {host}: anyone who can reach it "
+            "and sees the token can review; the token travels unencrypted "
+            "(plain http)",
+            highlight=False,
+        )
     app = create_app(session, reviewer, token, allowed_hosts(host, port), port)
     uvicorn.run(app, host=host, port=port, log_level="warning")

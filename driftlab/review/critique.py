@@ -27,11 +27,17 @@ CLIP = 1500  # characters of prompt and of reply shown to the critic
 def critique_chat(row: dict) -> list[dict]:
     turns = row.get("prompt") or []
     prompt = turns[-1]["content"] if turns else ""
-    return [{"role": "user", "content": PROMPT.format(prompt=prompt[:CLIP], reply=target_text(row)[:CLIP])}]
+    return [
+        {
+            "role": "user",
+            "content": PROMPT.format(prompt=prompt[:CLIP], reply=target_text(row)[:CLIP]),
+        }
+    ]
 
 
-def write_critiques(store: RunStore, k: int, rows: list[dict], model: Generator,
-                    max_new_tokens: int) -> list[dict]:
+def write_critiques(
+    store: RunStore, k: int, rows: list[dict], model: Generator, max_new_tokens: int
+) -> list[dict]:
     """One critique per row, written once: [{"example", "critique", "finish"}] (cached)."""
     path = store.artifact(k, "critiques.jsonl")
     if path.exists():
@@ -40,11 +46,16 @@ def write_critiques(store: RunStore, k: int, rows: list[dict], model: Generator,
     keys = [c[0]["content"] for c in chats]
     unique = list(dict.fromkeys(keys))
     params = SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens)
-    outs = model.generate([[{"role": "user", "content": u}] for u in unique], params,
-                          desc=f"round {k}: critiques for review")
+    outs = model.generate(
+        [[{"role": "user", "content": u}] for u in unique],
+        params,
+        desc=f"round {k}: critiques for review",
+    )
     by_key = {u: o[0] for u, o in zip(unique, outs, strict=True)}
-    records = [{"example": i, "critique": by_key[key].text, "finish": by_key[key].finish_reason}
-               for i, key in enumerate(keys)]
+    records = [
+        {"example": i, "critique": by_key[key].text, "finish": by_key[key].finish_reason}
+        for i, key in enumerate(keys)
+    ]
     write_jsonl(path, records)
     return records
 

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from driftlab.errors import DriftlabError
@@ -40,7 +40,7 @@ DECISIONS = ("accept", "reject", "edit")
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -84,12 +84,15 @@ class ReviewDB:
             con.close()
 
     # ---- writes ----------------------------------------------------------------------------
-    def decide(self, round_: int, example: int, decision: str, reviewer: str,
-               edited: str | None = None) -> Decision:
+    def decide(
+        self, round_: int, example: int, decision: str, reviewer: str, edited: str | None = None
+    ) -> Decision:
         """Append one decision; refused once the round's review is finished."""
         reviewer = (reviewer or "").strip()
         if decision not in DECISIONS:
-            raise DriftlabError(f"decision must be one of {', '.join(DECISIONS)} (got {decision!r})")
+            raise DriftlabError(
+                f"decision must be one of {', '.join(DECISIONS)} (got {decision!r})"
+            )
         if not reviewer:
             raise DriftlabError("a decision needs a reviewer name")
         if decision == "edit":
@@ -99,21 +102,30 @@ class ReviewDB:
             edited = None
         with self._connect(write=True) as con:
             if _finished(con, round_) is not None:
-                raise DriftlabError(f"round {round_}'s review is finished; decisions can no longer change")
+                raise DriftlabError(
+                    f"round {round_}'s review is finished; decisions can no longer change"
+                )
             at = now()
-            cur = con.execute("INSERT INTO decisions (round, example, decision, edited, reviewer, at) "
-                              "VALUES (?, ?, ?, ?, ?, ?)", (round_, example, decision, edited, reviewer, at))
+            cur = con.execute(
+                "INSERT INTO decisions (round, example, decision, edited, reviewer, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (round_, example, decision, edited, reviewer, at),
+            )
             return Decision(cur.lastrowid, round_, example, decision, edited, reviewer, at)
 
     def finish(self, round_: int, reviewer: str, undecided: str) -> dict:
         """Mark the round reviewed (once: a second finish returns the first one's record)."""
         if undecided not in ("accept", "reject"):
-            raise DriftlabError(f"undecided examples must become 'accept' or 'reject' (got {undecided!r})")
+            raise DriftlabError(
+                f"undecided examples must become 'accept' or 'reject' (got {undecided!r})"
+            )
         with self._connect(write=True) as con:
             done = _finished(con, round_)
             if done is None:
-                con.execute("INSERT INTO finished (round, reviewer, at, undecided) VALUES (?, ?, ?, ?)",
-                            (round_, reviewer or "unknown", now(), undecided))
+                con.execute(
+                    "INSERT INTO finished (round, reviewer, at, undecided) VALUES (?, ?, ?, ?)",
+                    (round_, reviewer or "unknown", now(), undecided),
+                )
                 done = _finished(con, round_)
             return done
 
@@ -121,8 +133,11 @@ class ReviewDB:
     def history(self, round_: int) -> list[Decision]:
         """Every decision of the round, oldest first."""
         with self._connect() as con:
-            rows = con.execute("SELECT id, round, example, decision, edited, reviewer, at FROM decisions "
-                               "WHERE round = ? ORDER BY id", (round_,)).fetchall()
+            rows = con.execute(
+                "SELECT id, round, example, decision, edited, reviewer, at FROM decisions "
+                "WHERE round = ? ORDER BY id",
+                (round_,),
+            ).fetchall()
         return [Decision(*r) for r in rows]
 
     def finished(self, round_: int) -> dict | None:
@@ -132,12 +147,16 @@ class ReviewDB:
     def rounds(self) -> list[int]:
         """Rounds with any decision or a finish record."""
         with self._connect() as con:
-            rows = con.execute("SELECT round FROM decisions UNION SELECT round FROM finished").fetchall()
+            rows = con.execute(
+                "SELECT round FROM decisions UNION SELECT round FROM finished"
+            ).fetchall()
         return sorted(r[0] for r in rows)
 
 
 def _finished(con: sqlite3.Connection, round_: int) -> dict | None:
-    row = con.execute("SELECT reviewer, at, undecided FROM finished WHERE round = ?", (round_,)).fetchone()
+    row = con.execute(
+        "SELECT reviewer, at, undecided FROM finished WHERE round = ?", (round_,)
+    ).fetchone()
     return None if row is None else {"reviewer": row[0], "at": row[1], "undecided": row[2]}
 
 
@@ -154,5 +173,8 @@ def conflicts(history: list[Decision]) -> dict[int, list[Decision]]:
     per: dict[int, dict[str, Decision]] = {}
     for d in history:
         per.setdefault(d.example, {})[d.reviewer] = d
-    return {ex: sorted(by.values(), key=lambda d: d.id) for ex, by in per.items()
-            if len({(d.decision, d.edited) for d in by.values()}) > 1}
+    return {
+        ex: sorted(by.values(), key=lambda d: d.id)
+        for ex, by in per.items()
+        if len({(d.decision, d.edited) for d in by.values()}) > 1
+    }

@@ -63,8 +63,11 @@ def row_kind(row: dict, linked: list[dict]) -> str:
 
 def evidence(row: dict, linked: list[dict]) -> dict[str, Any]:
     """The signals the loop used to pick this row, in a form a page can show."""
-    signals = {k: v for k, v in row.items()
-               if k not in TEXT_FIELDS and isinstance(v, (int, float, str, bool)) and v is not None}
+    signals = {
+        k: v
+        for k, v in row.items()
+        if k not in TEXT_FIELDS and isinstance(v, (int, float, str, bool)) and v is not None
+    }
     out: dict[str, Any] = {"signals": signals, "notes": []}
     answers = [p.get("answer") for p in linked if "answer" in p]
     if answers:  # LMSI: the vote the row won
@@ -73,25 +76,48 @@ def evidence(row: dict, linked: list[dict]) -> dict[str, Any]:
     notes = out["notes"]
     for p in linked:
         if p.get("judgements") and p.get("role"):
-            said = "; ".join(_short(j.get("raw")) if isinstance(j.get("raw"), str) else f"score {j.get('score')}"
-                             for j in p["judgements"][:3])
-            notes.append({"label": f"judge on the {p['role']} reply (mean {_num(p.get('mean_score'))})",
-                          "text": said})
+            said = "; ".join(
+                _short(j.get("raw")) if isinstance(j.get("raw"), str) else f"score {j.get('score')}"
+                for j in p["judgements"][:3]
+            )
+            notes.append(
+                {
+                    "label": f"judge on the {p['role']} reply (mean {_num(p.get('mean_score'))})",
+                    "text": said,
+                }
+            )
         for step in p.get("passes") or []:
-            notes.append({"label": f"critique under {step.get('principle')}", "text": _short(step.get("critique"))})
+            notes.append(
+                {
+                    "label": f"critique under {step.get('principle')}",
+                    "text": _short(step.get("critique")),
+                }
+            )
         if isinstance(p.get("feedback"), dict) and p["feedback"]:
             fb = p["feedback"]
-            notes.append({"label": f"AI preference under {fb.get('principle')}",
-                          "text": f"P(first reply better) = {_num(fb.get('p_first'))}, "
-                                  f"orders agree: {bool(fb.get('orders_agree'))}"})
+            notes.append(
+                {
+                    "label": f"AI preference under {fb.get('principle')}",
+                    "text": f"P(first reply better) = {_num(fb.get('p_first'))}, "
+                    f"orders agree: {bool(fb.get('orders_agree'))}",
+                }
+            )
         if isinstance(p.get("verdict"), dict):
             v = p["verdict"]
-            notes.append({"label": "classifier on the original reply",
-                          "text": f"flagged: {v.get('flagged')}, score {_num(v.get('score'))}"})
+            notes.append(
+                {
+                    "label": "classifier on the original reply",
+                    "text": f"flagged: {v.get('flagged')}, score {_num(v.get('score'))}",
+                }
+            )
         if isinstance(p.get("revision_verdict"), dict):
             v = p["revision_verdict"]
-            notes.append({"label": "classifier on the revision",
-                          "text": f"flagged: {v.get('flagged')}, score {_num(v.get('score'))}"})
+            notes.append(
+                {
+                    "label": "classifier on the revision",
+                    "text": f"flagged: {v.get('flagged')}, score {_num(v.get('score'))}",
+                }
+            )
     chosen = [p for p in linked if p.get("selected") or p.get("role")] or linked
     out["records"] = chosen[:MAX_RECORDS]
     return out
@@ -99,22 +125,26 @@ def evidence(row: dict, linked: list[dict]) -> dict[str, Any]:
 
 def review_items(store: RunStore, k: int, critiques: dict[int, str] | None = None) -> list[dict]:
     """Every proposed example of round k with its prompt, target, evidence and critique."""
-    proposals = read_jsonl(store.artifact(k, "proposals.jsonl")) if store.has(k, "proposals.jsonl") else []
+    proposals = (
+        read_jsonl(store.artifact(k, "proposals.jsonl")) if store.has(k, "proposals.jsonl") else []
+    )
     items = []
     for i, row in enumerate(proposed_rows(store, k)):
         linked = link(row, proposals)
         turns = row.get("prompt") or []
-        items.append({
-            "example": i,
-            "kind": row_kind(row, linked),
-            "prompt": turns[-1]["content"] if turns else "",
-            "context": turns[:-1],  # few-shot turns before the question
-            "target_role": target_key(row),
-            "target": target_text(row),
-            "rejected": row["rejected"][-1]["content"] if "rejected" in row else None,
-            "evidence": evidence(row, linked),
-            "critique": (critiques or {}).get(i),
-        })
+        items.append(
+            {
+                "example": i,
+                "kind": row_kind(row, linked),
+                "prompt": turns[-1]["content"] if turns else "",
+                "context": turns[:-1],  # few-shot turns before the question
+                "target_role": target_key(row),
+                "target": target_text(row),
+                "rejected": row["rejected"][-1]["content"] if "rejected" in row else None,
+                "evidence": evidence(row, linked),
+                "critique": (critiques or {}).get(i),
+            }
+        )
     return items
 
 

@@ -27,8 +27,9 @@ class ReviewPending(Exception):
         super().__init__(f"round {round_} awaits review ({decided} of {examples} decided)")
 
 
-def review_gate(store: RunStore, k: int, rows: list[dict], model: Generator | None,
-                cfg: ReviewConfig) -> tuple[list[dict], dict[str, float]]:
+def review_gate(
+    store: RunStore, k: int, rows: list[dict], model: Generator | None, cfg: ReviewConfig
+) -> tuple[list[dict], dict[str, float]]:
     """Round k's training rows after review, and the review's counts for the round summary.
 
     Raises ReviewPending (after caching the model's critiques) until the review is finished.
@@ -60,7 +61,9 @@ def apply_review(store: RunStore, k: int, db: ReviewDB) -> tuple[list[dict], dic
             kept.append(row)
         elif action == "edit":
             kept.append(with_edit(row, won[i].edited))
-    if not store.has(k, "train.proposed.jsonl"):  # before train.jsonl changes: never lose the loop's rows
+    if not store.has(
+        k, "train.proposed.jsonl"
+    ):  # before train.jsonl changes: never lose the loop's rows
         write_jsonl(store.artifact(k, "train.proposed.jsonl"), rows)
     write_jsonl(store.artifact(k, "train.jsonl"), kept)
     stats = round_stats(store, k, db)

@@ -16,7 +16,11 @@ class ReviewConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
     enabled: bool = False
-    critique: bool = Field(True, description="write a model critique of each example for the reviewer "
-                           "(Saunders et al. 2022), once, with the round's own model")
-    critique_max_new_tokens: int = Field(64, ge=8, le=512, description="length cap of each critique: "
-                                         "keeps the pause cheap on CPU")
+    critique: bool = Field(
+        True,
+        description="write a model critique of each example for the reviewer "
+        "(Saunders et al. 2022), once, with the round's own model",
+    )
+    critique_max_new_tokens: int = Field(
+        64, ge=8, le=512, description="length cap of each critique: keeps the pause cheap on CPU"
+    )

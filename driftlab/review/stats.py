@@ -23,7 +23,9 @@ _OUTCOME = {"accept": "accepted", "edit": "edited", "reject": "rejected"}
 def round_stats(store: RunStore, k: int, db: ReviewDB | None) -> dict[str, Any]:
     """The review of round k: counts overall and per kind, reviewers, conflicts, finish record."""
     rows = proposed_rows(store, k)
-    proposals = read_jsonl(store.artifact(k, "proposals.jsonl")) if store.has(k, "proposals.jsonl") else []
+    proposals = (
+        read_jsonl(store.artifact(k, "proposals.jsonl")) if store.has(k, "proposals.jsonl") else []
+    )
     kinds = [row_kind(r, link(r, proposals)) for r in rows]
     history = [d for d in db.history(k) if d.example < len(rows)] if db else []
     won = latest(history)
@@ -43,7 +45,9 @@ def round_stats(store: RunStore, k: int, db: ReviewDB | None) -> dict[str, Any]:
         "proposed": len(rows),
         **totals,
         "overruled": totals["rejected"] + totals["edited"],
-        "trained": totals["accepted"] + totals["edited"] + (totals["undecided"] if undecided_kept else 0),
+        "trained": totals["accepted"]
+        + totals["edited"]
+        + (totals["undecided"] if undecided_kept else 0),
         "decisions": len(history),
         "reviewers": sorted({d.reviewer for d in history}),
         "conflicts": len(conflicts(history)),
@@ -54,7 +58,10 @@ def round_stats(store: RunStore, k: int, db: ReviewDB | None) -> dict[str, Any]:
 
 def flat(stats: dict[str, Any]) -> dict[str, float]:
     """The numbers of `round_stats` as flat keys, for the round's summary in run.json."""
-    out = {k: stats[k] for k in ("proposed", *OUTCOMES, "overruled", "trained", "decisions", "conflicts")}
+    out = {
+        k: stats[k]
+        for k in ("proposed", *OUTCOMES, "overruled", "trained", "decisions", "conflicts")
+    }
     out["reviewers"] = len(stats["reviewers"])
     for kind, counts in sorted(stats["by_kind"].items()):
         for outcome in OUTCOMES:
@@ -68,6 +75,9 @@ def review_stats(run_dir: str | Path) -> dict[int, dict[str, Any]]:
     path = store.root / DB_NAME
     db = ReviewDB(path) if path.exists() else None
     rounds = set(db.rounds()) if db else set()
-    rounds |= {int(d.name) for d in (store.root / "rounds").glob("[0-9][0-9][0-9]")
-               if (d / "critiques.jsonl").exists() or (d / "train.proposed.jsonl").exists()}
+    rounds |= {
+        int(d.name)
+        for d in (store.root / "rounds").glob("[0-9][0-9][0-9]")
+        if (d / "critiques.jsonl").exists() or (d / "train.proposed.jsonl").exists()
+    }
     return {k: round_stats(store, k, db) for k in sorted(rounds) if store.has(k, "train.jsonl")}

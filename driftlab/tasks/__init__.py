@@ -16,8 +16,12 @@ from driftlab.tasks.base import Exemplar, Problem, Question, Task
 # Defined before the task modules are imported: each registers itself here on import.
 TASKS: Registry[Callable[..., Task]] = Registry("task")
 
-from driftlab.tasks import arithmetic, gsm8k, jsonl  # noqa: E402,F401  (registration)
-from driftlab.tasks import instructions  # noqa: E402,F401  (registers "instructions")
+from driftlab.tasks import (  # noqa: E402,F401  (registration)
+    arithmetic,
+    gsm8k,
+    instructions,  # noqa: E402,F401  (registers "instructions")
+    jsonl,
+)
 
 
 def build_task(name: str, **settings: object) -> Task:

@@ -27,7 +27,11 @@ SPLITS = ("train", "eval")
 def read_instructions(path: str | Path | None = None) -> list[dict]:
     """Rows {"id", "category", "instruction"} of the shipped file or of `path`, checked line by line."""
     if path is None:
-        text = resources.files("driftlab.data").joinpath("prompts/instructions.jsonl").read_text("utf-8")
+        text = (
+            resources.files("driftlab.data")
+            .joinpath("prompts/instructions.jsonl")
+            .read_text("utf-8")
+        )
         where = "shipped instructions"
     else:
         p = Path(path)
@@ -43,8 +47,13 @@ def read_instructions(path: str | Path | None = None) -> list[dict]:
             continue
         seen.add(instruction)
         line_id = "line-" + line_where.rsplit(" ", 1)[-1]
-        rows.append({"id": str(row.get("id") or line_id), "category": str(row.get("category", "")),
-                     "instruction": instruction.strip()})
+        rows.append(
+            {
+                "id": str(row.get("id") or line_id),
+                "category": str(row.get("category", "")),
+                "instruction": instruction.strip(),
+            }
+        )
     if not rows:
         raise DriftlabError(f"{where} holds no instructions")
     return rows
@@ -62,8 +71,12 @@ class InstructionsTask:
     name = "instructions"
     has_ground_truth = False
 
-    def __init__(self, path: str | None = None, categories: list[str] | None = None,
-                 eval_fraction: float = 0.2) -> None:
+    def __init__(
+        self,
+        path: str | None = None,
+        categories: list[str] | None = None,
+        eval_fraction: float = 0.2,
+    ) -> None:
         if not 0 < eval_fraction < 1:
             raise ConfigError(f"task.eval_fraction must be between 0 and 1, got {eval_fraction!r}")
         rows = read_instructions(path)
@@ -71,7 +84,9 @@ class InstructionsTask:
             known = sorted({r["category"] for r in rows})
             unknown = [c for c in categories if c not in known]
             if unknown:
-                raise ConfigError(f"task.categories: unknown {unknown}; the file has: {', '.join(known)}")
+                raise ConfigError(
+                    f"task.categories: unknown {unknown}; the file has: {', '.join(known)}"
+                )
             rows = [r for r in rows if r["category"] in categories]
         self._splits: dict[str, list[Problem]] = {s: [] for s in SPLITS}
         for r in rows:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from driftlab.tasks.base import Exemplar
 from driftlab.tasks.extract import extract_number, numbers_equal
 
-ANSWER_FORMAT = 'The answer is N.'
+ANSWER_FORMAT = "The answer is N."
 
 
 class NumericTask:
@@ -27,11 +27,10 @@ class NumericTask:
     def cot_prompt(self, question: str) -> str:
         """Zero-shot chain of thought: reasoning first, then a sentence the extractor finds."""
         return (
-            f"{question}\nThink step by step, then finish with \"{ANSWER_FORMAT}\" "
+            f'{question}\nThink step by step, then finish with "{ANSWER_FORMAT}" '
             "where N is the final number."
         )
 
     def direct_prompt(self, question: str) -> str:
         """Just the answer, no reasoning: the baseline that chain of thought is compared with."""
-        return f"{question}\nReply with \"{ANSWER_FORMAT}\" only, where N is the final number."
-
+        return f'{question}\nReply with "{ANSWER_FORMAT}" only, where N is the final number.'

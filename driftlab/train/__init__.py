@@ -15,8 +15,10 @@ TRAINERS: Registry = Registry("trainer")
 def get_trainer(name: str, processes: int = 1, accelerate_config: str | None = None):
     """The trainer `name`, run in this process, or in `processes` under `accelerate launch`."""
     # Imported lazily: TRL takes seconds to import and most commands never train.
-    from driftlab.train import sft  # noqa: F401  (registers "sft")
-    from driftlab.train import dpo  # noqa: F401  (registers "dpo")
+    from driftlab.train import (
+        dpo,  # noqa: F401  (registers "dpo")
+        sft,  # noqa: F401  (registers "sft")
+    )
 
     trainer = TRAINERS.get(name)  # an unknown name fails here, in the controller
     if processes == 1 and accelerate_config is None:

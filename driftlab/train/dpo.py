@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -49,9 +49,11 @@ class DPOResult(TrainResult):
 
     def summary(self) -> dict[str, float]:
         nan = float("nan")
-        return {**super().summary(),
-                "last_reward_margin": self.margins[-1] if self.margins else nan,
-                "last_reward_accuracy": self.accuracies[-1] if self.accuracies else nan}
+        return {
+            **super().summary(),
+            "last_reward_margin": self.margins[-1] if self.margins else nan,
+            "last_reward_accuracy": self.accuracies[-1] if self.accuracies else nan,
+        }
 
 
 class DPOProgress(ProgressCallback):
@@ -70,9 +72,17 @@ class DPOProgress(ProgressCallback):
 
 @TRAINERS.register("dpo")
 def train_dpo(
-    model: HFModel, rows: list[dict], cfg: TrainConfig, adapter_dir: Path, seed: int, desc: str,
-    initial_model: Callable[[], HFModel] | None = None, reference: Reference = "current",
-    beta: float = 0.1, on_trainer: Callable | None = None, **context,
+    model: HFModel,
+    rows: list[dict],
+    cfg: TrainConfig,
+    adapter_dir: Path,
+    seed: int,
+    desc: str,
+    initial_model: Callable[[], HFModel] | None = None,
+    reference: Reference = "current",
+    beta: float = 0.1,
+    on_trainer: Callable | None = None,
+    **context,
 ) -> DPOResult:
     """Train a fresh LoRA adapter on (prompt, chosen, rejected) rows, save it, merge it into `model`.
 
@@ -107,11 +117,21 @@ def train_dpo(
         if on_trainer is not None:  # a launched worker adds its logging here
             on_trainer(trainer)
         prepared = trainer.train_dataset
-        tokens = sum(len(p) + len(c) + len(r) for p, c, r in
-                     zip(prepared["prompt_ids"], prepared["chosen_ids"], prepared["rejected_ids"]))
+        tokens = sum(
+            len(p) + len(c) + len(r)
+            for p, c, r in zip(
+                prepared["prompt_ids"], prepared["chosen_ids"], prepared["rejected_ids"]
+            )
+        )
         start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - start
         finish(trainer, model, adapter_dir)
-    return DPOResult(trainer.state.global_step, callback.losses, int(tokens * cfg.epochs), seconds,
-                     callback.margins, callback.accuracies)
+    return DPOResult(
+        trainer.state.global_step,
+        callback.losses,
+        int(tokens * cfg.epochs),
+        seconds,
+        callback.margins,
+        callback.accuracies,
+    )

@@ -23,9 +23,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from driftlab import progress
 from driftlab.config import TrainConfig
@@ -48,21 +49,41 @@ class LaunchedResult:
     streamed_steps: int = 0  # step events that reached the controller while the workers ran
 
     def summary(self) -> dict[str, Any]:
-        return {**self.stats, "processes": len(self.ranks), "streamed_steps": self.streamed_steps,
-                "adapters_written": sum(r["wrote_adapter"] for r in self.ranks),
-                "rank_rows": [r["rows"] for r in self.ranks]}
+        return {
+            **self.stats,
+            "processes": len(self.ranks),
+            "streamed_steps": self.streamed_steps,
+            "adapters_written": sum(r["wrote_adapter"] for r in self.ranks),
+            "rank_rows": [r["rows"] for r in self.ranks],
+        }
 
 
 def launched(trainer: str, processes: int, accelerate_config: str | None = None) -> Callable:
     """A trainer with the in-process signature that runs `trainer` in `processes` workers."""
 
-    def train(model: HFModel, rows: list[dict], cfg: TrainConfig, adapter_dir: Path, seed: int,
-              desc: str, lineage: list[Path] = (), initial_model=None, **context) -> LaunchedResult:
+    def train(
+        model: HFModel,
+        rows: list[dict],
+        cfg: TrainConfig,
+        adapter_dir: Path,
+        seed: int,
+        desc: str,
+        lineage: list[Path] = (),
+        initial_model=None,
+        **context,
+    ) -> LaunchedResult:
         # initial_model is a loader in this process; a worker loads model_0 itself from `base`
         gpu = model.device.type == "cuda"
-        job = {"trainer": trainer, "base": model.name, "device": "cuda" if gpu else "cpu",
-               "adapters": [str(Path(a).resolve()) for a in lineage],
-               "train": cfg.model_dump(mode="json"), "seed": seed, "desc": desc, "context": context}
+        job = {
+            "trainer": trainer,
+            "base": model.name,
+            "device": "cuda" if gpu else "cpu",
+            "adapters": [str(Path(a).resolve()) for a in lineage],
+            "train": cfg.model_dump(mode="json"),
+            "seed": seed,
+            "desc": desc,
+            "context": context,
+        }
         with tempfile.TemporaryDirectory(prefix="driftlab-launch-") as tmp:
             stage = Path(tmp)
             write_jsonl(stage / "rows.jsonl", rows)
@@ -84,20 +105,33 @@ def accelerate_args(stage: Path, processes: int, user_config: str | None, gpu: b
     if user_config:
         return ["--config_file", user_config, "--num_processes", str(processes), *port]
     # accelerate starts torchrun for MULTI_GPU; with use_cpu the ranks meet over gloo (DDP on CPU)
-    lines = ["compute_environment: LOCAL_MACHINE", "distributed_type: MULTI_GPU",
-             f"num_processes: {processes}", "num_machines: 1", "machine_rank: 0",
-             "mixed_precision: 'no'", f"use_cpu: {str(not gpu).lower()}", "rdzv_backend: static",
-             "same_network: true", "dynamo_config: {}"]
+    lines = [
+        "compute_environment: LOCAL_MACHINE",
+        "distributed_type: MULTI_GPU",
+        f"num_processes: {processes}",
+        "num_machines: 1",
+        "machine_rank: 0",
+        "mixed_precision: 'no'",
+        f"use_cpu: {str(not gpu).lower()}",
+        "rdzv_backend: static",
+        "same_network: true",
+        "dynamo_config: {}",
+    ]
     (stage / "accelerate.yaml").write_text("\n".join(lines) + "\n")
     return ["--config_file", str(stage / "accelerate.yaml"), *port]
 
 
-def run_workers(stage: Path, processes: int, user_config: str | None, desc: str,
-                gpu: bool) -> int:
+def run_workers(stage: Path, processes: int, user_config: str | None, desc: str, gpu: bool) -> int:
     """Run the workers to the end, streaming their output; the number of step events seen."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch",
-           *accelerate_args(stage, processes, user_config, gpu),
-           "-m", "driftlab.train.worker", str(stage / "job.json")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        *accelerate_args(stage, processes, user_config, gpu),
+        "-m",
+        "driftlab.train.worker",
+        str(stage / "job.json"),
+    ]
     env = {**os.environ, "DRIFTLAB_QUIET": "1", "PYTHONUNBUFFERED": "1"}
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // processes)))
     tail: collections.deque[str] = collections.deque(maxlen=40)
@@ -105,12 +139,18 @@ def run_workers(stage: Path, processes: int, user_config: str | None, desc: str,
     progress.log(f"  {desc}: {processes} processes (accelerate launch)")
     with contextlib.ExitStack() as bars:
         advance = None
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env=env, start_new_session=True)  # own group: stopped whole
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )  # own group: stopped whole
         try:
             for line in proc.stdout:
                 if line.startswith(MARK):
-                    event = json.loads(line[len(MARK):])
+                    event = json.loads(line[len(MARK) :])
                     if event["event"] == "begin":
                         advance = bars.enter_context(progress.task(desc, event["total"], "steps"))
                     elif event["event"] == "step":
@@ -126,8 +166,10 @@ def run_workers(stage: Path, processes: int, user_config: str | None, desc: str,
             _stop(proc)
             raise
     if rc != 0:
-        raise DriftlabError(f"{desc}: the training processes failed (exit {rc}); their last "
-                            "output:\n" + "".join(tail).rstrip())
+        raise DriftlabError(
+            f"{desc}: the training processes failed (exit {rc}); their last "
+            "output:\n" + "".join(tail).rstrip()
+        )
     return steps
 
 

@@ -6,7 +6,6 @@ bf16 matmul is ~600x slower than fp32 and checkpointing only costs time, so both
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -28,6 +27,7 @@ def micro_batches(batch_size: int, on_gpu: bool) -> tuple[int, int]:
         return batch_size, 1
     rows = max(d for d in range(1, min(batch_size, CPU_MICRO_BATCH) + 1) if batch_size % d == 0)
     return rows, batch_size // rows
+
 
 def lora_config(cfg: TrainConfig) -> LoraConfig:
     return LoraConfig(
@@ -51,7 +51,9 @@ def _sort_sets(peft_model: Any) -> None:
                 setattr(cfg, key, sorted(value))
 
 
-def training_args(cfg: TrainConfig, output_dir: str, seed: int, device: torch.device) -> dict[str, Any]:
+def training_args(
+    cfg: TrainConfig, output_dir: str, seed: int, device: torch.device
+) -> dict[str, Any]:
     """Keyword arguments common to SFTConfig and DPOConfig."""
     on_gpu = device.type == "cuda"
     rows, passes = micro_batches(cfg.batch_size, on_gpu)
@@ -101,7 +103,6 @@ class ProgressCallback(TrainerCallback):
     def on_train_end(self, args, state, control, **kw):
         if self._ctx is not None:
             self._ctx.__exit__(None, None, None)
-
 
 
 def finish(trainer, model, adapter_dir) -> None:

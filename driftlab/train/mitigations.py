@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,19 +30,38 @@ class MitigationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data: Literal["replace", "accumulate"] = Field(
-        "replace", description="train on this round's rows, or on every promoted ancestor's too")
+        "replace", description="train on this round's rows, or on every promoted ancestor's too"
+    )
     train_from: Literal["previous", "base"] = Field(
-        "previous", description="stack the adapter on the parent model, or train it on the base model")
-    replay_fraction: float = Field(0.0, ge=0, lt=1, description="share of the training set that is "
-                                   "human data (0.1 = one row in ten)")
-    replay_source: str = Field("task", description='"task" (the task\'s reference solutions) or a '
-                               "JSONL file of {prompt, completion} chat rows")
+        "previous",
+        description="stack the adapter on the parent model, or train it on the base model",
+    )
+    replay_fraction: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="share of the training set that is human data (0.1 = one row in ten)",
+    )
+    replay_source: str = Field(
+        "task",
+        description='"task" (the task\'s reference solutions) or a '
+        "JSONL file of {prompt, completion} chat rows",
+    )
     dedup: Literal["none", "exact", "embedding"] = Field(
-        "none", description="drop rows whose completion repeats (exactly, or by MiniLM cosine)")
-    dedup_threshold: float = Field(0.95, gt=0, le=1, description="cosine at or above which rows are "
-                                   "near-duplicates (dedup = embedding)")
-    min_confidence: float = Field(0.0, ge=0, le=1, description="drop rows whose confidence is below")
-    confidence_field: str = Field("vote_share", description="the row field holding the loop's confidence")
+        "none", description="drop rows whose completion repeats (exactly, or by MiniLM cosine)"
+    )
+    dedup_threshold: float = Field(
+        0.95,
+        gt=0,
+        le=1,
+        description="cosine at or above which rows are near-duplicates (dedup = embedding)",
+    )
+    min_confidence: float = Field(
+        0.0, ge=0, le=1, description="drop rows whose confidence is below"
+    )
+    confidence_field: str = Field(
+        "vote_share", description="the row field holding the loop's confidence"
+    )
 
     @property
     def active(self) -> bool:
@@ -71,7 +91,9 @@ def dedup_exact(rows: list[dict]) -> list[dict]:
     return out
 
 
-def dedup_embedding(rows: list[dict], threshold: float, embed: Callable[[list[str]], Any]) -> list[dict]:
+def dedup_embedding(
+    rows: list[dict], threshold: float, embed: Callable[[list[str]], Any]
+) -> list[dict]:
     """Greedy near-duplicate removal: keep a row unless it is within `threshold` cosine of a kept one."""
     import numpy as np
 
@@ -92,8 +114,11 @@ def load_replay_file(path: str) -> list[dict]:
         raise ConfigError(f"mitigations.replay_source: file not found: {p}")
     rows = []
     for where, row in parse_jsonl_lines(p.read_text("utf-8"), str(p)):
-        if not (isinstance(row, dict) and isinstance(row.get("prompt"), list)
-                and isinstance(row.get("completion"), list)):
+        if not (
+            isinstance(row, dict)
+            and isinstance(row.get("prompt"), list)
+            and isinstance(row.get("completion"), list)
+        ):
             raise ConfigError(f"{where}: a replay row needs chat lists 'prompt' and 'completion'")
         rows.append({"prompt": row["prompt"], "completion": row["completion"], "source": "replay"})
     if not rows:
@@ -108,8 +133,14 @@ def replay_count(n_model: int, fraction: float) -> int:
     return max(1, round(n_model * fraction / (1 - fraction)))
 
 
-def mix(cfg: MitigationConfig, rows: list[dict], ancestors: list[list[dict]], replay_pool: list[dict],
-        seed: int, embed: Callable[[list[str]], Any] | None = None) -> tuple[list[dict], dict[str, Any]]:
+def mix(
+    cfg: MitigationConfig,
+    rows: list[dict],
+    ancestors: list[list[dict]],
+    replay_pool: list[dict],
+    seed: int,
+    embed: Callable[[list[str]], Any] | None = None,
+) -> tuple[list[dict], dict[str, Any]]:
     """The training set of one round, and a record of what each mitigation did to it."""
     record: dict[str, Any] = {"loop_rows": len(rows)}
     data = list(rows)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import datasets
 from datasets import Dataset
@@ -41,8 +41,14 @@ class TrainResult:
 
 @TRAINERS.register("sft")
 def train_sft(
-    model: HFModel, rows: list[dict], cfg: TrainConfig, adapter_dir: Path, seed: int, desc: str,
-    on_trainer: Callable | None = None, **context,
+    model: HFModel,
+    rows: list[dict],
+    cfg: TrainConfig,
+    adapter_dir: Path,
+    seed: int,
+    desc: str,
+    on_trainer: Callable | None = None,
+    **context,
 ) -> TrainResult:
     """Train a fresh LoRA adapter on top of `model`, save it, and merge it into `model`.
 
@@ -61,8 +67,15 @@ def train_sft(
         return _train(model, data, args, cfg, adapter_dir, desc, on_trainer)
 
 
-def _train(model: HFModel, data: Dataset, args: SFTConfig, cfg: TrainConfig, adapter_dir: Path,
-           desc: str, on_trainer: Callable | None = None) -> TrainResult:
+def _train(
+    model: HFModel,
+    data: Dataset,
+    args: SFTConfig,
+    cfg: TrainConfig,
+    adapter_dir: Path,
+    desc: str,
+    on_trainer: Callable | None = None,
+) -> TrainResult:
     callback = ProgressCallback(desc)
     model.tokenizer.padding_side = "right"
     trainer = SFTTrainer(
@@ -81,4 +94,6 @@ def _train(model: HFModel, data: Dataset, args: SFTConfig, cfg: TrainConfig, ada
     trainer.train()
     seconds = time.perf_counter() - start
     finish(trainer, model, adapter_dir)
-    return TrainResult(trainer.state.global_step, callback.losses, int(tokens * cfg.epochs), seconds)
+    return TrainResult(
+        trainer.state.global_step, callback.losses, int(tokens * cfg.epochs), seconds
+    )

@@ -75,11 +75,20 @@ def main(job_path: str) -> None:
     model = HFModel.load(job["base"], adapters=job["adapters"], device=device)
     log = RowLog()
     result = get_trainer(job["trainer"])(
-        model, read_jsonl(stage / "rows.jsonl"), TrainConfig(**job["train"]), out / "adapter",
-        job["seed"], job["desc"], on_trainer=log.attach,
-        initial_model=lambda: HFModel.load(job["base"], device=device), **job["context"])
-    write_json(out / "rank.json", {"rank": rank, "world_size": int(os.environ.get("WORLD_SIZE", 1)),
-                                   "rows": log.rows})
+        model,
+        read_jsonl(stage / "rows.jsonl"),
+        TrainConfig(**job["train"]),
+        out / "adapter",
+        job["seed"],
+        job["desc"],
+        on_trainer=log.attach,
+        initial_model=lambda: HFModel.load(job["base"], device=device),
+        **job["context"],
+    )
+    write_json(
+        out / "rank.json",
+        {"rank": rank, "world_size": int(os.environ.get("WORLD_SIZE", 1)), "rows": log.rows},
+    )
     if rank == 0:
         write_json(out / "result.json", {"stats": result.summary(), "losses": result.losses})
 

@@ -36,6 +36,8 @@ def run_w2s(cfg: W2SConfig, out: Path) -> dict:
             write_json(path, load_rung(name, cfg.model).info)
         info = read_json(path)
         infos.append({"rank": rank, **info})
-    results = build_results(cfg, tasks, units, infos, time.perf_counter() - start, cfg.model_dump(mode="json"))
+    results = build_results(
+        cfg, tasks, units, infos, time.perf_counter() - start, cfg.model_dump(mode="json")
+    )
     write_json(out / "results.json", results)
     return results

@@ -34,22 +34,35 @@ class TaskSpec(Section):
 
 class DataConfig(Section):
     n_a: int = Field(200, ge=4, description="split A: ground truth for the weak supervisor")
-    n_b: int = Field(200, ge=4, description="split B: weak labels for the student, truth for the ceiling")
+    n_b: int = Field(
+        200, ge=4, description="split B: weak labels for the student, truth for the ceiling"
+    )
     n_test: int = Field(300, ge=4, description="held-out test items (fixed across seeds)")
-    val_frac: float = Field(0.2, ge=0, lt=1, description="part of B kept out of training, weak labels only, "
-                            "for label-free early stopping")
+    val_frac: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description="part of B kept out of training, weak labels only, "
+        "for label-free early stopping",
+    )
     max_length: int = Field(64, ge=8, description="tokens per text")
 
 
 class ModelConfig(Section):
     finetune: Literal["top", "lora", "full"] = Field(
-        "top", description="top: train the top `train_layers` blocks + head, frozen lower blocks run once "
-        "and cached; lora: LoRA on every linear layer + head; full: everything")
+        "top",
+        description="top: train the top `train_layers` blocks + head, frozen lower blocks run once "
+        "and cached; lora: LoRA on every linear layer + head; full: everything",
+    )
     train_layers: int = Field(2, ge=0, description="top mode: blocks trained (0 = linear probe)")
     pooling: Literal["auto", "last", "mean"] = Field(
-        "auto", description="auto: last token for decoders (the only one that saw the whole text), "
-        "mean for encoders (what sentence encoders are trained with)")
-    depth: float = Field(1.0, gt=0, le=1, description="share of the blocks kept; the head reads there")
+        "auto",
+        description="auto: last token for decoders (the only one that saw the whole text), "
+        "mean for encoders (what sentence encoders are trained with)",
+    )
+    depth: float = Field(
+        1.0, gt=0, le=1, description="share of the blocks kept; the head reads there"
+    )
     lora_rank: int = Field(8, ge=1)
     lora_alpha: int = Field(16, ge=1)
     device: Device = "cpu"
@@ -61,15 +74,27 @@ class TrainConfig(Section):
     learning_rate: float = Field(1e-4, gt=0)
     head_learning_rate: float = Field(1e-3, gt=0, description="the new classification head")
     weight_decay: float = Field(0.0, ge=0)
-    max_grad_norm: float = Field(1.0, ge=0, description="clip the gradient norm (0 = off); transformers' default. "
-                                 "Without it a few early steps on a fresh head can throw the top blocks off")
-    warmup_frac: float = Field(0.1, ge=0, lt=1, description="linear learning-rate warm-up, then linear decay")
-    evals_per_epoch: int = Field(4, ge=1, description="test/val evaluations per epoch (curves, early stopping)")
+    max_grad_norm: float = Field(
+        1.0,
+        ge=0,
+        description="clip the gradient norm (0 = off); transformers' default. "
+        "Without it a few early steps on a fresh head can throw the top blocks off",
+    )
+    warmup_frac: float = Field(
+        0.1, ge=0, lt=1, description="linear learning-rate warm-up, then linear decay"
+    )
+    evals_per_epoch: int = Field(
+        4, ge=1, description="test/val evaluations per epoch (curves, early stopping)"
+    )
 
 
 class LossConfig(Section):
-    confidence_max: float = Field(0.75, ge=0, le=1, description="c's maximum (paper: 0.75 for large students)")
-    warmup_frac: float = Field(0.2, gt=0, le=1, description="c rises smoothly over this fraction of training")
+    confidence_max: float = Field(
+        0.75, ge=0, le=1, description="c's maximum (paper: 0.75 for large students)"
+    )
+    warmup_frac: float = Field(
+        0.2, gt=0, le=1, description="c rises smoothly over this fraction of training"
+    )
     product_alpha: float = Field(1.0, ge=0, description="exponent of the weak labels")
     product_beta: float = Field(1.0, ge=0, description="exponent of the student's own predictions")
 
@@ -81,7 +106,9 @@ class BootstrapConfig(Section):
 class PromptingConfig(Section):
     enabled: bool = False
     shots: int = Field(5, ge=1)
-    n_test: int = Field(100, ge=4, description="test items prompted (prompts are long: keep it small on CPU)")
+    n_test: int = Field(
+        100, ge=4, description="test items prompted (prompts are long: keep it small on CPU)"
+    )
 
 
 class SyntheticConfig(Section):
@@ -92,7 +119,9 @@ class SyntheticConfig(Section):
 
 class EasyToHardConfig(Section):
     enabled: bool = False
-    confident_frac: float = Field(0.5, gt=0, le=1, description="share of B kept: the supervisor's most confident")
+    confident_frac: float = Field(
+        0.5, gt=0, le=1, description="share of B kept: the supervisor's most confident"
+    )
 
 
 class GenerativeConfig(Section):
@@ -113,15 +142,26 @@ class ExperimentsConfig(Section):
 class W2SConfig(Section):
     name: str = "w2s"
     seeds: list[int] = Field([0, 1, 2], min_length=1)
-    ladder: list[str] = Field(["minilm-l6", "smollm2-135m-instruct", "gemma3-270m"], min_length=1,
-                              description="weakest first")
+    ladder: list[str] = Field(
+        ["minilm-l6", "smollm2-135m-instruct", "gemma3-270m"],
+        min_length=1,
+        description="weakest first",
+    )
     pairs: Literal["all", "strictly_stronger", "adjacent"] = Field(
-        "all", description="all: every (weak, strong) with strong at or above weak in the ladder")
-    losses: list[Literal["xent", "confidence", "product"]] = Field(["xent", "confidence"], min_length=1)
+        "all", description="all: every (weak, strong) with strong at or above weak in the ladder"
+    )
+    losses: list[Literal["xent", "confidence", "product"]] = Field(
+        ["xent", "confidence"], min_length=1
+    )
     tasks: list[TaskSpec] = Field([TaskSpec(name="facts")], min_length=1)
     bootstrap_resamples: int = Field(2000, ge=100)
-    min_gap: float = Field(0.02, ge=0, lt=1, description="PGR is reported only where ceiling - weak accuracy "
-                           "is at least this: a ratio over a smaller (or negative) gap is noise")
+    min_gap: float = Field(
+        0.02,
+        ge=0,
+        lt=1,
+        description="PGR is reported only where ceiling - weak accuracy "
+        "is at least this: a ratio over a smaller (or negative) gap is noise",
+    )
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
@@ -161,7 +201,11 @@ def load_w2s_config(path: str | Path | None = None, preset: str | None = None) -
 
 def list_w2s_presets() -> list[str]:
     root = resources.files("driftlab.presets")
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.startswith(PRESET_PREFIX) and p.name.endswith(".toml"))
+    return sorted(
+        p.name[:-5]
+        for p in root.iterdir()
+        if p.name.startswith(PRESET_PREFIX) and p.name.endswith(".toml")
+    )
 
 
 def dump(cfg: W2SConfig) -> str:

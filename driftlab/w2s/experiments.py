@@ -22,7 +22,9 @@ from driftlab.w2s.models import Rung, truncate
 from driftlab.w2s.pipeline import Runner, Split, Task, student_unit
 
 
-def students(runner: Runner, units: dict, task: Task, split: Split, seed: int, variant: str, rank: int) -> None:
+def students(
+    runner: Runner, units: dict, task: Task, split: Split, seed: int, variant: str, rank: int
+) -> None:
     """Every student (and bootstrap intermediate) whose model is ladder[rank]."""
     cfg, name = runner.cfg, runner.cfg.ladder[rank]
     exp = cfg.experiments
@@ -33,14 +35,37 @@ def students(runner: Runner, units: dict, task: Task, split: Split, seed: int, v
         labels = np.asarray(w["final"]["b_train"])
         for loss in cfg.losses:
             units["student"][(task.name, variant, weak, strong, loss, seed)] = student_unit(
-                runner, task, split, seed, variant, strong, weak, loss, split.b_train, labels, w["key"])
+                runner,
+                task,
+                split,
+                seed,
+                variant,
+                strong,
+                weak,
+                loss,
+                split.b_train,
+                labels,
+                w["key"],
+            )
             if variant == "baseline" and exp.easy_to_hard.enabled:
                 k = max(2, int(round(exp.easy_to_hard.confident_frac * len(labels))))
                 keep = np.sort(np.argsort(-np.abs(labels - 0.5), kind="stable")[:k])
-                units["student"][(task.name, "easy_to_hard", weak, strong, loss, seed)] = student_unit(
-                    runner, task, split, seed, "easy_to_hard", strong, weak, loss,
-                    [split.b_train[i] for i in keep], labels[keep], w["key"],
-                    {"confident_frac": exp.easy_to_hard.confident_frac})
+                units["student"][(task.name, "easy_to_hard", weak, strong, loss, seed)] = (
+                    student_unit(
+                        runner,
+                        task,
+                        split,
+                        seed,
+                        "easy_to_hard",
+                        strong,
+                        weak,
+                        loss,
+                        [split.b_train[i] for i in keep],
+                        labels[keep],
+                        w["key"],
+                        {"confident_frac": exp.easy_to_hard.confident_frac},
+                    )
+                )
     if variant != "baseline":
         return
     if exp.bootstrap.enabled:
@@ -52,8 +77,18 @@ def students(runner: Runner, units: dict, task: Task, split: Split, seed: int, v
             units["weak"][(task.name, v, "synthetic", seed)] = sup
             for loss in cfg.losses:
                 units["student"][(task.name, v, "synthetic", name, loss, seed)] = student_unit(
-                    runner, task, split, seed, v, name, "synthetic", loss, split.b_train,
-                    np.asarray(sup["final"]["b_train"]), sup["key"])
+                    runner,
+                    task,
+                    split,
+                    seed,
+                    v,
+                    name,
+                    "synthetic",
+                    loss,
+                    split.b_train,
+                    np.asarray(sup["final"]["b_train"]),
+                    sup["key"],
+                )
 
 
 def _bootstrap(runner: Runner, units: dict, task: Task, split: Split, seed: int, rank: int) -> None:
@@ -65,7 +100,7 @@ def _bootstrap(runner: Runner, units: dict, task: Task, split: Split, seed: int,
         lo, hi = cfg.ladder.index(weak), cfg.ladder.index(strong)
         if hi - lo < 2 or not lo < rank <= hi:
             continue
-        chain = tuple(cfg.ladder[lo: rank + 1])
+        chain = tuple(cfg.ladder[lo : rank + 1])
         for loss in cfg.losses:
             if rank == lo + 1:
                 w = units["weak"][(task.name, "baseline", weak, seed)]
@@ -74,10 +109,23 @@ def _bootstrap(runner: Runner, units: dict, task: Task, split: Split, seed: int,
                 prev = chains[(task.name, chain[:-1], loss, seed)]
             if rank == hi:
                 units["student"][(task.name, "bootstrap", weak, strong, loss, seed)] = student_unit(
-                    runner, task, split, seed, "bootstrap", strong, weak, loss, split.b_train, prev[0], prev[1],
-                    {"chain": list(chain)})
+                    runner,
+                    task,
+                    split,
+                    seed,
+                    "bootstrap",
+                    strong,
+                    weak,
+                    loss,
+                    split.b_train,
+                    prev[0],
+                    prev[1],
+                    {"chain": list(chain)},
+                )
             elif (task.name, chain, loss, seed) not in chains:
-                chains[(task.name, chain, loss, seed)] = _cross_fit(runner, task, split, seed, chain, loss, prev)
+                chains[(task.name, chain, loss, seed)] = _cross_fit(
+                    runner, task, split, seed, chain, loss, prev
+                )
 
 
 def _cross_fit(runner, task, split, seed, chain, loss, prev) -> tuple[np.ndarray, str]:
@@ -87,11 +135,27 @@ def _cross_fit(runner, task, split, seed, chain, loss, prev) -> tuple[np.ndarray
     keys = []
     for fold in (0, 1):
         tr, ho = pos[pos % 2 == fold], pos[pos % 2 != fold]
-        spec = {"task": task.spec, "seed": seed, "model": chain[-1], "variant": "bootstrap",
-                "role": "intermediate", "supervisor": chain[0], "loss": loss, "labels_from": prev[1],
-                "chain": list(chain), "fold": fold}
-        u = runner.train_unit(spec, task, split, [split.b_train[i] for i in tr], prev_labels[tr], loss,
-                              {"held_out": [split.b_train[i] for i in ho]})
+        spec = {
+            "task": task.spec,
+            "seed": seed,
+            "model": chain[-1],
+            "variant": "bootstrap",
+            "role": "intermediate",
+            "supervisor": chain[0],
+            "loss": loss,
+            "labels_from": prev[1],
+            "chain": list(chain),
+            "fold": fold,
+        }
+        u = runner.train_unit(
+            spec,
+            task,
+            split,
+            [split.b_train[i] for i in tr],
+            prev_labels[tr],
+            loss,
+            {"held_out": [split.b_train[i] for i in ho]},
+        )
         labels[ho] = u["final"]["held_out"]
         keys.append(u["key"])
     return labels, "+".join(keys)
@@ -122,6 +186,7 @@ def synthetic_supervisor(task: Task, split: Split, kind: str, rate: float, seed:
 
 # ---- generative fine-tuning (salience) ----------------------------------------------------------
 
+
 def generative_tune(rung: Rung, task: Task, cfg: GenerativeConfig) -> None:
     """Next-token training of a decoder on the pool's texts (no labels, no test texts), then the
     classifier is built on the tuned body. Encoders are left as they are (no causal LM head)."""
@@ -135,10 +200,18 @@ def generative_tune(rung: Rung, task: Task, cfg: GenerativeConfig) -> None:
     opt = torch.optim.AdamW(lm.parameters(), lr=cfg.learning_rate)
     gen = torch.Generator().manual_seed(0)
     lm.train()
-    with progress.task(f"generative {rung.name} on {task.name}", total=cfg.steps, unit="steps") as advance:
+    with progress.task(
+        f"generative {rung.name} on {task.name}", total=cfg.steps, unit="steps"
+    ) as advance:
         for _ in range(cfg.steps):
             pick = torch.randint(0, len(texts), (cfg.batch_size,), generator=gen).tolist()
-            enc = tok([texts[i] for i in pick], return_tensors="pt", padding=True, truncation=True, max_length=64)
+            enc = tok(
+                [texts[i] for i in pick],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=64,
+            )
             labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
             loss = lm(**enc, labels=labels).loss
             opt.zero_grad()
@@ -152,6 +225,7 @@ def generative_tune(rung: Rung, task: Task, cfg: GenerativeConfig) -> None:
 
 
 # ---- few-shot prompting ---------------------------------------------------------------------------
+
 
 def prompting(runner: Runner, units: dict, task: Task, name: str) -> None:
     """Zero-shot, few-shot with true labels and few-shot with each weaker supervisor's labels."""
@@ -172,23 +246,47 @@ def prompting(runner: Runner, units: dict, task: Task, name: str) -> None:
         modes = [("zero_shot", None, None), ("fewshot_true", None, task.labels[shot_idx])]
         for weak in cfg.ladder[: cfg.ladder.index(name)]:
             w = units["weak"][(task.name, "baseline", weak, seed)]
-            modes.append(("fewshot_weak", weak, (np.asarray(w["final"]["b_train"])[shots] > 0.5).astype(int)))
+            modes.append(
+                ("fewshot_weak", weak, (np.asarray(w["final"]["b_train"])[shots] > 0.5).astype(int))
+            )
         for mode, sup, labels in modes:
-            spec = {"task": task.spec, "seed": seed if mode != "zero_shot" else 0, "model": name, "role": "prompt",
-                    "mode": mode, "supervisor": sup, "shots": pcfg.shots, "n_test": len(test),
-                    "shot_labels": None if labels is None else labels.tolist()}
+            spec = {
+                "task": task.spec,
+                "seed": seed if mode != "zero_shot" else 0,
+                "model": name,
+                "role": "prompt",
+                "mode": mode,
+                "supervisor": sup,
+                "shots": pcfg.shots,
+                "n_test": len(test),
+                "shot_labels": None if labels is None else labels.tolist(),
+            }
 
             def compute(labels=labels):
                 nonlocal lm
                 if lm is None:
                     from transformers import AutoModelForCausalLM
 
-                    lm = AutoModelForCausalLM.from_pretrained(rung.info["path"], dtype=torch.float32).eval()
-                prefix = "" if labels is None else "".join(
-                    f"{task.texts[i]}\n{task.data.question} {'Yes' if y else 'No'}\n\n" for i, y in zip(shot_idx, labels))
-                scores = _yes_no(lm, rung.tokenizer, [f"{prefix}{task.texts[i]}\n{task.data.question}" for i in test])
+                    lm = AutoModelForCausalLM.from_pretrained(
+                        rung.info["path"], dtype=torch.float32
+                    ).eval()
+                prefix = (
+                    ""
+                    if labels is None
+                    else "".join(
+                        f"{task.texts[i]}\n{task.data.question} {'Yes' if y else 'No'}\n\n"
+                        for i, y in zip(shot_idx, labels)
+                    )
+                )
+                scores = _yes_no(
+                    lm,
+                    rung.tokenizer,
+                    [f"{prefix}{task.texts[i]}\n{task.data.question}" for i in test],
+                )
                 acc = float(((scores > 0) == task.labels[test]).mean())
-                progress.log(f"  prompt {task.name} {name} {mode}{' <- ' + sup if sup else ''}: acc {acc:.3f}")
+                progress.log(
+                    f"  prompt {task.name} {name} {mode}{' <- ' + sup if sup else ''}: acc {acc:.3f}"
+                )
                 return {"test_idx": test, "scores": np.round(scores, 4).tolist(), "test_acc": acc}
 
             units["prompt"][(task.name, name, mode, sup, seed)] = runner.unit(spec, compute)
@@ -202,7 +300,7 @@ def _yes_no(lm, tok, prompts: list[str], batch_size: int = 8) -> np.ndarray:
     out = []
     try:
         for s in range(0, len(prompts), batch_size):
-            enc = tok(prompts[s:s + batch_size], return_tensors="pt", padding=True)
+            enc = tok(prompts[s : s + batch_size], return_tensors="pt", padding=True)
             logits = lm(**enc, logits_to_keep=1).logits[:, -1]
             lp = torch.log_softmax(logits, -1)
             out.append((lp[:, yes] - lp[:, no]).numpy())

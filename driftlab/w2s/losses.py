@@ -80,4 +80,3 @@ def make_loss(name: str, cfg: LossConfig) -> LossFn:
     if name == "product":
         return product_loss(cfg.product_alpha, cfg.product_beta)
     raise ValueError(name)
-

@@ -24,8 +24,13 @@ def pgr(weak: float, student: float, ceiling: float, min_gap: float = 1e-9) -> f
     return (student - weak) / gap
 
 
-def bootstrap(stat: Callable[..., float | None], arrays: dict[str, np.ndarray], resamples: int = 2000,
-              seed: int = 0, level: float = 0.95) -> dict:
+def bootstrap(
+    stat: Callable[..., float | None],
+    arrays: dict[str, np.ndarray],
+    resamples: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
     """{"mean": stat(all data), "ci": [lo, hi]} with each array [seeds, items] resampled on both axes
     with the same indices (paired). Resamples where stat is undefined are dropped; if more than half
     are, the interval is null."""
@@ -60,8 +65,14 @@ def _masked(agree, mask):
     return None if n == 0 else (agree * mask).sum() / n
 
 
-def summarize(weak_ok: np.ndarray, student_ok: np.ndarray, ceiling_ok: np.ndarray, agree: np.ndarray,
-              resamples: int, min_gap: float = 1e-9) -> dict:
+def summarize(
+    weak_ok: np.ndarray,
+    student_ok: np.ndarray,
+    ceiling_ok: np.ndarray,
+    agree: np.ndarray,
+    resamples: int,
+    min_gap: float = 1e-9,
+) -> dict:
     """Accuracies, PGR and agreement (all / supervisor right / supervisor wrong) with intervals.
     Inputs are [seeds, test items] 0/1 arrays: correct or not, student agrees with supervisor or not."""
     arr = lambda x: np.asarray(x, dtype=float)  # noqa: E731
@@ -70,7 +81,9 @@ def summarize(weak_ok: np.ndarray, student_ok: np.ndarray, ceiling_ok: np.ndarra
         "weak_acc": bootstrap(_mean, {"x": w}, resamples),
         "student_acc": bootstrap(_mean, {"x": s}, resamples),
         "ceiling_acc": bootstrap(_mean, {"x": c}, resamples),
-        "pgr": bootstrap(partial(_pgr_stat, min_gap=min_gap), {"weak": w, "student": s, "ceiling": c}, resamples),
+        "pgr": bootstrap(
+            partial(_pgr_stat, min_gap=min_gap), {"weak": w, "student": s, "ceiling": c}, resamples
+        ),
         "agreement": {
             "all": bootstrap(_mean, {"x": a}, resamples),
             "supervisor_right": bootstrap(_masked, {"agree": a, "mask": w}, resamples),
@@ -81,6 +94,7 @@ def summarize(weak_ok: np.ndarray, student_ok: np.ndarray, ceiling_ok: np.ndarra
 
 # ---- early stopping without ground truth -------------------------------------------------------
 
+
 def _xent(p: np.ndarray, t: np.ndarray) -> float:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return float(-(t * np.log(p) + (1 - t) * np.log(1 - p)).mean())
@@ -89,7 +103,9 @@ def _xent(p: np.ndarray, t: np.ndarray) -> float:
 CRITERIA = ("last", "oracle", "weak_val_loss", "val_confidence", "prediction_stability")
 
 
-def stopping_points(checkpoints: list[dict], test_labels: np.ndarray, val_weak: np.ndarray) -> dict[str, int]:
+def stopping_points(
+    checkpoints: list[dict], test_labels: np.ndarray, val_weak: np.ndarray
+) -> dict[str, int]:
     """The checkpoint each criterion picks. Only `oracle` looks at test labels (the paper's
     "cheating" early stopping, an upper bound); the others see the held-out part of B with weak
     labels at most:
@@ -97,13 +113,17 @@ def stopping_points(checkpoints: list[dict], test_labels: np.ndarray, val_weak: 
     - val_confidence: most confident predictions on held-out B (mean |2p - 1|): a student that
       has found a salient concept is confident, one fitting weak errors grows unsure;
     - prediction_stability: fewest held-out predictions flipped since the previous evaluation."""
-    acc = [float(((np.asarray(c["probs"]["test"]) > 0.5) == test_labels).mean()) for c in checkpoints]
+    acc = [
+        float(((np.asarray(c["probs"]["test"]) > 0.5) == test_labels).mean()) for c in checkpoints
+    ]
     out = {"last": len(checkpoints) - 1, "oracle": int(np.argmax(acc))}
     val = [np.asarray(c["probs"]["val"]) for c in checkpoints]
     if len(val_weak) == 0:
         return out
     out["weak_val_loss"] = int(np.argmin([_xent(v, val_weak) for v in val]))
     out["val_confidence"] = int(np.argmax([np.abs(2 * v - 1).mean() for v in val]))
-    flips = [np.inf] + [float(((val[i] > 0.5) != (val[i - 1] > 0.5)).mean()) for i in range(1, len(val))]
+    flips = [np.inf] + [
+        float(((val[i] > 0.5) != (val[i - 1] > 0.5)).mean()) for i in range(1, len(val))
+    ]
     out["prediction_stability"] = int(np.argmin(flips)) if len(val) > 1 else 0
     return out

@@ -34,7 +34,16 @@ from torch import nn
 from driftlab.errors import DriftlabError
 from driftlab.w2s.config import ModelConfig
 
-ENCODER_TYPES = {"bert", "roberta", "mpnet", "distilbert", "xlm-roberta", "electra", "deberta", "deberta-v2"}
+ENCODER_TYPES = {
+    "bert",
+    "roberta",
+    "mpnet",
+    "distilbert",
+    "xlm-roberta",
+    "electra",
+    "deberta",
+    "deberta-v2",
+}
 
 
 def _layers(model: nn.Module, kind: str) -> nn.ModuleList:
@@ -85,11 +94,16 @@ class Classifier(nn.Module):
         return self.head(self.pooled(batch))
 
     @torch.no_grad()
-    def calibrate(self, feats: "Features", idx: list[int], batch_size: int = 64) -> None:
+    def calibrate(self, feats: Features, idx: list[int], batch_size: int = 64) -> None:
         """Set the head's standardization from the pooled training inputs, before training."""
         was = self.training
         self.eval()
-        x = torch.cat([self.pooled(feats.batch(idx[s:s + batch_size])) for s in range(0, len(idx), batch_size)])
+        x = torch.cat(
+            [
+                self.pooled(feats.batch(idx[s : s + batch_size]))
+                for s in range(0, len(idx), batch_size)
+            ]
+        )
         self.head[0].fit(x)
         self.train(was)
 
@@ -170,7 +184,9 @@ class Rung:
 
     _max_length: int = 64
 
-    def features(self, key: str, texts: list[str], max_length: int, batch_size: int = 32) -> Features:
+    def features(
+        self, key: str, texts: list[str], max_length: int, batch_size: int = 32
+    ) -> Features:
         """The inputs for `texts` under this rung's fine-tuning mode, computed once per key."""
         if key in self._features:
             return self._features[key]
@@ -196,7 +212,10 @@ class Rung:
                         rows.extend(pool(out.last_hidden_state, b["attention_mask"], self.pooling))
                     else:  # input of block L-k: hidden_states[i] is what block i receives
                         h = out.hidden_states[self.n_layers - k]
-                        rows.extend(h[j, : int(b["attention_mask"][j].sum())].clone() for j in range(len(idx)))
+                        rows.extend(
+                            h[j, : int(b["attention_mask"][j].sum())].clone()
+                            for j in range(len(idx))
+                        )
             feats = Features(mode, rows, pad)
             disk.parent.mkdir(parents=True, exist_ok=True)
             tmp = disk.with_suffix(f".tmp{os.getpid()}")
@@ -210,8 +229,18 @@ class Rung:
         from driftlab.models.builtin import cache_root
 
         c = self.cfg
-        key = json.dumps([self.name, self.info["path"], self.info.get("tuned"), c.depth, c.train_layers, self.pooling, max_length,
-                          hashlib.sha256("\x00".join(texts).encode()).hexdigest()])
+        key = json.dumps(
+            [
+                self.name,
+                self.info["path"],
+                self.info.get("tuned"),
+                c.depth,
+                c.train_layers,
+                self.pooling,
+                max_length,
+                hashlib.sha256("\x00".join(texts).encode()).hexdigest(),
+            ]
+        )
         return cache_root() / "w2s-features" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
 
     def classifier(self, seed: int) -> Classifier:
@@ -230,8 +259,15 @@ class Rung:
 
             for p in body.parameters():
                 p.requires_grad_(False)
-            body = get_peft_model(body, LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha,
-                                                   target_modules="all-linear", lora_dropout=0.0))
+            body = get_peft_model(
+                body,
+                LoraConfig(
+                    r=cfg.lora_rank,
+                    lora_alpha=cfg.lora_alpha,
+                    target_modules="all-linear",
+                    lora_dropout=0.0,
+                ),
+            )
         return Classifier(body, hidden, self.pooling)
 
     def top_blocks(self) -> nn.Module:
@@ -240,9 +276,13 @@ class Rung:
         if self._top is None:
             k, base = self.cfg.train_layers, self.base
             if k > self.n_layers:
-                raise DriftlabError(f"model.train_layers = {k} but {self.name} has {self.n_layers} blocks")
+                raise DriftlabError(
+                    f"model.train_layers = {k} but {self.name} has {self.n_layers} blocks"
+                )
             holder = base.encoder if self.kind == "encoder" else base
-            attr_layers, attr_emb = ("layer", "embeddings") if self.kind == "encoder" else ("layers", "embed_tokens")
+            attr_layers, attr_emb = (
+                ("layer", "embeddings") if self.kind == "encoder" else ("layers", "embed_tokens")
+            )
             layers, emb = getattr(holder, attr_layers), getattr(base, attr_emb)
             setattr(holder, attr_layers, nn.ModuleList(list(layers)[-k:]))
             setattr(base, attr_emb, _PassThrough())
@@ -289,10 +329,20 @@ def load_rung(name: str, cfg: ModelConfig) -> Rung:
     tok.padding_side = "right"
     base.to(cfg.device)
     base.config.use_cache = False  # no generation here; a truncated decoder's cache would mis-index
-    info = {"name": name, "path": path, "kind": kind, "params": n, "non_embedding_params": n - emb,
-            "hidden_size": base.config.hidden_size, "layers": n_blocks, "layers_used": len(_layers(base, kind))}
+    info = {
+        "name": name,
+        "path": path,
+        "kind": kind,
+        "params": n,
+        "non_embedding_params": n - emb,
+        "hidden_size": base.config.hidden_size,
+        "layers": n_blocks,
+        "layers_used": len(_layers(base, kind)),
+    }
     if cfg.finetune == "top" and cfg.train_layers > info["layers_used"]:
-        raise DriftlabError(f"model.train_layers = {cfg.train_layers} but {name} keeps {info['layers_used']} blocks")
+        raise DriftlabError(
+            f"model.train_layers = {cfg.train_layers} but {name} keeps {info['layers_used']} blocks"
+        )
     rung = Rung(name, kind, tok, base, cfg, info)
     info["pooling"] = rung.pooling
     return rung

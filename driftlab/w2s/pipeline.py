@@ -61,14 +61,24 @@ def load_tasks(cfg: W2SConfig) -> list[Task]:
         data = build_task(spec)
         test = data.test[: cfg.data.n_test]
         if len(data.pool) < cfg.data.n_a + cfg.data.n_b:
-            raise ConfigError(f"task {data.name}: its pool has {len(data.pool)} items, fewer than "
-                              f"data.n_a + data.n_b = {cfg.data.n_a + cfg.data.n_b}")
+            raise ConfigError(
+                f"task {data.name}: its pool has {len(data.pool)} items, fewer than "
+                f"data.n_a + data.n_b = {cfg.data.n_a + cfg.data.n_b}"
+            )
         if len(test) < 4:
             raise ConfigError(f"task {data.name}: only {len(test)} test items")
         items = data.pool + test
-        out.append(Task(spec.model_dump(), data, np.array([it.label for it in items]),
-                        [it.text for it in items], [f"{it.text}\n{data.question}" for it in items],
-                        [it.group for it in items], len(data.pool)))
+        out.append(
+            Task(
+                spec.model_dump(),
+                data,
+                np.array([it.label for it in items]),
+                [it.text for it in items],
+                [f"{it.text}\n{data.question}" for it in items],
+                [it.group for it in items],
+                len(data.pool),
+            )
+        )
     return out
 
 
@@ -76,7 +86,7 @@ def make_split(task: Task, cfg: W2SConfig, seed: int) -> Split:
     """A and B drawn from the pool by seed; test fixed. Disjoint by construction and checked."""
     rng = np.random.default_rng([seed, int(hashlib.sha256(task.name.encode()).hexdigest()[:8], 16)])
     perm = rng.permutation(task.n_pool).tolist()
-    a, b = perm[: cfg.data.n_a], perm[cfg.data.n_a: cfg.data.n_a + cfg.data.n_b]
+    a, b = perm[: cfg.data.n_a], perm[cfg.data.n_a : cfg.data.n_a + cfg.data.n_b]
     n_val = int(round(cfg.data.val_frac * len(b)))
     split = Split(a, b[n_val:], b[:n_val], list(range(task.n_pool, len(task.texts))))
     check_hygiene(split)
@@ -111,7 +121,11 @@ class Runner:
 
     def common(self) -> dict:
         c = self.cfg
-        return {"data_cfg": c.data.model_dump(), "model_cfg": c.model.model_dump(), "train_cfg": c.train.model_dump()}
+        return {
+            "data_cfg": c.data.model_dump(),
+            "model_cfg": c.model.model_dump(),
+            "train_cfg": c.train.model_dump(),
+        }
 
     def load(self, name: str, variant: str, task: Task) -> Rung:
         """The rung, loaded on first need; for the generative variant, tuned on the task's texts."""
@@ -120,7 +134,10 @@ class Runner:
         key = (name, variant, task.name if variant == "generative" else None)
         if self.rung is None or self.rung_key != key:
             self.rung = None  # free the previous model first
-            progress.log(f"[bold]loading {name}[/]" + (f" (generative fine-tuning on {task.name})" if key[2] else ""))
+            progress.log(
+                f"[bold]loading {name}[/]"
+                + (f" (generative fine-tuning on {task.name})" if key[2] else "")
+            )
             rung = load_rung(name, self.cfg.model)
             write_json(model_info_path(self.units, name), rung.info)
             if key[2]:
@@ -141,26 +158,56 @@ class Runner:
         self.trained += 1
         return result
 
-    def train_unit(self, spec: dict, task: Task, split: Split, train_idx: list[int], targets: np.ndarray,
-                   loss_name: str, extra_eval: dict[str, list[int]] | None = None) -> dict:
+    def train_unit(
+        self,
+        spec: dict,
+        task: Task,
+        split: Split,
+        train_idx: list[int],
+        targets: np.ndarray,
+        loss_name: str,
+        extra_eval: dict[str, list[int]] | None = None,
+    ) -> dict:
         """Train `spec['model']` on (train_idx, targets); score test (and val, and `extra_eval`)."""
+
         def compute() -> dict:
             rung = self.load(spec["model"], spec["variant"], task)
             feats = rung.features(task.name, task.inputs, self.cfg.data.max_length)
             model = rung.classifier(spec["seed"])
             evals = {"test": split.test, "val": split.b_val}
             loss = make_loss(loss_name, self.cfg.loss) if loss_name != "truth" else xent
-            desc = f"{spec['role']} {task.name} {spec['model']}" + (f" <- {spec['supervisor']}" if spec.get("supervisor") else "")
+            desc = f"{spec['role']} {task.name} {spec['model']}" + (
+                f" <- {spec['supervisor']}" if spec.get("supervisor") else ""
+            )
             # curves (and early stopping) only for students: supervisors and ceilings are scored once
-            res = trainer.fit(model, feats, train_idx, targets, loss, self.cfg.train, spec["seed"], evals,
-                              desc=f"{desc} {loss_name} s{spec['seed']}", final_sets=extra_eval,
-                              curve=spec["role"] == "student")
+            res = trainer.fit(
+                model,
+                feats,
+                train_idx,
+                targets,
+                loss,
+                self.cfg.train,
+                spec["seed"],
+                evals,
+                desc=f"{desc} {loss_name} s{spec['seed']}",
+                final_sets=extra_eval,
+                curve=spec["role"] == "student",
+            )
             final = {k: np.asarray(v) for k, v in res.checkpoints[-1]["probs"].items()}
             acc = float(((final["test"] > 0.5) == task.labels[split.test]).mean())
-            progress.log(f"  {desc} ({loss_name}, seed {spec['seed']}): test acc {acc:.3f} ({res.seconds:.0f}s)")
-            return {"train_idx": list(map(int, train_idx)), "targets": np.round(targets, 5).tolist(),
-                    "checkpoints": res.checkpoints, "final": {k: v.tolist() for k, v in final.items()},
-                    "test_acc": acc, "seconds": round(res.seconds, 2), "losses": [round(x, 5) for x in res.losses]}
+            progress.log(
+                f"  {desc} ({loss_name}, seed {spec['seed']}): test acc {acc:.3f} ({res.seconds:.0f}s)"
+            )
+            return {
+                "train_idx": list(map(int, train_idx)),
+                "targets": np.round(targets, 5).tolist(),
+                "checkpoints": res.checkpoints,
+                "final": {k: v.tolist() for k, v in final.items()},
+                "test_acc": acc,
+                "seconds": round(res.seconds, 2),
+                "losses": [round(x, 5) for x in res.losses],
+            }
+
         return self.unit(spec, compute)
 
 
@@ -178,12 +225,24 @@ def run_pipeline(cfg: W2SConfig, out: Path) -> tuple[list[Task], dict]:
                 for seed in cfg.seeds:
                     split = make_split(task, cfg, seed)
                     base = {"task": task.spec, "seed": seed, "model": name, "variant": variant}
-                    weak = runner.train_unit({**base, "role": "weak"}, task, split, split.a,
-                                             task.labels[split.a].astype(float), "truth",
-                                             {"b_train": split.b_train})
+                    weak = runner.train_unit(
+                        {**base, "role": "weak"},
+                        task,
+                        split,
+                        split.a,
+                        task.labels[split.a].astype(float),
+                        "truth",
+                        {"b_train": split.b_train},
+                    )
                     units["weak"][(task.name, variant, name, seed)] = weak
-                    ceil = runner.train_unit({**base, "role": "ceiling"}, task, split, split.b_train,
-                                             task.labels[split.b_train].astype(float), "truth")
+                    ceil = runner.train_unit(
+                        {**base, "role": "ceiling"},
+                        task,
+                        split,
+                        split.b_train,
+                        task.labels[split.b_train].astype(float),
+                        "truth",
+                    )
                     units["ceiling"][(task.name, variant, name, seed)] = ceil
                     experiments.students(runner, units, task, split, seed, variant, rank)
                 if variant == "baseline" and cfg.experiments.prompting.enabled:
@@ -193,16 +252,36 @@ def run_pipeline(cfg: W2SConfig, out: Path) -> tuple[list[Task], dict]:
     return tasks, units
 
 
-def student_unit(runner: Runner, task: Task, split: Split, seed: int, variant: str, strong: str,
-                 supervisor: str, loss: str, train_idx: list[int], targets: np.ndarray, label_key: str,
-                 extra: dict | None = None, role: str = "student") -> dict:
+def student_unit(
+    runner: Runner,
+    task: Task,
+    split: Split,
+    seed: int,
+    variant: str,
+    strong: str,
+    supervisor: str,
+    loss: str,
+    train_idx: list[int],
+    targets: np.ndarray,
+    label_key: str,
+    extra: dict | None = None,
+    role: str = "student",
+) -> dict:
     """Train `strong` on labels that came from `supervisor` (never from B's truth)."""
     check_hygiene(split, train_idx)
-    spec = {"task": task.spec, "seed": seed, "model": strong, "variant": variant, "role": role,
-            "supervisor": supervisor, "loss": loss, "labels_from": label_key, **(extra or {})}
+    spec = {
+        "task": task.spec,
+        "seed": seed,
+        "model": strong,
+        "variant": variant,
+        "role": role,
+        "supervisor": supervisor,
+        "loss": loss,
+        "labels_from": label_key,
+        **(extra or {}),
+    }
     if loss == "confidence":
         spec["loss_cfg"] = runner.cfg.loss.model_dump(include={"confidence_max", "warmup_frac"})
     elif loss == "product":
         spec["loss_cfg"] = runner.cfg.loss.model_dump(include={"product_alpha", "product_beta"})
     return runner.train_unit(spec, task, split, train_idx, targets, loss)
-

@@ -69,8 +69,12 @@ def _cap(items: list[Item], n: int | None, rng: random.Random) -> list[Item]:
 
 
 @W2S_TASKS.register("facts")
-def facts(difficulty: Literal["easy", "hard"] = "hard", test_frac: float = 0.34, seed: int = 0,
-          max_test: int | None = None) -> TaskData:
+def facts(
+    difficulty: Literal["easy", "hard"] = "hard",
+    test_frac: float = 0.34,
+    seed: int = 0,
+    max_test: int | None = None,
+) -> TaskData:
     """True/false statements on capitals and continents of 121 countries.
 
     Difficulty: `hard` draws each false capital from a country on the same continent (Lima vs
@@ -89,15 +93,25 @@ def facts(difficulty: Literal["easy", "hard"] = "hard", test_frac: float = 0.34,
             Item(f"The capital of {country} is {capital}.", 1, cont),
             Item(f"The capital of {country} is {wrong_cap}.", 0, cont),
             Item(f"{capital} is the capital city of {country}.", 1, cont),
-            Item(f"{rng.choice(same if difficulty == 'hard' else other)} is the capital city of {country}.", 0, cont),
+            Item(
+                f"{rng.choice(same if difficulty == 'hard' else other)} is the capital city of {country}.",
+                0,
+                cont,
+            ),
             Item(f"{country} is a country in {cont}.", 1, cont),
             Item(f"{country} is a country in {wrong_cont}.", 0, cont),
         ]
         (test if _held_out(country, "facts", test_frac) else pool).extend(items)
-    return TaskData("facts", "generated", f"{difficulty}: false capitals from "
-                    f"{'the same continent' if difficulty == 'hard' else 'another continent'}; "
-                    "held-out countries", "Is this statement true?",
-                    _cap(pool, None, rng), _cap(test, max_test, rng))
+    return TaskData(
+        "facts",
+        "generated",
+        f"{difficulty}: false capitals from "
+        f"{'the same continent' if difficulty == 'hard' else 'another continent'}; "
+        "held-out countries",
+        "Is this statement true?",
+        _cap(pool, None, rng),
+        _cap(test, max_test, rng),
+    )
 
 
 def _article(noun: str) -> str:
@@ -105,9 +119,15 @@ def _article(noun: str) -> str:
 
 
 @W2S_TASKS.register("sizes")
-def sizes(min_ratio: float = 3.0, test_frac: float = 0.3, seed: int = 0, mixed_phrasing: bool = False,
-          max_pool: int | None = 800, max_test: int | None = 400) -> TaskData:
-    """"A X is heavier than a Y." over 71 things with typical masses.
+def sizes(
+    min_ratio: float = 3.0,
+    test_frac: float = 0.3,
+    seed: int = 0,
+    mixed_phrasing: bool = False,
+    max_pool: int | None = 800,
+    max_test: int | None = 400,
+) -> TaskData:
+    """ "A X is heavier than a Y." over 71 things with typical masses.
 
     Difficulty: `min_ratio`, the smallest mass ratio between the two things (10 = easy,
     1.5 = hard); `mixed_phrasing` also says "lighter", which makes the label an exclusive-or of
@@ -120,7 +140,7 @@ def sizes(min_ratio: float = 3.0, test_frac: float = 0.3, seed: int = 0, mixed_p
     things = [(n, float(m)) for n, m in parse(MASSES)]
     pool, test = [], []
     for i, (x, mx) in enumerate(things):
-        for y, my in things[i + 1:]:
+        for y, my in things[i + 1 :]:
             ratio = max(mx, my) / min(mx, my)
             if ratio < min_ratio:
                 continue
@@ -131,11 +151,18 @@ def sizes(min_ratio: float = 3.0, test_frac: float = 0.3, seed: int = 0, mixed_p
             group = f"ratio~1e{int(math.log10(ratio))}"
             held = _held_out(x, "sizes", test_frac) or _held_out(y, "sizes", test_frac)
             (test if held else pool).append(Item(text, label, group))
-    return TaskData("sizes", "generated", f"mass ratio >= {min_ratio:g}; held-out things",
-                    "Is this statement true?", _cap(pool, max_pool, rng), _cap(test, max_test, rng))
+    return TaskData(
+        "sizes",
+        "generated",
+        f"mass ratio >= {min_ratio:g}; held-out things",
+        "Is this statement true?",
+        _cap(pool, max_pool, rng),
+        _cap(test, max_test, rng),
+    )
 
 
 # ---- hub loaders (need the network) ------------------------------------------------------------
+
 
 def _load_hub(path: str, name: str | None = None):
     try:
@@ -149,13 +176,34 @@ def _load_hub(path: str, name: str | None = None):
         ) from None
 
 
-def _hub_task(name: str, hub_id: str, rows_train, rows_test, fmt, seed: int, max_pool: int, max_test: int,
-              question: str) -> TaskData:
+def _hub_task(
+    name: str,
+    hub_id: str,
+    rows_train,
+    rows_test,
+    fmt,
+    seed: int,
+    max_pool: int,
+    max_test: int,
+    question: str,
+) -> TaskData:
     rng = random.Random(f"{name}:{seed}")
-    pool = _cap([fmt(r, rng) for r in rows_train.shuffle(seed=seed).select(range(min(max_pool, len(rows_train))))],
-                max_pool, rng)
-    test = _cap([fmt(r, rng) for r in rows_test.shuffle(seed=seed).select(range(min(max_test, len(rows_test))))],
-                max_test, rng)
+    pool = _cap(
+        [
+            fmt(r, rng)
+            for r in rows_train.shuffle(seed=seed).select(range(min(max_pool, len(rows_train))))
+        ],
+        max_pool,
+        rng,
+    )
+    test = _cap(
+        [
+            fmt(r, rng)
+            for r in rows_test.shuffle(seed=seed).select(range(min(max_test, len(rows_test))))
+        ],
+        max_test,
+        rng,
+    )
     return TaskData(name, f"hub:{hub_id}", "as published", question, pool, test)
 
 
@@ -169,20 +217,42 @@ def sciq(seed: int = 0, max_pool: int = 1000, max_test: int = 500) -> TaskData:
     ds = _load_hub("allenai/sciq")
 
     def fmt(r, rng):
-        ans, y = _pick(r["correct_answer"], [r["distractor1"], r["distractor2"], r["distractor3"]], rng)
+        ans, y = _pick(
+            r["correct_answer"], [r["distractor1"], r["distractor2"], r["distractor3"]], rng
+        )
         return Item(f"Q: {r['question']} A: {ans}", y, "sciq")
 
-    return _hub_task("sciq", "allenai/sciq", ds["train"], ds["test"], fmt, seed, max_pool, max_test,
-                     "Is this answer correct?")
+    return _hub_task(
+        "sciq",
+        "allenai/sciq",
+        ds["train"],
+        ds["test"],
+        fmt,
+        seed,
+        max_pool,
+        max_test,
+        "Is this answer correct?",
+    )
 
 
 @W2S_TASKS.register("boolq")
 def boolq(seed: int = 0, max_pool: int = 1000, max_test: int = 500) -> TaskData:
     """BoolQ: a passage and a yes/no question; the label is the answer."""
     ds = _load_hub("google/boolq")
-    fmt = lambda r, rng: Item(f"Passage: {r['passage']}\nQuestion: {r['question']}?", int(r["answer"]), "boolq")  # noqa: E731
-    return _hub_task("boolq", "google/boolq", ds["train"], ds["validation"], fmt, seed, max_pool, max_test,
-                     "Is the answer to the question yes?")
+    fmt = lambda r, rng: Item(
+        f"Passage: {r['passage']}\nQuestion: {r['question']}?", int(r["answer"]), "boolq"
+    )  # noqa: E731
+    return _hub_task(
+        "boolq",
+        "google/boolq",
+        ds["train"],
+        ds["validation"],
+        fmt,
+        seed,
+        max_pool,
+        max_test,
+        "Is the answer to the question yes?",
+    )
 
 
 @W2S_TASKS.register("anthropic_hh")
@@ -193,8 +263,17 @@ def anthropic_hh(seed: int = 0, max_pool: int = 1000, max_test: int = 500) -> Ta
     def fmt(r, rng):
         return Item(r["chosen"], 1, "hh") if rng.random() < 0.5 else Item(r["rejected"], 0, "hh")
 
-    return _hub_task("anthropic_hh", "Anthropic/hh-rlhf", ds["train"], ds["test"], fmt, seed, max_pool, max_test,
-                     "Is the assistant's last reply the better one?")
+    return _hub_task(
+        "anthropic_hh",
+        "Anthropic/hh-rlhf",
+        ds["train"],
+        ds["test"],
+        fmt,
+        seed,
+        max_pool,
+        max_test,
+        "Is the assistant's last reply the better one?",
+    )
 
 
 @W2S_TASKS.register("amazon_polarity")
@@ -202,8 +281,17 @@ def amazon_polarity(seed: int = 0, max_pool: int = 1000, max_test: int = 500) ->
     """Amazon reviews: positive (1) or negative (0)."""
     ds = _load_hub("fancyzhx/amazon_polarity")
     fmt = lambda r, rng: Item(f"{r['title']}\n{r['content']}", int(r["label"]), "amazon")  # noqa: E731
-    return _hub_task("amazon_polarity", "fancyzhx/amazon_polarity", ds["train"], ds["test"], fmt, seed,
-                     max_pool, max_test, "Is this review positive?")
+    return _hub_task(
+        "amazon_polarity",
+        "fancyzhx/amazon_polarity",
+        ds["train"],
+        ds["test"],
+        fmt,
+        seed,
+        max_pool,
+        max_test,
+        "Is this review positive?",
+    )
 
 
 @W2S_TASKS.register("cosmos_qa")
@@ -215,7 +303,18 @@ def cosmos_qa(seed: int = 0, max_pool: int = 1000, max_test: int = 500) -> TaskD
         answers = [r[f"answer{i}"] for i in range(4)]
         right = answers[int(r["label"])]
         ans, y = _pick(right, [a for a in answers if a != right], rng)
-        return Item(f"Context: {r['context']}\nQuestion: {r['question']}\nAnswer: {ans}", y, "cosmos")
+        return Item(
+            f"Context: {r['context']}\nQuestion: {r['question']}\nAnswer: {ans}", y, "cosmos"
+        )
 
-    return _hub_task("cosmos_qa", "allenai/cosmos_qa", ds["train"], ds["validation"], fmt, seed, max_pool,
-                     max_test, "Is this answer correct?")
+    return _hub_task(
+        "cosmos_qa",
+        "allenai/cosmos_qa",
+        ds["train"],
+        ds["validation"],
+        fmt,
+        seed,
+        max_pool,
+        max_test,
+        "Is this answer correct?",
+    )

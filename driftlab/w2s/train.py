@@ -38,14 +38,24 @@ def predict(model: Classifier, feats: Features, idx: list[int], batch_size: int 
     model.eval()
     out = []
     for s in range(0, len(idx), batch_size):
-        out.append(torch.softmax(model(feats.batch(idx[s:s + batch_size])), -1)[:, 1])
+        out.append(torch.softmax(model(feats.batch(idx[s : s + batch_size])), -1)[:, 1])
     model.train()
     return torch.cat(out).numpy() if out else np.zeros(0)
 
 
-def fit(model: Classifier, feats: Features, train_idx: list[int], targets: np.ndarray, loss_fn: LossFn,
-        cfg: TrainConfig, seed: int, eval_sets: dict[str, list[int]], desc: str = "train",
-        final_sets: dict[str, list[int]] | None = None, curve: bool = True) -> FitResult:
+def fit(
+    model: Classifier,
+    feats: Features,
+    train_idx: list[int],
+    targets: np.ndarray,
+    loss_fn: LossFn,
+    cfg: TrainConfig,
+    seed: int,
+    eval_sets: dict[str, list[int]],
+    desc: str = "train",
+    final_sets: dict[str, list[int]] | None = None,
+    curve: bool = True,
+) -> FitResult:
     """Train on (train_idx, targets = P(class 1)); evaluate `eval_sets` every 1/evals_per_epoch epoch
     (only at the end without `curve`), and `final_sets` too at the end."""
     if len(train_idx) != len(targets):
@@ -60,8 +70,10 @@ def fit(model: Classifier, feats: Features, train_idx: list[int], targets: np.nd
     eval_every = max(1, round(steps_per_epoch / cfg.evals_per_epoch))
     head = list(model.head.parameters())
     body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head.")]
-    opt = torch.optim.AdamW([{"params": body, "lr": cfg.learning_rate},
-                             {"params": head, "lr": cfg.head_learning_rate}], weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(
+        [{"params": body, "lr": cfg.learning_rate}, {"params": head, "lr": cfg.head_learning_rate}],
+        weight_decay=cfg.weight_decay,
+    )
     sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup_frac * total), total)
     start = time.perf_counter()
     checkpoints, losses, step = [], [], 0
@@ -72,7 +84,7 @@ def fit(model: Classifier, feats: Features, train_idx: list[int], targets: np.nd
             for s in range(0, len(order), cfg.batch_size):
                 if step >= total:
                     break
-                pos = order[s:s + cfg.batch_size]
+                pos = order[s : s + cfg.batch_size]
                 if len(pos) < 2:  # a batch of one has no quantile to harden at
                     continue
                 logits = model(feats.batch([train_idx[i] for i in pos]))
@@ -88,8 +100,13 @@ def fit(model: Classifier, feats: Features, train_idx: list[int], targets: np.nd
                 advance(1)
                 if (curve and step % eval_every == 0) or step == total:
                     sets = {**eval_sets, **(final_sets or {})} if step == total else eval_sets
-                    checkpoints.append({
-                        "epoch": round(step / steps_per_epoch, 4),
-                        "probs": {k: predict(model, feats, v).round(5).tolist() for k, v in sets.items()},
-                    })
+                    checkpoints.append(
+                        {
+                            "epoch": round(step / steps_per_epoch, 4),
+                            "probs": {
+                                k: predict(model, feats, v).round(5).tolist()
+                                for k, v in sets.items()
+                            },
+                        }
+                    )
     return FitResult(checkpoints, losses, time.perf_counter() - start)
