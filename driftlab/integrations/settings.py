@@ -9,7 +9,7 @@ eval_size = 32
 [monitors.capability]
 samples = 2
 [guard]
-rules = ["diversity.length_mean > 2 * baseline"]
+rules = ["diversity.truncated_rate > baseline + 0.2"]
 [watch]
 pattern = "checkpoint-*"
 """
