@@ -26,7 +26,7 @@ def rss_mb() -> float:
 def texts(n: int, rng: np.random.Generator, planted: float) -> list[str]:
     raw = (
         resources.files("driftlab.data")
-        .joinpath("reference", "human.txt")
+        .joinpath("reference", "ai_drafted.txt")  # the text its figures were measured on
         .read_text(encoding="utf-8")
     )
     sents = [s.strip() for s in re.split(r"(?<=[.!?])\s+", raw) if len(s.split()) > 4]

@@ -29,6 +29,7 @@ COLUMNS = [
     ("ans H", "diversity.answer_entropy", "{:.2f}"),
     ("ppl", "reference_ppl.ppl", "{:.2f}"),
     ("ppl p90", "reference_ppl.ppl_p90", "{:.2f}"),
+    ("ppl AI", "reference_ppl.ai_ppl", "{:.2f}"),  # the AI-drafted secondary text
     ("secs", "wall_s", "{:.0f}"),
 ]
 

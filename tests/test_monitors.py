@@ -117,3 +117,21 @@ def test_reference_ppl_flags_vanishing_tails():
     assert metrics["tail_skew"] == pytest.approx(1.0) and "vanishing tails" in f.message
     # a uniform rise is no tail effect
     assert mon._tail(dict(metrics), base * 1.5, round_=3) == []
+
+
+def test_reference_ppl_scores_both_texts_and_fits_on_the_human_one(ctx):
+    """ai_ppl comes from the AI-drafted text; the round-0 baseline and the tails use human.txt."""
+    from driftlab.monitors.reference_ppl import ReferencePPL, ReferencePPLConfig
+
+    mon = ReferencePPL(ReferencePPLConfig()).fit(None)
+    res = mon.score(ctx)
+    human = [r for r in res.records if "text" not in r]
+    ai = [r for r in res.records if r.get("text") == "ai_drafted"]
+    assert len(human) == len(mon.passages) == 66 and len(ai) == len(mon.ai_passages) == 40
+    assert res.metrics["ai_ppl"] > 1 and res.metrics["ai_ppl"] != res.metrics["ppl"]
+    mon.fit(res)
+    assert mon.baseline is not None and len(mon.baseline) == 66
+    assert mon.baseline.tolist() == [r["ppl"] for r in human]
+    off = ReferencePPL(ReferencePPLConfig(ai_drafted=False))
+    assert "ai_ppl" not in off.score(ctx).metrics
+    assert "ai_ppl" not in ReferencePPL.metric_names(ReferencePPLConfig(ai_drafted=False))

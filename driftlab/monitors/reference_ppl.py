@@ -1,5 +1,10 @@
 """Reference perplexity on fixed human-written text: the model-collapse signal.
 
+The shipped text (`data/reference/human.txt`) is public-domain and openly licensed human
+prose, one source recorded per passage (`human_sources.tsv`). The older AI-drafted text
+(`ai_drafted.txt`) is also scored, as `ai_ppl*`, so runs stay comparable with earlier
+ones; it lacks the human tails by construction, so the tail findings never use it.
+
 Shumailov et al. 2024: models trained on their own output lose the tails of the human
 distribution first, so beside the mean we track the per-passage perplexity distribution.
 Against round 0 the telling pattern is passages that were already improbable (high
@@ -18,21 +23,25 @@ from pydantic import Field
 
 from driftlab.errors import DriftlabError
 from driftlab.findings import Finding
+from driftlab.models.base import Generator
 from driftlab.monitors.base import MONITORS, MeasureContext, MonitorConfig, MonitorResult
 
 
 class ReferencePPLConfig(MonitorConfig):
     path: str | None = Field(
-        None, description="text file, passages split by blank lines; default: shipped"
+        None, description="text file, passages split by blank lines; default: shipped human"
+    )
+    ai_drafted: bool = Field(
+        True, description="also score the shipped AI-drafted text (ai_ppl, secondary)"
     )
     warn_skew: float = Field(
         0.3, gt=0, le=1, description="tail_skew (Spearman) that, if significant, is a finding"
     )
 
 
-def load_passages(path: str | None) -> list[str]:
+def load_passages(path: str | None, shipped: str = "human.txt") -> list[str]:
     if path is None:
-        text = resources.files("driftlab.data").joinpath("reference/human.txt").read_text("utf-8")
+        text = resources.files("driftlab.data").joinpath(f"reference/{shipped}").read_text("utf-8")
     else:
         p = Path(path)
         if not p.is_file():
@@ -52,6 +61,7 @@ class ReferencePPL:
     def __init__(self, config: ReferencePPLConfig) -> None:
         self.cfg = config
         self.passages = load_passages(config.path)
+        self.ai_passages = load_passages(None, "ai_drafted.txt") if config.ai_drafted else []
         self.baseline: np.ndarray | None = None
 
     @classmethod
@@ -66,27 +76,19 @@ class ReferencePPL:
             "rose_share",
             "tail_skew",
             "tail_skew_p",
+            *(["ai_ppl", "ai_ppl_median", "ai_ppl_p90"] if config.ai_drafted else []),
         ]
 
     def fit(self, baseline: MonitorResult | None) -> ReferencePPL:
-        rows = baseline.records if baseline else []
+        # Records of the secondary text carry "text"; runs from before it have none.
+        rows = [r for r in (baseline.records if baseline else []) if "text" not in r]
         self.baseline = (
             np.array([r["ppl"] for r in rows]) if len(rows) == len(self.passages) else None
         )
         return self
 
     def score(self, ctx: MeasureContext) -> MonitorResult:
-        scored = ctx.model.text_logprobs(self.passages)
-        ppl = np.array([math.exp(-lp / max(n, 1)) for lp, n in scored])
-        total_lp = sum(lp for lp, _ in scored)
-        total_n = sum(n for _, n in scored)
-        metrics = {
-            "ppl": math.exp(-total_lp / max(total_n, 1)),
-            "ppl_p10": float(np.percentile(ppl, 10)),
-            "ppl_median": float(np.median(ppl)),
-            "ppl_p90": float(np.percentile(ppl, 90)),
-            "ppl_max": float(ppl.max()),
-        }
+        ppl, scored, metrics = _perplexities(ctx.model, self.passages)
         metrics["tail_ratio"] = metrics["ppl_p90"] / metrics["ppl_median"]
         findings = []
         if self.baseline is not None and len(ppl) >= 3:
@@ -95,6 +97,13 @@ class ReferencePPL:
             {"passage": i, "ppl": float(x), "tokens": n}
             for i, (x, (_, n)) in enumerate(zip(ppl, scored))
         ]
+        if self.ai_passages:
+            ai, ai_scored, ai_metrics = _perplexities(ctx.model, self.ai_passages)
+            metrics.update({f"ai_{k}": ai_metrics[k] for k in ("ppl", "ppl_median", "ppl_p90")})
+            records += [
+                {"text": "ai_drafted", "passage": i, "ppl": float(x), "tokens": n}
+                for i, (x, (_, n)) in enumerate(zip(ai, ai_scored))
+            ]
         return MonitorResult(metrics, findings=findings, records=records)
 
     def _tail(self, metrics: dict[str, float], ppl: np.ndarray, round_: int) -> list[Finding]:
@@ -121,3 +130,21 @@ class ReferencePPL:
                 )
             ]
         return []
+
+
+def _perplexities(
+    model: Generator, passages: list[str]
+) -> tuple[np.ndarray, list[tuple[float, int]], dict[str, float]]:
+    """Per-passage perplexities, the raw scores, and the summary metrics of one text."""
+    scored = model.text_logprobs(passages)
+    ppl = np.array([math.exp(-lp / max(n, 1)) for lp, n in scored])
+    total_lp = sum(lp for lp, _ in scored)
+    total_n = sum(n for _, n in scored)
+    metrics = {
+        "ppl": math.exp(-total_lp / max(total_n, 1)),
+        "ppl_p10": float(np.percentile(ppl, 10)),
+        "ppl_median": float(np.median(ppl)),
+        "ppl_p90": float(np.percentile(ppl, 90)),
+        "ppl_max": float(ppl.max()),
+    }
+    return ppl, scored, metrics
