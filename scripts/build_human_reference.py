@@ -165,18 +165,47 @@ SOURCES = [
             "rst",
         )
         for name, title, author, date, register, n in [
-            ("tutorial/floatingpoint", "Floating Point Arithmetic", "Tim Peters", "2001",
-             "scientific (numerical analysis)", 1),
-            ("tutorial/appetite", "Whetting Your Appetite", "Guido van Rossum et al.", "1990s",
-             "technical (essay)", 2),
-            ("howto/unicode", "Unicode HOWTO", "A. M. Kuchling", "2005-2012",
-             "technical", 3),
-            ("howto/functional", "Functional Programming HOWTO", "A. M. Kuchling", "2006",
-             "technical", 2),
-            ("howto/sockets", "Socket Programming HOWTO", "Gordon McMillan", "c. 2000",
-             "technical", 2),
-            ("faq/design", "Design and History FAQ", "Python developers", "2000s",
-             "technical (questions and answers)", 3),
+            (
+                "tutorial/floatingpoint",
+                "Floating Point Arithmetic",
+                "Tim Peters",
+                "2001",
+                "scientific (numerical analysis)",
+                1,
+            ),
+            (
+                "tutorial/appetite",
+                "Whetting Your Appetite",
+                "Guido van Rossum et al.",
+                "1990s",
+                "technical (essay)",
+                2,
+            ),
+            ("howto/unicode", "Unicode HOWTO", "A. M. Kuchling", "2005-2012", "technical", 3),
+            (
+                "howto/functional",
+                "Functional Programming HOWTO",
+                "A. M. Kuchling",
+                "2006",
+                "technical",
+                2,
+            ),
+            (
+                "howto/sockets",
+                "Socket Programming HOWTO",
+                "Gordon McMillan",
+                "c. 2000",
+                "technical",
+                2,
+            ),
+            (
+                "faq/design",
+                "Design and History FAQ",
+                "Python developers",
+                "2000s",
+                "technical (questions and answers)",
+                3,
+            ),
         ]
     ),
 ]
@@ -229,7 +258,9 @@ def _join(lines: list[str]) -> str:
 
 def blocks(text: str) -> list[tuple[int, int, list[str]]]:
     """Blank-line-separated blocks as (first line, last line, lines), 1-based."""
-    out, cur, start = [], [], 0
+    out: list[tuple[int, int, list[str]]] = []
+    cur: list[str] = []
+    start = 0
     for i, line in enumerate(text.splitlines() + [""], 1):
         if line.strip():
             if not cur:
@@ -287,7 +318,8 @@ def _play(text: str) -> list[tuple[str, str]]:
                 turns.append((a, b, f"{head[0].strip()}: {body}"))
         elif turns and not lines[0].lstrip().startswith("["):
             turns.append((a, b, ""))  # a break (act or scene heading)
-    out, run = [], []
+    out: list[tuple[str, str]] = []
+    run: list[tuple[int, int, str]] = []
     for t in turns:
         if not t[2]:
             run = []
@@ -310,7 +342,9 @@ def _kjv() -> list[tuple[str, str]]:
     out = []
     for book in EPISTLES:
         for ch in range(1, 17):
-            res = subprocess.run(["bible", "-f", f"{book}{ch}:1-200"], capture_output=True, text=True)
+            res = subprocess.run(
+                ["bible", "-f", f"{book}{ch}:1-200"], capture_output=True, text=True
+            )
             verses = re.findall(r"^(\S+?)(\d+):(\d+) (.*)$", res.stdout, re.M)
             if not verses or int(verses[0][1]) != ch:
                 break
@@ -342,12 +376,32 @@ def main(work: Path) -> None:
             passages.append(passage)
             sha = hashlib.sha256(passage.encode()).hexdigest()[:16]
             rows.append(
-                [str(len(passages)), src.register, src.work, src.author, src.date,
-                 src.package, src.member, loc, src.license, sha]
+                [
+                    str(len(passages)),
+                    src.register,
+                    src.work,
+                    src.author,
+                    src.date,
+                    src.package,
+                    src.member,
+                    loc,
+                    src.license,
+                    sha,
+                ]
             )
     (OUT / "human.txt").write_text("\n\n".join(passages) + "\n", encoding="utf-8")
-    head = ["passage", "register", "work", "author", "date", "package", "file", "location",
-            "license", "sha256_16"]
+    head = [
+        "passage",
+        "register",
+        "work",
+        "author",
+        "date",
+        "package",
+        "file",
+        "location",
+        "license",
+        "sha256_16",
+    ]
     lines = ["\t".join(r) for r in [head, *rows]]
     (OUT / "human_sources.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     words = sum(len(p.split()) for p in passages)

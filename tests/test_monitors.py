@@ -22,7 +22,8 @@ def test_ece_by_hand():
     conf = np.array([1.0, 1.0, 0.5, 0.5])
     correct = np.array([1.0, 0.0, 1.0, 1.0])
     ece, table = expected_calibration_error(conf, correct, bins=2)
-    # bins [0, 0.5] and (0.5, 1]: conf 0.5 right twice (gap 0.5), conf 1.0 right once of two (gap 0.5)
+    # bins [0, 0.5] and (0.5, 1]: conf 0.5 right twice (gap 0.5),
+    # conf 1.0 right once of two (gap 0.5)
     assert ece == pytest.approx(0.5) and [b["n"] for b in table] == [2, 2]
     assert table[1] == {"bin": "0.5-1.0", "n": 2, "confidence": 1.0, "accuracy": 0.5}
     ece, _ = expected_calibration_error(np.array([0.9, 0.9]), np.array([0.0, 0.0]), bins=5)

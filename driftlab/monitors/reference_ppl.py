@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import Field
@@ -93,7 +94,7 @@ class ReferencePPL:
         findings = []
         if self.baseline is not None and len(ppl) >= 3:
             findings = self._tail(metrics, ppl, ctx.round)
-        records = [
+        records: list[dict[str, Any]] = [
             {"passage": i, "ppl": float(x), "tokens": n}
             for i, (x, (_, n)) in enumerate(zip(ppl, scored))
         ]
@@ -124,7 +125,8 @@ class ReferencePPL:
                     "reference_ppl",
                     f"round {round_}: the human passages that were already least "
                     f"likely lost the most (Spearman {rho:.2f}, p={p:.3g}; p90/median "
-                    f"{metrics['tail_ratio']:.2f}): the model-collapse signature of vanishing tails",
+                    f"{metrics['tail_ratio']:.2f}): the model-collapse signature of "
+                    "vanishing tails",
                     "warning",
                     {"tail_skew": float(rho), "p": float(p)},
                 )
