@@ -20,7 +20,7 @@ from driftlab.errors import DriftlabError
 from driftlab.findings import Finding
 from driftlab.guard import describe
 from driftlab.loops import LOOPS, LoopTask, RoundContext
-from driftlab.measure import Measurer, flatten
+from driftlab.measure import Measurer, add_result, flatten
 from driftlab.models.base import Generator
 from driftlab.models.hf import HFModel, default_threads, pick_device
 from driftlab.models.policy import SAMPLERS
@@ -215,7 +215,7 @@ class Experiment:
             self._model_round = k
             self.policy = self.sampler.bind(self.model, self._lineage(k))
             for name, res in self._measure(k).items():
-                summary.update(flatten(name, res.metrics))
+                add_result(summary, name, res)
             promotion, verdict = self._guard(k, summary)
             summary.update(status="trained", **promotion)
         summary["wall_s"] = round(time.perf_counter() - started, 1)

@@ -24,6 +24,7 @@ from pydantic import Field
 
 from driftlab.errors import DriftlabError
 from driftlab.findings import Finding
+from driftlab.intervals import bootstrap, interval, paired_bootstrap, paired_test, wilson
 from driftlab.models.base import Generator
 from driftlab.monitors.base import MONITORS, MeasureContext, MonitorConfig, MonitorResult
 
@@ -91,21 +92,34 @@ class ReferencePPL:
     def score(self, ctx: MeasureContext) -> MonitorResult:
         ppl, scored, metrics = _perplexities(ctx.model, self.passages)
         metrics["tail_ratio"] = metrics["ppl_p90"] / metrics["ppl_median"]
+        intervals = _intervals(ppl, scored, ctx.seed)
+        tests = {}
         findings = []
         if self.baseline is not None and len(ppl) >= 3:
             findings = self._tail(metrics, ppl, ctx.round)
+            n = len(ppl)
+            rose = int(round(metrics["rose_share"] * n))
+            intervals["rose_share"] = interval(wilson(rose, n), "wilson", n)
+            # the same passages at round 0: is the mean log change beyond resampling noise?
+            ci = paired_bootstrap(np.log(self.baseline), np.log(ppl), ctx.seed)
+            tests["ppl"] = paired_test(ci, "mean log change of per-passage perplexity")
         records: list[dict[str, Any]] = [
             {"passage": i, "ppl": float(x), "tokens": n}
             for i, (x, (_, n)) in enumerate(zip(ppl, scored))
         ]
         if self.ai_passages:
             ai, ai_scored, ai_metrics = _perplexities(ctx.model, self.ai_passages)
-            metrics.update({f"ai_{k}": ai_metrics[k] for k in ("ppl", "ppl_median", "ppl_p90")})
+            keep = ("ppl", "ppl_median", "ppl_p90")
+            metrics.update({f"ai_{k}": ai_metrics[k] for k in keep})
+            ai_ci = _intervals(ai, ai_scored, ctx.seed)
+            intervals.update({f"ai_{k}": ai_ci[k] for k in keep})
             records += [
                 {"text": "ai_drafted", "passage": i, "ppl": float(x), "tokens": n}
                 for i, (x, (_, n)) in enumerate(zip(ai, ai_scored))
             ]
-        return MonitorResult(metrics, findings=findings, records=records)
+        return MonitorResult(
+            metrics, findings=findings, records=records, intervals=intervals, tests=tests
+        )
 
     def _tail(self, metrics: dict[str, float], ppl: np.ndarray, round_: int) -> list[Finding]:
         """Compare each passage with its own round-0 perplexity."""
@@ -150,3 +164,22 @@ def _perplexities(
         "ppl_max": float(ppl.max()),
     }
     return ppl, scored, metrics
+
+
+def _intervals(
+    ppl: np.ndarray, scored: list[tuple[float, int]], seed: int
+) -> dict[str, dict[str, Any]]:
+    """Bootstrap over passages: the token-weighted perplexity and the per-passage quantiles."""
+    lp = np.array([x for x, _ in scored])
+    ntok = np.array([max(n, 1) for _, n in scored])
+    stats = {
+        "ppl": lambda i: math.exp(-lp[i].sum() / ntok[i].sum()),
+        "ppl_p10": lambda i: float(np.percentile(ppl[i], 10)),
+        "ppl_median": lambda i: float(np.median(ppl[i])),
+        "ppl_p90": lambda i: float(np.percentile(ppl[i], 90)),
+        "tail_ratio": lambda i: float(np.percentile(ppl[i], 90) / np.median(ppl[i])),
+    }
+    n = len(ppl)
+    return {
+        k: interval(bootstrap(n, f, seed), "bootstrap over passages", n) for k, f in stats.items()
+    }
