@@ -58,7 +58,7 @@ def bootstrap(
     return float(np.quantile(draws, a)), float(np.quantile(draws, 1 - a))
 
 
-def mean_ci(values: Sequence[float], seed: int = 0) -> tuple[float, float]:
+def mean_ci(values: Sequence[float] | np.ndarray, seed: int = 0) -> tuple[float, float]:
     """Bootstrap interval of the mean of per-item values (NaN items left out)."""
     x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     return bootstrap(len(x), lambda i: float(x[i].mean()), seed)
