@@ -30,6 +30,11 @@ def add_result(row: dict[str, Any], name: str, res: MonitorResult) -> None:
         for k, v in res.intervals.items()
         if k in res.metrics and v.get("lo") is not None
     }
+    # the probe monitors report their own intervals as metrics X_low and X_high
+    for k in res.metrics:
+        lo, hi = res.metrics.get(f"{k}_low"), res.metrics.get(f"{k}_high")
+        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+            ci.setdefault(f"{name}.{k}", [lo, hi])
     if ci:
         row.setdefault("ci", {}).update(ci)
     if res.tests:
