@@ -19,6 +19,7 @@ from driftlab.config import ExperimentConfig, dump_config, load_config
 from driftlab.errors import DriftlabError
 from driftlab.findings import Finding
 from driftlab.guard import describe
+from driftlab.intervals import wilson
 from driftlab.loops import LOOPS, LoopTask, RoundContext
 from driftlab.measure import Measurer, add_result, flatten
 from driftlab.models.base import Generator
@@ -191,12 +192,17 @@ class Experiment:
         rows, review = review_gate(
             self.store, k, rows, self.policy, self.cfg.review
         )  # may pause the run
+        audit = self._audit(rows)
         summary: dict[str, Any] = {
             "round": k,
             "parent": self.head,
             **flatten("loop", loop_info["stats"]),
-            **flatten("audit", self._audit(rows)),
+            **flatten("audit", audit),
         }
+        if audit:  # a proportion of the rows trained on: Wilson
+            n = int(audit["train_rows_judged"])
+            right = round(audit["train_answer_accuracy"] * n)
+            summary["ci"] = {"audit.train_answer_accuracy": list(wilson(right, n))}
         summary.update(flatten("review", review))
         if rows:
             rows, mitigation = self._mitigate(k, rows)

@@ -114,3 +114,21 @@ def test_results_stored_before_intervals_still_load():
     res = MonitorResult.from_dict(old)
     assert res.intervals == {} and res.tests == {}
     assert MonitorResult.from_dict(res.to_dict()).intervals == {}
+
+
+def test_a_monitor_result_brings_its_intervals_and_tests_into_the_round_row():
+    from driftlab.intervals import interval
+    from driftlab.measure import add_result
+
+    res = MonitorResult(
+        {"accuracy": 0.5, "drift": 0.3, "drift_low": 0.2, "drift_high": 0.4, "ece": 0.1},
+        intervals={"accuracy": interval((0.3, 0.7), "wilson", 32)},
+        tests={"accuracy": {"test": "McNemar", "p": 0.01, "significant": True}},
+    )
+    row: dict = {"round": 1}
+    add_result(row, "m", res)
+    assert row["ci"] == {"m.accuracy": [0.3, 0.7], "m.drift": [0.2, 0.4]}
+    assert row["tests"]["m.accuracy"]["significant"] and row["m.ece"] == 0.1
+    bare: dict = {"round": 1}
+    add_result(bare, "m", MonitorResult({"ece": 0.1}))
+    assert "ci" not in bare and "tests" not in bare
