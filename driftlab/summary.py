@@ -31,7 +31,6 @@ COLUMNS = [
     ("ans H", "diversity.answer_entropy", "{:.2f}"),
     ("ppl", "reference_ppl.ppl", "{:.2f}"),
     ("ppl p90", "reference_ppl.ppl_p90", "{:.2f}"),
-    ("ppl AI", "reference_ppl.ai_ppl", "{:.2f}"),  # the AI-drafted secondary text
     ("secs", "wall_s", "{:.0f}"),
 ]
 
@@ -66,7 +65,7 @@ def round_table(run: dict[str, Any]) -> Table:
         caption=LEGEND if measured else None,
     )
     table.add_column("round", justify="right")
-    table.add_column("status")
+    table.add_column("status", no_wrap=True, min_width=8)
     table.add_column("selected", justify="right")
     for title, _, _ in cols:
         table.add_column(title, justify="right")
