@@ -65,7 +65,7 @@ def mean_ci(values: Sequence[float] | np.ndarray, seed: int = 0) -> tuple[float,
 
 
 def paired_bootstrap(
-    before: Sequence[float], after: Sequence[float], seed: int = 0
+    before: Sequence[float] | np.ndarray, after: Sequence[float] | np.ndarray, seed: int = 0
 ) -> tuple[float, float]:
     """Interval of mean(after - before) over the same items, resampled together."""
     d = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)

@@ -57,9 +57,13 @@ def test_a_paired_interval_sees_a_shift_that_two_unpaired_ones_miss():
 
 
 def _run(ci1, tests1=None):
-    base = {"round": 0, "status": "baseline", "capability.accuracy": 0.20, "ci": {}}
-    base["ci"]["capability.accuracy"] = [0.10, 0.37]
-    r1 = {"round": 1, "status": "trained", "capability.accuracy": 0.40}
+    base = {
+        "round": 0,
+        "status": "baseline",
+        "capability.accuracy": 0.20,
+        "ci": {"capability.accuracy": [0.10, 0.37]},
+    }
+    r1: dict = {"round": 1, "status": "trained", "capability.accuracy": 0.40}
     r1["ci"] = {"capability.accuracy": ci1}
     if tests1 is not None:
         r1["tests"] = tests1
