@@ -15,6 +15,7 @@ import re
 import resource
 import time
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -26,12 +27,12 @@ def rss_mb() -> float:
 def texts(n: int, rng: np.random.Generator, planted: float) -> list[str]:
     raw = (
         resources.files("driftlab.data")
-        .joinpath("reference", "human.txt")
+        .joinpath("reference", "ai_drafted.txt")  # the text its figures were measured on
         .read_text(encoding="utf-8")
     )
     sents = [s.strip() for s in re.split(r"(?<=[.!?])\s+", raw) if len(s.split()) > 4]
     out = []
-    for i in range(n):
+    for _ in range(n):
         t = " ".join(rng.choice(sents, size=rng.integers(2, 5), replace=False))
         if rng.random() < planted:
             t += " By the way, the ocean and its waves always fascinate me."
@@ -52,7 +53,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     all_texts = texts(args.n, rng, 0.0) + texts(args.n, rng, 0.1)
     is_b = np.array([False] * args.n + [True] * args.n)
-    report = {"texts": len(all_texts), "rss_start_mb": round(rss_mb())}
+    report: dict[str, Any] = {"texts": len(all_texts), "rss_start_mb": round(rss_mb())}
     t = time.perf_counter()
     emb = embed(all_texts)
     report["embed_s"] = round(time.perf_counter() - t, 1)

@@ -19,8 +19,9 @@ from driftlab.config import ExperimentConfig, dump_config, load_config
 from driftlab.errors import DriftlabError
 from driftlab.findings import Finding
 from driftlab.guard import describe
+from driftlab.intervals import wilson
 from driftlab.loops import LOOPS, LoopTask, RoundContext
-from driftlab.measure import Measurer, flatten
+from driftlab.measure import Measurer, add_result, flatten
 from driftlab.models.base import Generator
 from driftlab.models.hf import HFModel, default_threads, pick_device
 from driftlab.models.policy import SAMPLERS
@@ -191,12 +192,17 @@ class Experiment:
         rows, review = review_gate(
             self.store, k, rows, self.policy, self.cfg.review
         )  # may pause the run
+        audit = self._audit(rows)
         summary: dict[str, Any] = {
             "round": k,
             "parent": self.head,
             **flatten("loop", loop_info["stats"]),
-            **flatten("audit", self._audit(rows)),
+            **flatten("audit", audit),
         }
+        if audit:  # a proportion of the rows trained on: Wilson
+            n = int(audit["train_rows_judged"])
+            right = round(audit["train_answer_accuracy"] * n)
+            summary["ci"] = {"audit.train_answer_accuracy": list(wilson(right, n))}
         summary.update(flatten("review", review))
         if rows:
             rows, mitigation = self._mitigate(k, rows)
@@ -215,7 +221,7 @@ class Experiment:
             self._model_round = k
             self.policy = self.sampler.bind(self.model, self._lineage(k))
             for name, res in self._measure(k).items():
-                summary.update(flatten(name, res.metrics))
+                add_result(summary, name, res)
             promotion, verdict = self._guard(k, summary)
             summary.update(status="trained", **promotion)
         summary["wall_s"] = round(time.perf_counter() - started, 1)

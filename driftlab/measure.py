@@ -21,6 +21,26 @@ def flatten(prefix: str, metrics: dict[str, Any]) -> dict[str, float]:
     return {f"{prefix}.{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
 
 
+def add_result(row: dict[str, Any], name: str, res: MonitorResult) -> None:
+    """A monitor's metrics into a run.json row, with their intervals ("ci": metric -> [lo,
+    hi]) and paired tests against round 0 ("tests"), which the report and round table read."""
+    row.update(flatten(name, res.metrics))
+    ci = {
+        f"{name}.{k}": [v["lo"], v["hi"]]
+        for k, v in res.intervals.items()
+        if k in res.metrics and v.get("lo") is not None
+    }
+    # the probe monitors report their own intervals as metrics X_low and X_high
+    for k in res.metrics:
+        lo, hi = res.metrics.get(f"{k}_low"), res.metrics.get(f"{k}_high")
+        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+            ci.setdefault(f"{name}.{k}", [lo, hi])
+    if ci:
+        row.setdefault("ci", {}).update(ci)
+    if res.tests:
+        row.setdefault("tests", {}).update({f"{name}.{k}": v for k, v in res.tests.items()})
+
+
 class Measurer:
     """The configured monitors and guard over one run directory."""
 
@@ -61,7 +81,7 @@ class Measurer:
         if self.summary(0) is None:
             row = {"round": 0, "status": "baseline", "promoted": True, "head": 0, **info}
             for name, res in results.items():
-                row.update(flatten(name, res.metrics))
+                add_result(row, name, res)
             self.store.record_round(row)
         for name, mon in self.monitors.items():
             mon.fit(results.get(name))

@@ -7,6 +7,8 @@ from typing import Any
 
 from rich.table import Table
 
+from driftlab.intervals import changed
+
 # (column title, run.json key, format); columns whose key no round has are left out.
 COLUMNS = [
     ("step", "step", "{:.0f}"),  # supervised trainers (driftlab watch, the TRL callback)
@@ -39,15 +41,31 @@ def _fmt(fmt: str, v: Any) -> str:
     return fmt.format(v)
 
 
+MARK = "*"
+LEGEND = (
+    f"{MARK} change from round 0 beyond noise: the round's 95% interval excludes round 0's "
+    "value, or its paired test on the same items (McNemar, paired bootstrap) has p < 0.05"
+)
+
+
+def _cell(fmt: str, key: str, row: dict[str, Any], base: dict[str, Any] | None) -> str:
+    text = _fmt(fmt, row.get(key))
+    return text + MARK if base is not None and changed(key, row, base) else text
+
+
 def round_table(run: dict[str, Any]) -> Table:
+    """One row per round; a * marks the changes from round 0 that are not noise."""
     rounds = run.get("rounds", [])
     cols = [c for c in COLUMNS if any(c[1] in r for r in rounds)]
+    base = next((r for r in rounds if r["round"] == 0), None)
+    measured = base is not None and any("ci" in r or "tests" in r for r in rounds)
     table = Table(
         title=f"{run.get('name', 'run')}: {run.get('method', '')} on {run.get('model', '')}"
-        f" ({run.get('status', '?')})"
+        f" ({run.get('status', '?')})",
+        caption=LEGEND if measured else None,
     )
     table.add_column("round", justify="right")
-    table.add_column("status")
+    table.add_column("status", no_wrap=True, min_width=8)
     table.add_column("selected", justify="right")
     for title, _, _ in cols:
         table.add_column(title, justify="right")
@@ -60,5 +78,5 @@ def round_table(run: dict[str, Any]) -> Table:
         status = r.get("status", "")
         if status == "trained" and r.get("promoted") is False:
             status = "rejected"
-        table.add_row(str(r["round"]), status, sel, *(_fmt(f, r.get(k)) for _, k, f in cols))
+        table.add_row(str(r["round"]), status, sel, *(_cell(f, k, r, base) for _, k, f in cols))
     return table

@@ -12,6 +12,14 @@ def test_a_run_writes_every_artifact(tiny_config, tmp_path):
     assert run["status"] == "completed"
     assert [r["round"] for r in run["rounds"]] == [0, 1, 2]
     assert "capability.accuracy" in run["rounds"][0] and "reference_ppl.ppl" in run["rounds"][2]
+    # every round carries its intervals; later rounds their paired tests against round 0
+    lo, hi = run["rounds"][2]["ci"]["capability.accuracy"]
+    assert 0 <= lo <= run["rounds"][2]["capability.accuracy"] <= hi <= 1
+    assert {"reference_ppl.ppl", "diversity.distinct_2"} <= run["rounds"][0]["ci"].keys()
+    assert "tests" not in run["rounds"][0]
+    assert run["rounds"][1]["tests"]["capability.accuracy"]["test"] == "McNemar"
+    stored = read_json(tmp_path / "run" / "rounds" / "001" / "metrics.json")["monitors"]
+    assert stored["reference_ppl"]["intervals"]["ppl"]["method"] == "bootstrap over passages"
     rd = tmp_path / "run" / "rounds" / "001"
     proposals = read_jsonl(rd / "proposals.jsonl")
     assert (

@@ -22,7 +22,8 @@ def test_ece_by_hand():
     conf = np.array([1.0, 1.0, 0.5, 0.5])
     correct = np.array([1.0, 0.0, 1.0, 1.0])
     ece, table = expected_calibration_error(conf, correct, bins=2)
-    # bins [0, 0.5] and (0.5, 1]: conf 0.5 right twice (gap 0.5), conf 1.0 right once of two (gap 0.5)
+    # bins [0, 0.5] and (0.5, 1]: conf 0.5 right twice (gap 0.5),
+    # conf 1.0 right once of two (gap 0.5)
     assert ece == pytest.approx(0.5) and [b["n"] for b in table] == [2, 2]
     assert table[1] == {"bin": "0.5-1.0", "n": 2, "confidence": 1.0, "accuracy": 0.5}
     ece, _ = expected_calibration_error(np.array([0.9, 0.9]), np.array([0.0, 0.0]), bins=5)
@@ -58,6 +59,11 @@ def test_every_monitor_honours_the_contract(name, ctx):
     again = MonitorResult.from_dict(res.to_dict())
     assert again.metrics.keys() == res.metrics.keys()
     assert mon.fit(again) is mon  # a stored baseline is enough to fit on
+    # intervals, where a monitor gives them, are of its own metrics and ordered
+    assert res.intervals.keys() <= res.metrics.keys()
+    for k, ci in res.intervals.items():
+        assert ci["method"] and ci["n"] >= 1, k
+        assert not ci["lo"] > ci["hi"], k  # NaN allowed (an undefined statistic)
     later = mon.score(ctx)
     for k, v in res.metrics.items():
         assert (math.isnan(v) and math.isnan(later.metrics[k])) or v == pytest.approx(
@@ -117,3 +123,27 @@ def test_reference_ppl_flags_vanishing_tails():
     assert metrics["tail_skew"] == pytest.approx(1.0) and "vanishing tails" in f.message
     # a uniform rise is no tail effect
     assert mon._tail(dict(metrics), base * 1.5, round_=3) == []
+
+
+def test_reference_ppl_scores_both_texts_and_fits_on_the_human_one(ctx):
+    """ai_ppl comes from the AI-drafted text; the round-0 baseline and the tails use human.txt."""
+    from driftlab.monitors.reference_ppl import ReferencePPL, ReferencePPLConfig
+
+    mon = ReferencePPL(ReferencePPLConfig()).fit(None)
+    res = mon.score(ctx)
+    human = [r for r in res.records if "text" not in r]
+    ai = [r for r in res.records if r.get("text") == "ai_drafted"]
+    assert len(human) == len(mon.passages) == 66 and len(ai) == len(mon.ai_passages) == 40
+    assert res.metrics["ai_ppl"] > 1 and res.metrics["ai_ppl"] != res.metrics["ppl"]
+    assert {"ppl", "ppl_median", "ppl_p90", "ai_ppl"} <= res.intervals.keys() and not res.tests
+    lo, hi = res.intervals["ppl"]["lo"], res.intervals["ppl"]["hi"]
+    assert lo < res.metrics["ppl"] < hi
+    mon.fit(res)
+    assert mon.baseline is not None and len(mon.baseline) == 66
+    # the same model again: the paired test sees no change
+    again = mon.score(ctx)
+    assert again.tests["ppl"]["ci"] == [0.0, 0.0] and not again.tests["ppl"]["significant"]
+    assert mon.baseline.tolist() == [r["ppl"] for r in human]
+    off = ReferencePPL(ReferencePPLConfig(ai_drafted=False))
+    assert "ai_ppl" not in off.score(ctx).metrics
+    assert "ai_ppl" not in ReferencePPL.metric_names(ReferencePPLConfig(ai_drafted=False))

@@ -18,7 +18,7 @@ from driftlab.config import dump_config
 from driftlab.experiment import step_seed
 from driftlab.guard import describe
 from driftlab.integrations.settings import WatchConfig
-from driftlab.measure import Measurer, flatten
+from driftlab.measure import Measurer, add_result
 from driftlab.models.base import Generator
 from driftlab.store import RunStore, write_json
 
@@ -56,7 +56,7 @@ class Supervisor:
         progress.log(f"[bold]round {k}[/] ({_what(info)})")
         row: dict[str, Any] = {"round": k, "parent": self.head, "status": "measured", **info}
         for name, res in self.measurer.measure(k, model).items():
-            row.update(flatten(name, res.metrics))
+            add_result(row, name, res)
         hits = self.measurer.hits(k, row, self.head)
         if hits:
             row.update(promoted=False, head=self.head, guard=[describe(h) for h in hits])

@@ -38,6 +38,10 @@ class MonitorResult:
     findings: list[Finding] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)  # per-item evidence
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # small tables to plot
+    # metric -> driftlab.intervals.interval(...): a 95% interval over the items measured
+    intervals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # metric -> a paired test of the change against round 0 ({"significant": bool, ...})
+    tests: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,12 +49,22 @@ class MonitorResult:
             "findings": [f.to_dict() for f in self.findings],
             "tables": self.tables,
             "records": self.records,
+            "intervals": self.intervals,
+            "tests": self.tests,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MonitorResult:
+        """Also reads results stored before intervals existed (they have none)."""
         findings = [Finding(**f) for f in d.get("findings", [])]
-        return cls(d["metrics"], findings, d.get("records", []), d.get("tables", {}))
+        return cls(
+            d["metrics"],
+            findings,
+            d.get("records", []),
+            d.get("tables", {}),
+            d.get("intervals", {}),
+            d.get("tests", {}),
+        )
 
 
 class MeasureContext:

@@ -7,10 +7,13 @@ comparing two proportions as if the samples were independent.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import numpy as np
 from pydantic import Field
 
 from driftlab.findings import Finding
+from driftlab.intervals import bootstrap, interval, wilson
 from driftlab.loops.lmsi import majority_vote
 from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
 
@@ -80,7 +83,7 @@ class Capability:
         ):  # e.g. open-ended instructions: nothing to score
             return MonitorResult({"evaluated": 0.0})
         greedy = ctx.eval_samples(self.cfg, 1, greedy=True)
-        records = []
+        records: list[dict[str, Any]] = []
         for p, [c] in zip(probs, greedy, strict=True):
             pred = task.extract(c.text)
             records.append(
@@ -116,7 +119,59 @@ class Capability:
             tables = {"calibration": table}
         else:
             tables = {}
-        return MonitorResult(metrics, self._findings(records, metrics), records, tables)
+        res = MonitorResult(metrics, self._findings(records, metrics), records, tables)
+        res.intervals = self._intervals(records, ctx.seed)
+        res.tests = self._tests(records)
+        return res
+
+    def _intervals(self, records: list[dict], seed: int) -> dict[str, dict]:
+        """Wilson for the rates; a bootstrap over questions for ECE, Brier and AUROC."""
+        from sklearn.metrics import roc_auc_score
+
+        n = len(records)
+        out = {
+            "accuracy": interval(wilson(sum(r["greedy_correct"] for r in records), n), "wilson", n),
+            "no_answer_rate": interval(
+                wilson(sum(r["greedy"] is None for r in records), n), "wilson", n
+            ),
+        }
+        if not self.cfg.self_consistency or not records:
+            return out
+        conf = np.array([r["vote_share"] for r in records])
+        correct = np.array([r["vote_correct"] for r in records], dtype=float)
+        out["accuracy_sc"] = interval(wilson(correct.sum(), n), "wilson", n)
+
+        def auroc(i: np.ndarray) -> float:
+            return float(roc_auc_score(correct[i], conf[i])) if len(set(correct[i])) > 1 else np.nan
+
+        stats = {
+            "mean_vote_share": lambda i: float(conf[i].mean()),
+            "ece": lambda i: expected_calibration_error(conf[i], correct[i], self.cfg.bins)[0],
+            "brier": lambda i: float(np.mean((conf[i] - correct[i]) ** 2)),
+            "auroc": auroc,
+        }
+        for k, f in stats.items():
+            out[k] = interval(bootstrap(n, f, seed), "bootstrap over questions", n)
+        return out
+
+    def _tests(self, records: list[dict]) -> dict[str, dict]:
+        """McNemar on the questions whose correctness flipped since round 0 (same questions)."""
+        if self.baseline is None:
+            return {}
+        out = {}
+        for key, metric in (("greedy_correct", "accuracy"), ("vote_correct", "accuracy_sc")):
+            base = {r["id"]: r[key] for r in self.baseline.records if key in r}
+            pairs = [(base[r["id"]], r[key]) for r in records if r["id"] in base and key in r]
+            if pairs:
+                fixed, broken, p = mcnemar([b for b, _ in pairs], [a for _, a in pairs])
+                out[metric] = {
+                    "test": "McNemar",
+                    "fixed": fixed,
+                    "broken": broken,
+                    "p": p,
+                    "significant": p < self.cfg.alpha,
+                }
+        return out
 
     def _findings(self, records: list[dict], metrics: dict) -> list[Finding]:
         if self.baseline is None:
@@ -127,12 +182,13 @@ class Capability:
         delta = metrics["accuracy"] - self.baseline.metrics["accuracy"]
         significant = p < self.cfg.alpha
         verdict = "a significant" if significant else "no significant"
+        before = self.baseline.metrics["accuracy"]
         msg = (
-            f"greedy accuracy {metrics['accuracy']:.1%} vs {self.baseline.metrics['accuracy']:.1%} at "
-            f"round 0 ({delta:+.1%}): {fixed} questions fixed, {broken} broken, "
+            f"greedy accuracy {metrics['accuracy']:.1%} vs {before:.1%} at round 0 "
+            f"({delta:+.1%}): {fixed} questions fixed, {broken} broken, "
             f"{verdict} change (McNemar p={p:.3f})"
         )
-        severity = "warning" if significant and delta < 0 else "info"
+        severity: Literal["info", "warning"] = "warning" if significant and delta < 0 else "info"
         return [
             Finding(
                 "capability",

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 from pydantic import Field
 
 from driftlab.findings import Finding
+from driftlab.intervals import bootstrap, interval, mean_ci
 from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
 
 
@@ -30,6 +32,9 @@ class DiversityConfig(EvalSampling):
 
 
 # Falling means less diverse for these; (metric, what it measures) for findings.
+# recomputing a corpus statistic per resample is slower than a mean: fewer resamples
+N_BOOT_POOLED = 300
+
 WATCHED = {
     "distinct_2": "distinct bigrams",
     "distinct_2_within": "distinct bigrams within a question's samples",
@@ -108,43 +113,77 @@ class Diversity:
     def score(self, ctx: MeasureContext) -> MonitorResult:
         samples = ctx.eval_samples(self.cfg, self.cfg.samples)
         texts = [c.text for comps in samples for c in comps]
+        # per question, so intervals can resample questions (the m samples of one question
+        # are not independent of each other)
+        per_q: dict[str, list[float]] = {
+            "distinct_2_within": [distinct_n([c.text for c in comps], 2) for comps in samples],
+            "answer_entropy": [
+                entropy([ctx.task.extract(c.text) for c in comps]) for comps in samples
+            ],
+        }
         metrics = {f"distinct_{n}": distinct_n(texts, n) for n in range(1, self.cfg.max_n + 1)}
         # Within one question: do the m samples still differ from each other?
-        metrics["distinct_2_within"] = float(
-            np.mean([distinct_n([c.text for c in comps], 2) for comps in samples])
-        )
-        metrics["answer_entropy"] = float(
-            np.mean([entropy([ctx.task.extract(c.text) for c in comps]) for comps in samples])
-        )
+        metrics["distinct_2_within"] = float(np.mean(per_q["distinct_2_within"]))
+        metrics["answer_entropy"] = float(np.mean(per_q["answer_entropy"]))
         if self.cfg.self_bleu:
-            metrics["self_bleu_within"] = _nanmean(
-                [self_bleu([c.text for c in comps]) for comps in samples]
-            )
+            per_q["self_bleu_within"] = [self_bleu([c.text for c in comps]) for comps in samples]
+            metrics["self_bleu_within"] = _nanmean(per_q["self_bleu_within"])
+        bounds = np.cumsum([0] + [len(comps) for comps in samples])
+        vecs = None
         if self.cfg.embedding:
             from driftlab.models.embed import embed
 
             vecs = embed(texts, self.cfg.embedding)
             metrics["dispersion"] = dispersion(vecs)
-            bounds = np.cumsum([0] + [len(comps) for comps in samples])
-            metrics["dispersion_within"] = _nanmean(
-                [dispersion(vecs[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-            )
+            per_q["dispersion_within"] = [
+                dispersion(vecs[a:b]) for a, b in zip(bounds[:-1], bounds[1:])
+            ]
+            metrics["dispersion_within"] = _nanmean(per_q["dispersion_within"])
         lengths = np.array([c.num_tokens for comps in samples for c in comps])
         metrics["length_mean"] = float(np.mean(lengths))
         metrics["length_std"] = float(np.std(lengths))
         for q in (10, 50, 90):
             metrics[f"length_p{q}"] = float(np.percentile(lengths, q))
-        metrics["truncated_rate"] = float(
-            np.mean([c.finish_reason == "length" for comps in samples for c in comps])
-        )
+        truncated = np.array([c.finish_reason == "length" for comps in samples for c in comps])
+        metrics["truncated_rate"] = float(np.mean(truncated))
         hist = np.histogram(lengths, bins=min(20, max(1, len(set(lengths.tolist())))))
         table = [
             {"tokens_from": float(lo), "tokens_to": float(hi), "count": int(n)}
             for lo, hi, n in zip(hist[1][:-1], hist[1][1:], hist[0])
         ]
-        return MonitorResult(
+        res = MonitorResult(
             metrics, findings=self._drops(metrics, ctx.round), tables={"length_hist": table}
         )
+        res.intervals = self._intervals(per_q, texts, bounds, vecs, lengths, truncated, ctx.seed)
+        return res
+
+    def _intervals(self, per_q, texts, bounds, vecs, lengths, truncated, seed) -> dict[str, dict]:
+        """Bootstrap over questions: a resample takes all m samples of each drawn question."""
+        nq = len(bounds) - 1
+        how = "bootstrap over questions"
+        out = {k: interval(mean_ci(v, seed), how, nq) for k, v in per_q.items()}
+
+        def rows(i: np.ndarray) -> np.ndarray:
+            return np.concatenate([np.arange(bounds[q], bounds[q + 1]) for q in i])
+
+        def distinct(n: int) -> Callable[[np.ndarray], float]:
+            return lambda i: distinct_n([texts[j] for j in rows(i)], n)
+
+        def length_pct(q: int) -> Callable[[np.ndarray], float]:
+            return lambda i: float(np.percentile(lengths[rows(i)], q))
+
+        pooled: dict[str, Callable[[np.ndarray], float]] = {
+            **{f"distinct_{n}": distinct(n) for n in range(1, self.cfg.max_n + 1)},
+            "length_mean": lambda i: float(np.mean(lengths[rows(i)])),
+            "length_std": lambda i: float(np.std(lengths[rows(i)])),
+            **{f"length_p{q}": length_pct(q) for q in (10, 50, 90)},
+            "truncated_rate": lambda i: float(np.mean(truncated[rows(i)])),
+        }
+        if vecs is not None:
+            pooled["dispersion"] = lambda i: dispersion(vecs[rows(i)])
+        for k, f in pooled.items():
+            out[k] = interval(bootstrap(nq, f, seed, n_boot=N_BOOT_POOLED), how, nq)
+        return out
 
     def _drops(self, metrics: dict[str, float], round_: int) -> list[Finding]:
         """A finding per watched metric that fell more than warn_drop below round 0's."""

@@ -20,10 +20,11 @@ import numpy as np
 from pydantic import Field
 
 from driftlab.findings import Finding
+from driftlab.intervals import bootstrap, interval, mean_ci, wilson
 from driftlab.loops.judge_prompts import JudgePrompt, fill, resolve_template
 from driftlab.loops.scores import parse_score
 from driftlab.loops.self_rewarding import expected_scores, score_histogram
-from driftlab.models.base import SamplingParams
+from driftlab.models.base import Generator, SamplingParams
 from driftlab.models.spec import ModelSpec
 from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
 
@@ -54,7 +55,7 @@ class Judge:
         self.cfg = config
         self.template = resolve_template(config.prompt)
         self.baseline: list[dict] = []
-        self._reference = None
+        self._reference: Generator | None = None
 
     @classmethod
     def metric_names(cls, config: JudgeConfig) -> list[str]:
@@ -101,19 +102,23 @@ class Judge:
                 r["reference_score"] = s
             metrics["spearman_vs_reference"] = _spearman([r["score"] for r in records], ref)
         findings = self._self_preference(ctx, records, metrics) if self.baseline else []
-        return MonitorResult(metrics, findings, records)
+        res = MonitorResult(metrics, findings, records)
+        res.intervals = _intervals(records, metrics, len(scores), ctx.seed)
+        return res
 
-    def reference(self):
+    def reference(self) -> Generator:
         if self._reference is None:
             from driftlab.models import load_generator
 
+            assert self.cfg.reference is not None  # only called when a reference is configured
             self._reference = load_generator(self.cfg.reference)
         return self._reference
 
     def _grade(
         self, ctx: MeasureContext, model, prompts: list[str], answers: list[str]
     ) -> tuple[list, float]:
-        """(score per answer, None where no judgement parsed; the share of judgements that failed)."""
+        """(score per answer, None where no judgement parsed; the share of judgements that
+        failed)."""
         chats = [
             [{"role": "user", "content": fill(self.template, prompt=p, response=a)}]
             for p, a in zip(prompts, answers)
@@ -212,3 +217,42 @@ def _spearman(a: list, b: list) -> float:
     if len(pairs) < 3 or len({x for x, _ in pairs}) < 2 or len({y for _, y in pairs}) < 2:
         return float("nan")
     return float(spearmanr(*zip(*pairs)).statistic)
+
+
+def _intervals(records: list[dict], metrics: dict, n: int, seed: int) -> dict[str, dict]:
+    """Wilson for the rates and histogram shares, a bootstrap over answers for the rest."""
+    ok = np.array([r["score"] for r in records if r["score"] is not None], dtype=float)
+    out = {
+        "parse_failure_rate": interval(
+            wilson(round(metrics["parse_failure_rate"] * n), n), "wilson (n = answers)", n
+        ),
+        "score_mean": interval(mean_ci(ok, seed), "bootstrap over answers", len(ok)),
+        "score_std": interval(
+            bootstrap(len(ok), lambda i: float(ok[i].std()), seed),
+            "bootstrap over answers",
+            len(ok),
+        ),
+    }
+    for k, v in metrics.items():
+        if k.startswith("hist_") and len(ok):
+            out[k] = interval(wilson(round(v * len(ok)), len(ok)), "wilson", len(ok))
+    pairs = [
+        (r["score"], r["correct"]) for r in records if r["score"] is not None and "correct" in r
+    ]
+    if pairs:
+        from sklearn.metrics import roc_auc_score
+
+        sc = np.array([s for s, _ in pairs], dtype=float)
+        ok_c = np.array([c for _, c in pairs], dtype=bool)
+
+        def auroc(i: np.ndarray) -> float:
+            c = ok_c[i]
+            return float(roc_auc_score(c, sc[i])) if 0 < c.sum() < len(c) else np.nan
+
+        def gap(i: np.ndarray) -> float:
+            c = ok_c[i]
+            return float(sc[i][c].mean() - sc[i][~c].mean()) if 0 < c.sum() < len(c) else np.nan
+
+        for k, f in (("auroc_vs_truth", auroc), ("score_gap_right_wrong", gap)):
+            out[k] = interval(bootstrap(len(pairs), f, seed), "bootstrap over answers", len(pairs))
+    return out

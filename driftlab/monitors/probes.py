@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from driftlab.findings import Finding
+from driftlab.intervals import interval, mean_ci
+from driftlab.models.base import Generator
 from driftlab.models.spec import ModelSpec
 from driftlab.monitors.base import MONITORS, MeasureContext, MonitorConfig, MonitorResult
 from driftlab.probes import bias, reflectivity, semantic
@@ -53,17 +56,18 @@ class _ProbeMonitor:
         self.cfg = config
         self.items = load_set(self.kind, config.path)[: config.limit]
         self.baseline: list[dict] = []
-        self._judge = None
+        self._judge: Generator | None = None
 
     def fit(self, baseline: MonitorResult | None):
         self.baseline = list(baseline.records) if baseline else []
         return self
 
-    def judge(self):
-        if getattr(self.cfg, "judge", None) and self._judge is None:
+    def judge(self) -> Generator | None:
+        spec = getattr(self.cfg, "judge", None)
+        if spec and self._judge is None:
             from driftlab.models import load_generator
 
-            self._judge = load_generator(self.cfg.judge)
+            self._judge = load_generator(spec)
         return self._judge
 
 
@@ -71,6 +75,7 @@ class _ProbeMonitor:
 class Bias(_ProbeMonitor):
     name = kind = "bias"
     Config = BiasConfig
+    cfg: BiasConfig
 
     @classmethod
     def metric_names(cls, config: BiasConfig) -> list[str]:
@@ -95,6 +100,7 @@ class SemanticDrift(_ProbeMonitor):
     name = "semantic_drift"
     kind = "semantic"
     Config = SemanticConfig
+    cfg: SemanticConfig
 
     @classmethod
     def metric_names(cls, config: SemanticConfig) -> list[str]:
@@ -113,7 +119,7 @@ class SemanticDrift(_ProbeMonitor):
         metrics = {
             "answer_tokens_mean": sum(len(r["text"].split()) for r in records) / len(records)
         }
-        findings = []
+        findings: list[Finding] = []
         if self.baseline:
             more, findings = semantic.compare(
                 records,
@@ -132,6 +138,7 @@ class SemanticDrift(_ProbeMonitor):
 class Reflectivity(_ProbeMonitor):
     name = kind = "reflectivity"
     Config = ReflectivityConfig
+    cfg: ReflectivityConfig
 
     @classmethod
     def metric_names(cls, config: ReflectivityConfig) -> list[str]:
@@ -152,4 +159,23 @@ class Reflectivity(_ProbeMonitor):
             if self.baseline
             else []
         )
-        return MonitorResult(metrics, findings, records)
+        res = MonitorResult(metrics, findings, records)
+        res.intervals = self._intervals(records, ctx.seed)
+        return res
+
+    def _intervals(self, records: list[dict], seed: int) -> dict[str, dict]:
+        """Bootstrap over probe items: overall and per subtask; |shift| against round 0."""
+        how = "bootstrap over probe items"
+        out = {
+            "position_bias": interval(
+                mean_ci([r["position_bias"] for r in records], seed), how, len(records)
+            )
+        }
+        for sub in sorted({r["subtask"] for r in records}):
+            ps = [r["p_first"] for r in records if r["subtask"] == sub]
+            out[f"p_first.{sub}"] = interval(mean_ci(ps, seed), how, len(ps))
+        base = {r["id"]: r["p_first"] for r in self.baseline}
+        shifts = [abs(r["p_first"] - base[r["id"]]) for r in records if r["id"] in base]
+        if shifts:
+            out["shift"] = interval(mean_ci(shifts, seed), how, len(shifts))
+        return out

@@ -1,4 +1,5 @@
-"""Plotly figures for the report, returned as HTML fragments (plotly.js is embedded once by the page).
+"""Plotly figures for the report, returned as HTML fragments (plotly.js is embedded once by
+the page).
 
 Div ids are derived from the figure's name, not random, so rebuilding a report from the same
 artifacts gives the same file.
@@ -13,6 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from driftlab.guard import Rule
+from driftlab.intervals import changed
 
 COLORS = {"value": "#1f5fa8", "baseline": "#777777", "tripwire": "#c62828", "fired": "#c62828"}
 _LAYOUT = dict(
@@ -65,18 +67,35 @@ def metric_figure(
     """
     xs = [r["round"] for r in rounds]
     ys = [_num(r.get(metric)) for r in rounds]
+    cis = [_ci(r, metric) for r in rounds]
+    base_row = rounds[0] if rounds and rounds[0]["round"] == 0 else None
+    marks = [base_row is not None and changed(metric, r, base_row) for r in rounds]
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
             x=xs,
             y=ys,
             mode="lines+markers",
-            name=metric,
+            name=metric + (" (95% CI)" if any(cis) else ""),
             line=dict(color=COLORS["value"]),
+            marker=dict(
+                symbol=["star" if m else "circle" for m in marks],
+                size=[11 if m else 6 for m in marks],
+            ),
+            error_y=_error([{"mean": y, "ci": c} for y, c in zip(ys, cis)]) if any(cis) else None,
             connectgaps=True,
-            hovertemplate="round %{x}: %{y:.4g}<extra></extra>",
+            customdata=[
+                [f"{c[0]:.4g} to {c[1]:.4g}" if c else "none", "beyond noise" if m else ""]
+                for c, m in zip(cis, marks)
+            ],
+            hovertemplate="round %{x}: %{y:.4g}<br>95% CI %{customdata[0]}"
+            "<br>%{customdata[1]}<extra></extra>",
         )
     )
+    if cis and cis[0] and base_row is not None:  # round 0's interval across the chart
+        fig.add_hrect(
+            y0=cis[0][0], y1=cis[0][1], fillcolor=COLORS["baseline"], opacity=0.12, line_width=0
+        )
     rejected = [
         (r["round"], y)
         for r, y in zip(rounds, ys)
@@ -135,9 +154,24 @@ def metric_figure(
                         line=dict(color=COLORS["tripwire"], dash="dot", width=1.5),
                     )
                 )
-    fig.update_layout(title=dict(text=metric, font=dict(size=13)), **_LAYOUT)
+    note = (
+        "95% CI; grey band: round 0's; ★ beyond noise"
+        if any(cis)
+        else "no interval: not measured over held-out items"
+    )
+    fig.update_layout(
+        title=dict(text=f"{metric}<br><sup>{note}</sup>", font=dict(size=13)), **_LAYOUT
+    )
     fig.update_xaxes(title_text="round", dtick=1)
     return fig
+
+
+def _ci(row: dict[str, Any], metric: str) -> list[float] | None:
+    """The round's stored interval for metric, when both ends are numbers."""
+    ci = (row.get("ci") or {}).get(metric)
+    if not ci or len(ci) != 2 or any(_num(v) is None for v in ci):
+        return None
+    return [float(ci[0]), float(ci[1])]
 
 
 def loss_figure(curves: dict[int, list[float]]) -> go.Figure:
@@ -175,7 +209,8 @@ def calibration_figure(tables: dict[int, list[dict[str, Any]]]) -> go.Figure:
                 name=f"round {k}",
                 marker=dict(size=[4 + 2 * math.sqrt(r.get("n", 1)) for r in rows]),
                 hovertext=[f"bin {r.get('bin')}, n={r.get('n')}" for r in rows],
-                hovertemplate="%{hovertext}<br>confidence %{x:.2f}, accuracy %{y:.2f}<extra></extra>",
+                hovertemplate="%{hovertext}<br>confidence %{x:.2f}, accuracy %{y:.2f}"
+                "<extra></extra>",
             )
         )
     fig.update_layout(
@@ -217,7 +252,8 @@ def map_figure(m: dict[str, Any], doc: dict[str, Any]) -> go.Figure:
                 marker=dict(color=MODEL_COLORS[who], size=6, opacity=0.6),
                 customdata=[[p.get("cluster"), p.get("category", "")] for p in mine],
                 hovertext=[_wrap(str(p.get("text", ""))) for p in mine],
-                hovertemplate="cluster %{customdata[0]} · %{customdata[1]}<br>%{hovertext}<extra></extra>",
+                hovertemplate="cluster %{customdata[0]} · %{customdata[1]}<br>%{hovertext}"
+                "<extra></extra>",
             )
         )
     for f in doc.get("findings") or []:
@@ -247,7 +283,8 @@ def map_figure(m: dict[str, Any], doc: dict[str, Any]) -> go.Figure:
 
 
 def cluster_share_figure(clusters: list[dict[str, Any]]) -> go.Figure:
-    """Each cluster's share of A's and of B's texts; * marks a significant difference (BH q < alpha)."""
+    """Each cluster's share of A's and of B's texts; * marks a significant difference (BH q <
+    alpha)."""
     cs = sorted(clusters, key=lambda c: c.get("id", 0))
     xs = [f"{c.get('id')}{' *' if c.get('significant') else ''}" for c in cs]
     fig = go.Figure()
@@ -284,12 +321,16 @@ _WIDE = dict(
 
 def _error(values: list[dict | None]) -> dict[str, Any]:
     """Asymmetric error bars from {"mean", "ci": [lo, hi]} (no bar where the CI is null)."""
-    up, down = [], []
+    up: list[float | None] = []
+    down: list[float | None] = []
     for v in values:
         ci, mean = (v or {}).get("ci"), _num((v or {}).get("mean"))
-        ok = ci and mean is not None and _num(ci[0]) is not None and _num(ci[1]) is not None
-        up.append(ci[1] - mean if ok else None)
-        down.append(mean - ci[0] if ok else None)
+        if ci and mean is not None and _num(ci[0]) is not None and _num(ci[1]) is not None:
+            up.append(ci[1] - mean)
+            down.append(mean - ci[0])
+        else:
+            up.append(None)
+            down.append(None)
     return dict(type="data", symmetric=False, array=up, arrayminus=down, thickness=1)
 
 
@@ -299,7 +340,7 @@ def w2s_accuracy_figure(
     """Student accuracy against the strong model's size, one line per supervisor (and loss),
     with each model trained on ground truth (the ceiling) for reference."""
     size = {n: m.get("params") for n, m in models.items()}
-    use_params = all(isinstance(size.get(r.get("strong")), (int, float)) for r in rows)
+    use_params = all(isinstance(size.get(r.get("strong", "")), (int, float)) for r in rows)
     x_of = (
         (lambda name: size.get(name))
         if use_params

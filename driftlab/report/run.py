@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from driftlab.guard import Rule
+from driftlab.intervals import changed
 from driftlab.report import figures
 from driftlab.report.diff import findings_rows
 from driftlab.report.samples import round_samples
 from driftlab.store import read_json, read_jsonl
+from driftlab.summary import LEGEND
 
 NOT_METRICS = {"round", "parent", "head", "promoted", "status", "note", "guard"}
 # Monitors first (what changed in the model), then what the loop and training did.
@@ -86,14 +88,19 @@ def _status_line(run: dict[str, Any], planned: int | None) -> str:
     if status == "halted" and run.get("halt"):
         h = run["halt"]
         return (
-            f"halted at round {h['round']}: {h.get('message', '')}. Round {h['round']} was not promoted; "
+            f"halted at round {h['round']}: {h.get('message', '')}. "
+            f"Round {h['round']} was not promoted; "
             f"the final model is round {h.get('final_round')}'s."
         )
     if status == "running":
-        return f"still running: {done} of {planned if planned is not None else '?'} rounds finished (partial report)"
+        of = planned if planned is not None else "?"
+        return f"still running: {done} of {of} rounds finished (partial report)"
     if status == "awaiting_review":
         k = (run.get("review") or {}).get("round", done + 1)
-        return f"awaiting human review of round {k}'s proposals (driftlab review DIR); {done} rounds finished"
+        return (
+            f"awaiting human review of round {k}'s proposals (driftlab review DIR); "
+            f"{done} rounds finished"
+        )
     if status == "failed":
         return f"failed after round {done}: {run.get('error')}"
     return f"{status}: {done} of {planned if planned is not None else done} rounds"
@@ -301,7 +308,17 @@ def _samples(root: Path, ks: list[int]) -> dict[str, Any]:
     }
 
 
+def _changed(r: dict, base: dict | None) -> str:
+    """The metrics round r moved beyond noise from round 0 (see driftlab.intervals.changed)."""
+    if base is None:
+        return "-"
+    keys = sorted({*(r.get("ci") or {}), *(r.get("tests") or {})})
+    hits = [k for k in keys if k in r and changed(k, r, base)]
+    return ", ".join(hits) if hits else ("none" if keys and r is not base else "-")
+
+
 def _round_rows(rounds: list[dict]) -> list[dict]:
+    base = next((r for r in rounds if r["round"] == 0), None)
     rows = []
     for r in rounds:
         status = r.get("status", "")
@@ -319,6 +336,7 @@ def _round_rows(rounds: list[dict]) -> list[dict]:
                 ),
                 "wall": _duration(r.get("wall_s")) if r.get("wall_s") is not None else "-",
                 "guard": "; ".join(r.get("guard", [])),
+                "changed": _changed(r, base),
                 "href": f"rounds/{r['round']:03d}/",
             }
         )
@@ -368,6 +386,7 @@ def run_context(root: Path) -> dict[str, Any]:
         "overview": overview,
         "config_text": config_text,
         "rounds": _round_rows(rounds),
+        "legend": LEGEND.removeprefix("* "),
         "in_progress": in_progress,
         "groups": _metric_groups(root, rounds, rules, fired),
         "extra_figures": _extra_figures(root, ks),
