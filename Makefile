@@ -7,7 +7,7 @@ TESTED := $(VENV)/.test-installed
 VLLM_VENV  := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: install vllm-env demo test bench clean
+.PHONY: install vllm-env demo test bench figures clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ test: $(TESTED) $(CHROMEDRIVER) $(VLLM_STAMP)
 
 bench: install
 	$(BIN)/python benchmarks/throughput.py
+
+# Reruns the experiments behind the README's figures into docs/figures/ (QUICK=1: the laptop subset).
+figures: install
+	$(BIN)/python -m driftlab.figures $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache
