@@ -59,7 +59,7 @@ bench: install
 
 # Reruns the experiments behind the README's figures into docs/figures/ (QUICK=1: the laptop subset).
 figures: install
-	$(BIN)/python -m driftlab.figures $(if $(QUICK),--quick)
+	$(BIN)/python -m driftlab.reproduce $(if $(QUICK),--quick)
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache

@@ -1,28 +1,28 @@
-"""The README's figures are the files `python -m driftlab.figures` wrote, not hand-typed numbers."""
+"""The README's figures are the files `make figures` wrote, not hand-typed numbers."""
 
 from __future__ import annotations
 
 import json
 
-from driftlab import figures
+from driftlab import reproduce
 
-README = figures.ROOT / "README.md"
+README = reproduce.ROOT / "README.md"
 
 
 def test_every_readme_figure_block_is_its_file_verbatim():
-    blocks = figures.readme_blocks(README.read_text())
+    blocks = reproduce.readme_blocks(README.read_text())
     assert blocks, "the README has no figure markers"
     for name, text in blocks.items():
-        path = figures.FIGURES_DIR / f"{name}.txt"
+        path = reproduce.FIGURES_DIR / f"{name}.txt"
         assert path.exists(), f"README shows figure {name!r} but {path} does not exist"
         assert text == path.read_text(), f"README's {name!r} block differs from {path}"
 
 
 def test_every_figure_file_is_shown_and_says_what_made_it():
-    shown = set(figures.readme_blocks(README.read_text()))
-    for path in figures.FIGURES_DIR.glob("*.txt"):
+    shown = set(reproduce.readme_blocks(README.read_text()))
+    for path in reproduce.FIGURES_DIR.glob("*.txt"):
         assert path.stem in shown, f"{path.name} is not shown in the README"
-        assert path.stem in figures.FIGURES, f"{path.name} has no figure that makes it"
+        assert path.stem in reproduce.FIGURES, f"{path.name} has no figure that makes it"
         record = json.loads(path.with_suffix(".json").read_text())
         prov = record["provenance"]
         assert prov["commit"] and prov["versions"]["torch"] and prov["machine"]["cpus"]
@@ -31,21 +31,22 @@ def test_every_figure_file_is_shown_and_says_what_made_it():
 
 def test_a_hand_edited_number_is_caught():
     readme = README.read_text()
-    name, text = next(iter(figures.readme_blocks(readme).items()))
+    name, text = next(iter(reproduce.readme_blocks(readme).items()))
     digit = next(c for c in text if c.isdigit())
     edited = readme.replace(text, text.replace(digit, str((int(digit) + 1) % 10), 1), 1)
-    assert figures.readme_blocks(edited)[name] != (figures.FIGURES_DIR / f"{name}.txt").read_text()
+    on_disk = (reproduce.FIGURES_DIR / f"{name}.txt").read_text()
+    assert reproduce.readme_blocks(edited)[name] != on_disk
 
 
 def test_write_records_provenance_and_replaces_atomically(tmp_path, monkeypatch):
     monkeypatch.setitem(
-        figures.FIGURES,
+        reproduce.FIGURES,
         "t",
-        figures.Figure("t", "a test", 0, True, lambda: figures.Made("", {}, "")),
+        reproduce.Figure("t", "a test", 0, True, lambda: reproduce.Made("", {}, "")),
     )
-    made = figures.Made("a 1\nb 2\n", {"x": 1}, "cmd")
-    figures.write("t", made, 1.5, out=tmp_path)
-    figures.write("t", figures.Made("a 3\n", {"x": 2}, "cmd"), 2.0, out=tmp_path)
+    made = reproduce.Made("a 1\nb 2\n", {"x": 1}, "cmd")
+    reproduce.write("t", made, 1.5, out=tmp_path)
+    reproduce.write("t", reproduce.Made("a 3\n", {"x": 2}, "cmd"), 2.0, out=tmp_path)
     assert (tmp_path / "t.txt").read_text() == "a 3\n"
     record = json.loads((tmp_path / "t.json").read_text())
     assert record["raw"] == {"x": 2} and record["wall_s"] == 2.0
@@ -61,7 +62,7 @@ def test_plain_table_is_the_round_table_without_boxes():
             {"round": 1, "status": "trained", "capability.accuracy": 0.3125},
         ],
     }
-    text = figures.plain_table(run)
+    text = reproduce.plain_table(run)
     lines = text.splitlines()
     assert lines[0].split() == ["round", "status", "selected", "acc"]
     assert lines[1].split() == ["0", "baseline", "-", "15.6%"]
@@ -72,7 +73,7 @@ def test_plain_table_is_the_round_table_without_boxes():
 def test_unknown_figure_is_one_message():
     from typer.testing import CliRunner
 
-    result = CliRunner().invoke(figures.app, ["--only", "nope"])
+    result = CliRunner().invoke(reproduce.app, ["--only", "nope"])
     assert result.exit_code == 2
     assert "unknown figure(s): nope" in result.output
 
@@ -80,6 +81,6 @@ def test_unknown_figure_is_one_message():
 def test_list_names_every_figure():
     from typer.testing import CliRunner
 
-    result = CliRunner().invoke(figures.app, ["--list"])
+    result = CliRunner().invoke(reproduce.app, ["--list"])
     assert result.exit_code == 0
-    assert [line.split()[0] for line in result.output.splitlines()] == list(figures.FIGURES)
+    assert [line.split()[0] for line in result.output.splitlines()] == list(reproduce.FIGURES)
