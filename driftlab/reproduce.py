@@ -7,7 +7,8 @@ returns its raw results and the text block the README shows. Both are written to
 machine that produced them. The README shows each block under a marker,
 `<!-- figure: NAME -->`, and `tests/test_reproduce.py` fails when a block differs from its
 file, so a number edited by hand cannot stand. Long runs are kept under `runs/figures/`
-and resumed, so a second call reruns nothing that finished.
+(the quickstart's is `make demo`'s own `runs/quickstart`) and resumed, so a second call
+reruns nothing that finished.
 """
 
 from __future__ import annotations
@@ -141,11 +142,11 @@ def plain_table(run: dict[str, Any]) -> str:
 
 
 def _quickstart_run() -> dict[str, Any]:
-    """The quickstart preset's run, resumed (or only read) when it exists under runs/figures."""
+    """`make demo`'s run (runs/quickstart), resumed or only read when it exists, as make demo does."""
     from driftlab.config import load_config
     from driftlab.experiment import run_experiment
 
-    out = RUNS_DIR / "quickstart"
+    out = ROOT / "runs" / "quickstart"
     if (out / "run.json").exists():
         return run_experiment(None, out, resume=True)
     return run_experiment(load_config(None, "quickstart"), out)
@@ -154,7 +155,7 @@ def _quickstart_run() -> dict[str, Any]:
 @figure("quickstart", "the quickstart's round table (make demo)", 6, quick=True)
 def quickstart() -> Made:
     run = _quickstart_run()
-    return Made(plain_table(run), {"rounds": run["rounds"]}, "driftlab run --preset quickstart")
+    return Made(plain_table(run), {"rounds": run["rounds"]}, "make demo")
 
 
 @figure("reference-ppl", "round 0's perplexity on the human and the AI-drafted text", 6, quick=True)
