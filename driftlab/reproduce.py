@@ -142,7 +142,7 @@ def plain_table(run: dict[str, Any]) -> str:
 
 
 def _quickstart_run() -> dict[str, Any]:
-    """`make demo`'s run (runs/quickstart), resumed or only read when it exists, as make demo does."""
+    """`make demo`'s run (runs/quickstart): resumed, or only read when finished."""
     from driftlab.config import load_config
     from driftlab.experiment import run_experiment
 
