@@ -317,7 +317,7 @@ class RunStore:
 
     def config(self) -> dict[str, Any]:
         """config.toml parsed (raises OSError or tomllib.TOMLDecodeError)."""
-        return tomllib.loads(self.config_text())
+        return tomllib.loads((self.root / "config.toml").read_text(encoding="utf-8"))
 
     def metrics(self, k: int) -> dict[str, Any] | None:
         """Round k's metrics.json (every monitor's result), None before it is measured."""
