@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from driftlab.loops import LOOPS, LoopTask, RoundContext
 from driftlab.measure import Measurer, add_result, flatten
 from driftlab.models.base import Generator
 from driftlab.models.hf import default_threads, pick_device
-from driftlab.models.policy import SAMPLERS
+from driftlab.models.policy import SAMPLERS, Sampler
 from driftlab.monitors import MonitorResult
 from driftlab.review import ReviewPending, review_gate
 from driftlab.store import (
@@ -72,7 +73,8 @@ class Experiment:
         # trains and scores; `policy` is what loops and monitors sample (models/policy.py)
         self.model: AdaptableModel | None = None
         self.policy: Generator | None = None
-        self.sampler = SAMPLERS.get(m.sampler)(
+        make_sampler: Callable[..., Sampler] = SAMPLERS.get(m.sampler)  # takes its settings
+        self.sampler = make_sampler(
             model=m.name,
             python=m.vllm_python,
             server_args=m.vllm_args,
