@@ -91,9 +91,7 @@ class Capability:
         from sklearn.metrics import brier_score_loss, roc_auc_score
 
         task, probs = ctx.task, ctx.eval_set
-        if not getattr(
-            task, "has_ground_truth", True
-        ):  # e.g. open-ended instructions: nothing to score
+        if not task.has_ground_truth:  # e.g. open-ended instructions: nothing to score
             return MonitorResult({"evaluated": 0.0})
         greedy = ctx.eval_samples(self.cfg, 1, greedy=True)
         records: list[dict[str, Any]] = []

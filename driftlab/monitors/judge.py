@@ -96,7 +96,7 @@ class Judge:
             k.removeprefix("judge_"): v / max(1, len(ok))
             for k, v in score_histogram(list(ok)).items()
         }
-        if getattr(ctx.task, "has_ground_truth", True):
+        if ctx.task.has_ground_truth:
             metrics |= self._truth(ctx, records)
         if self.cfg.reference:
             ref, _ = self._grade(ctx, self.reference(), prompts, answers)
