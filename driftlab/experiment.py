@@ -1,14 +1,19 @@
-"""The round loop: measure round 0, then propose -> select -> train -> measure, resumably.
+"""The round engine: measure round 0, then propose -> select -> (review) -> train -> measure
+-> guard, resumably.
 
-Each step's artifact is its completion marker, and each step draws its seed from
-(run seed, round, step) alone, so a run killed anywhere and resumed ends with the same
-artifacts as one that never stopped.
+The engine only sequences the steps; each lives in its own place: the loop proposes and
+selects (loops/), mitigations reshape the training set (train/mitigations.py), the lineage
+says which adapters make each round's model (lineage.py), the monitors measure (measure.py),
+the guard decides (guard.decide) and the engine obeys. Each step's artifact is its
+completion marker, and each step draws its seed from (run seed, round, step) alone, so a run
+killed anywhere and resumed ends with the same artifacts as one that never stopped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +22,30 @@ import torch
 from driftlab import progress
 from driftlab.config import ExperimentConfig, dump_config, load_config
 from driftlab.errors import DriftlabError
-from driftlab.findings import Finding
-from driftlab.guard import describe
+from driftlab.guard import Decision, decide
 from driftlab.intervals import wilson
+from driftlab.lineage import AdaptableModel, Lineage
 from driftlab.loops import LOOPS, LoopTask, RoundContext
 from driftlab.measure import Measurer, add_result, flatten
 from driftlab.models.base import Generator
-from driftlab.models.hf import HFModel, default_threads, pick_device
-from driftlab.models.policy import SAMPLERS
+from driftlab.models.hf import default_threads, pick_device
+from driftlab.models.policy import SAMPLERS, Sampler
 from driftlab.monitors import MonitorResult
 from driftlab.review import ReviewPending, review_gate
-from driftlab.store import RunStore, atomic_dir, read_json, read_jsonl, write_json, write_jsonl
+from driftlab.store import (
+    LOOP_INFO,
+    PROPOSALS,
+    TRAIN_ROWS,
+    RunStore,
+    atomic_dir,
+    read_json,
+    read_jsonl,
+    write_json,
+    write_jsonl,
+)
 from driftlab.tasks.base import Problem, Question
 from driftlab.train import get_trainer
-from driftlab.train.mitigations import load_replay_file, mix
+from driftlab.train import mitigations as mitigation
 
 
 def step_seed(seed: int, round_: int, step: str) -> int:
@@ -45,7 +60,7 @@ def round_questions(pool: list[Problem], size: int, k: int) -> list[Question]:
 
 
 class Experiment:
-    def __init__(self, cfg: ExperimentConfig, store: RunStore | None) -> None:
+    def __init__(self, cfg: ExperimentConfig, store: RunStore) -> None:
         self.cfg = cfg
         self.measurer = Measurer(cfg, store, lambda k: step_seed(cfg.seed, k, "measure"))
         self.task = self.measurer.task
@@ -53,12 +68,13 @@ class Experiment:
         self.pool = self.task.problems("train", cfg.task.train_size * max(cfg.rounds, 1))
         if not self.pool:
             raise DriftlabError(f"task {cfg.task.name!r} gave no training questions")
-        self._check_mitigations()
+        mitigation.check(cfg.mitigations, cfg.method, self.loop.trainer, self.task, self.pool)
         m = cfg.model
         # trains and scores; `policy` is what loops and monitors sample (models/policy.py)
-        self.model: HFModel | None = None
+        self.model: AdaptableModel | None = None
         self.policy: Generator | None = None
-        self.sampler = SAMPLERS.get(m.sampler)(
+        make_sampler: Callable[..., Sampler] = SAMPLERS.get(m.sampler)  # takes its settings
+        self.sampler = make_sampler(
             model=m.name,
             python=m.vllm_python,
             server_args=m.vllm_args,
@@ -73,10 +89,15 @@ class Experiment:
         """The run directory; the Measurer holds it (it writes each round's metrics there)."""
         return self.measurer.store
 
+    @property
+    def lineage(self) -> Lineage:
+        return Lineage(self.store, self.cfg.model.name)
+
     # ---- construction ----------------------------------------------------------------------
     @classmethod
     def start(cls, cfg: ExperimentConfig, out: Path) -> Experiment:
-        exp = cls(cfg, None)  # what can still fail (task, replay file) fails before DIR exists
+        # a read-only view first: what can still fail (task, replay file) fails before DIR exists
+        exp = cls(cfg, RunStore(out))
         exp.measurer.store = RunStore.create(out, dump_config(cfg), run_info(cfg))
         return exp
 
@@ -112,7 +133,7 @@ class Experiment:
             store.close()  # the directory's lock: this process will not write it after all
             raise
 
-    # ---- the loop --------------------------------------------------------------------------
+    # ---- the run ---------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         default_threads()
         try:
@@ -148,130 +169,53 @@ class Experiment:
         for k in range(1, cfg.rounds + 1):
             if self.store.read_run().get("halt"):
                 break
-            done = self._summary(k)
+            done = self.measurer.summary(k)
             if done is not None:  # finished before a resume
                 self.head = done["head"]
                 continue
             self._round(k)
 
-    # ---- models and lineage ----------------------------------------------------------------
-    def _use(self, head: int) -> HFModel:
-        """The model of promoted round `head`: base plus its lineage of adapters, loaded once."""
-        if self.model is None or self._model_round != head:
-            m = self.cfg.model
-            self.model = HFModel.load(
-                m.name, adapters=self._lineage(head), device=m.device, batch_size=m.batch_size
-            )
-            self.policy = self.sampler.bind(self.model, self._lineage(head))
-            self._model_round = head
-        return self.model
-
-    def _lineage(self, k: int) -> list[Path]:
-        """The adapters stacked on the base, in order, to make model_k."""
-        if k == 0:
-            return []
-        return [
-            self.store.root / a
-            for a in read_json(self.store.artifact(k, "lineage.json"))["adapters"]
-        ]
-
-    def _load_initial(self) -> HFModel:
-        """model_0, loaded fresh (e.g. as a DPO reference anchored at the start)."""
-        m = self.cfg.model
-        return HFModel.load(m.name, device=m.device, batch_size=m.batch_size)
-
-    def _summary(self, k: int) -> dict[str, Any] | None:
-        return self.measurer.summary(k)
-
     # ---- one round -------------------------------------------------------------------------
     def _round(self, k: int) -> None:
         started = time.perf_counter()
         progress.log(f"[bold]round {k}[/] (from round {self.head})")
-        self._use(self.head)
-        rows, loop_info = self._propose(k)
-        rows, review = review_gate(
-            self.store, k, rows, self.policy, self.cfg.review
-        )  # may pause the run
-        audit = self._audit(rows)
+        policy = self._use(self.head)
+        rows, loop_info = self._propose(k, policy)  # the loop proposes and selects
+        rows, review = review_gate(self.store, k, rows, policy, self.cfg.review)  # may pause
         summary: dict[str, Any] = {
             "round": k,
             "parent": self.head,
             **flatten("loop", loop_info["stats"]),
-            **flatten("audit", audit),
+            **self._audit(rows),
+            **flatten("review", review),
         }
-        if audit:  # a proportion of the rows trained on: Wilson
-            n = int(audit["train_rows_judged"])
-            right = round(audit["train_answer_accuracy"] * n)
-            summary["ci"] = {"audit.train_answer_accuracy": list(wilson(right, n))}
-        summary.update(flatten("review", review))
+        fields: dict[str, Any] = {}  # what run.json records of the guard's decision
         if rows:
-            rows, mitigation = self._mitigate(k, rows)
-            if self.cfg.mitigations.active:
-                summary.update(flatten("mitigate", mitigation))
-        verdict: dict[str, Any] = {}
+            rows, mitigated = self._mitigate(k, rows)
+            summary.update(flatten("mitigate", mitigated))
         if not rows:
-            summary.update(
-                status="empty",
-                promoted=False,
-                head=self.head,
-                note="nothing selected; model unchanged",
-            )
+            note = "nothing selected; model unchanged"
+            summary.update(status="empty", promoted=False, head=self.head, note=note)
         else:
-            summary.update(flatten("train", self._train(k, rows, mitigation)))
-            self._model_round = k
-            self.policy = self.sampler.bind(self.model, self._lineage(k))
+            summary.update(flatten("train", self._train(k, rows, mitigated)))
             for name, res in self._measure(k).items():
                 add_result(summary, name, res)
-            promotion, verdict = self._guard(k, summary)
-            summary.update(status="trained", **promotion)
+            decision = self._guard(k, summary)
+            summary.update(status="trained", **decision.promotion())
+            fields = decision.run_fields(self.store.read_run().get("rollbacks", []))
         summary["wall_s"] = round(time.perf_counter() - started, 1)
         # the guard's halt or rollback and the round's completion mark in one write: a kill
         # leaves both or neither, never a halt without its round or a rollback recorded twice
-        self.store.record_round(summary, **verdict)
+        self.store.record_round(summary, **fields)
 
-    def _guard(self, k: int, current: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Check the tripwires: whether round k is promoted and where the run goes next, and
-        what run.json must record of it (a halt, or one more rollback event)."""
-        hits = self.measurer.hits(k, current, self.head)
-        if not hits:
-            self.head = k
-            return {"promoted": True, "head": k}, {}
-        g = self.cfg.guard
-        messages = [describe(h) for h in hits]
-        if g.action == "halt":
-            verdict = {
-                "halt": {
-                    "round": k,
-                    "action": "halt",
-                    "hits": hits,
-                    "final_round": self.head,
-                    "message": "; ".join(messages),
-                }
-            }
-            progress.log(
-                f"[red]halted:[/] {'; '.join(messages)}; the final model is round {self.head}'s"
-            )
-        else:
-            self.head = self.measurer.best_round()
-            event = {
-                "round": k,
-                "hits": hits,
-                "restored_round": self.head,
-                "message": "; ".join(messages),
-            }
-            verdict = {"rollbacks": [*self.store.read_run().get("rollbacks", []), event]}
-            progress.log(
-                f"[yellow]rolled back:[/] {'; '.join(messages)}; continuing from round {self.head}"
-            )
-        return {"promoted": False, "head": self.head, "guard": messages}, verdict
-
-    def _propose(self, k: int) -> tuple[list[dict], dict]:
+    # ---- the steps -------------------------------------------------------------------------
+    def _propose(self, k: int, policy: Generator) -> tuple[list[dict], dict]:
         s = self.store
-        if s.has(k, "train.jsonl"):
-            return read_jsonl(s.artifact(k, "train.jsonl")), read_json(s.artifact(k, "loop.json"))
+        if s.has(k, TRAIN_ROWS):
+            return read_jsonl(s.artifact(k, TRAIN_ROWS)), read_json(s.artifact(k, LOOP_INFO))
         ctx = RoundContext(
             k,
-            self.policy,
+            policy,
             self._loop_task(),
             round_questions(self.pool, self.cfg.task.train_size, k),
             step_seed(self.cfg.seed, k, "propose"),
@@ -279,27 +223,28 @@ class Experiment:
         )
         data = self.loop.run_round(ctx)
         info = {"stats": data.stats, "findings": [f.to_dict() for f in data.findings]}
-        write_jsonl(s.artifact(k, "proposals.jsonl"), data.proposals)
-        write_json(s.artifact(k, "loop.json"), info)
-        write_jsonl(s.artifact(k, "train.jsonl"), data.train)  # last: it marks the step done
+        write_jsonl(s.artifact(k, PROPOSALS), data.proposals)
+        write_json(s.artifact(k, LOOP_INFO), info)
+        write_jsonl(s.artifact(k, TRAIN_ROWS), data.train)  # last: it marks the step done
         return data.train, info
 
     def _history(self, k: int) -> list[dict]:
         """Earlier rounds' stored proposals (e.g. red-team failures to re-probe), oldest first."""
-        s = self.store
-        return [
-            {"round": j, "proposals": read_jsonl(s.artifact(j, "proposals.jsonl"))}
-            for j in range(1, k)
-            if s.has(j, "proposals.jsonl")
-        ]
+        earlier = ((j, self.store.proposals(j)) for j in range(1, k))
+        return [{"round": j, "proposals": rows} for j, rows in earlier if rows is not None]
 
-    def _audit(self, rows: list[dict]) -> dict[str, float]:
+    def _loop_task(self) -> LoopTask:
+        t = self.task
+        return LoopTask(t.name, t.cot_prompt, t.direct_prompt, t.extract, tuple(t.exemplars))
+
+    def _audit(self, rows: list[dict]) -> dict[str, Any]:
         """How right was what the loop chose to train on? Ground truth, for the record only.
 
         The loop never sees this: it is computed afterwards from train.jsonl, for rows whose
         question has a known answer (self-training amplifies its own mistakes when it is low).
+        A proportion of the rows trained on, so its interval is Wilson's.
         """
-        if not getattr(self.task, "has_ground_truth", True):
+        if not self.task.has_ground_truth:
             return {}
         truth = {p.id: p.answer for p in self.pool}
         judged = [
@@ -311,121 +256,97 @@ class Experiment:
         ]
         if not judged:
             return {}
+        n, right = len(judged), sum(judged)
         return {
-            "train_rows_judged": len(judged),
-            "train_answer_accuracy": sum(judged) / len(judged),
+            "audit.train_rows_judged": n,
+            "audit.train_answer_accuracy": right / n,
+            "ci": {"audit.train_answer_accuracy": list(wilson(right, n))},
         }
-
-    def _loop_task(self) -> LoopTask:
-        t = self.task
-        return LoopTask(t.name, t.cot_prompt, t.direct_prompt, t.extract, tuple(t.exemplars))
-
-    def _train(self, k: int, rows: list[dict], mitigation: dict[str, Any]) -> dict[str, Any]:
-        s = self.store
-        adapter = s.artifact(k, "adapter")
-        from_base = self.cfg.mitigations.train_from == "base"
-        stack = [] if from_base else self._lineage(self.head)
-        lineage = {
-            "parent": self.head,
-            "adapters": [str(p.relative_to(s.root)) for p in [*stack, adapter]],
-            "train_from": "base" if from_base else f"round {self.head}",
-            "mitigations": mitigation,
-        }
-        if from_base:  # the data came from the parent; the weights start again from model_0
-            self.model = self._load_initial()
-        if adapter.exists():  # trained before a resume
-            self.model.merge_adapter(adapter)
-            write_json(s.artifact(k, "lineage.json"), lineage)
-            return read_json(adapter / "train_stats.json")
-        t = self.cfg.train
-        trainer = get_trainer(self.loop.trainer, t.processes, t.accelerate_config)
-        seed = step_seed(self.cfg.seed, k, "train")
-        with atomic_dir(adapter) as tmp:  # adapter, stats and rows appear together or not at all
-            result = trainer(
-                self.model,
-                rows,
-                self.cfg.train,
-                tmp,
-                seed,
-                desc=f"round {k}: training",
-                initial_model=self._load_initial,
-                lineage=stack,
-                **getattr(self.loop, "train_context", {}),
-            )
-            info = {**result.summary(), "losses": result.losses}
-            write_json(tmp / "train_stats.json", info)
-            write_jsonl(tmp / "train_rows.jsonl", rows)  # exactly what was trained on
-        write_json(s.artifact(k, "lineage.json"), lineage)
-        return info
-
-    # ---- mitigations -----------------------------------------------------------------------
-    def _check_mitigations(self) -> None:
-        m = self.cfg.mitigations
-        if m.replay_fraction > 0 and self.loop.trainer != "sft":
-            raise DriftlabError(
-                f"mitigations.replay_fraction needs an SFT loop; {self.cfg.method} trains "
-                f"with {self.loop.trainer}"
-            )
-        if (
-            m.replay_fraction > 0
-            and m.replay_source == "task"
-            and not hasattr(self.task, "reference_solution")
-        ):
-            raise DriftlabError(
-                f"mitigations.replay_source = 'task': task {self.task.name!r} has no reference "
-                "solutions; give a JSONL file of {prompt, completion} rows instead"
-            )
-        if m.replay_fraction > 0 and m.replay_source != "task":
-            load_replay_file(m.replay_source)  # fail now, not at round 1
 
     def _mitigate(self, k: int, rows: list[dict]) -> tuple[list[dict], dict[str, Any]]:
         """Round k's training set from the loop's rows (see train/mitigations.py)."""
-        m = self.cfg.mitigations
-        if not m.active:
-            return rows, {}
-        ancestors = [
-            read_jsonl(self.store.artifact(j, "train.jsonl")) for j in self._ancestry(self.head)
-        ]
-        embed_fn = None
-        if m.dedup == "embedding":
-            from driftlab.models.embed import embed as embed_fn
-        return mix(
-            m,
+        ancestors = self.lineage.ancestry(self.head)
+        return mitigation.mitigate(
+            self.cfg.mitigations,
             rows,
-            ancestors,
-            self._replay_pool() if m.replay_fraction else [],
+            lambda: [read_jsonl(self.store.artifact(j, TRAIN_ROWS)) for j in ancestors],
+            self.task,
+            self.pool,
             step_seed(self.cfg.seed, k, "replay"),
-            embed_fn,
         )
 
-    def _ancestry(self, head: int) -> list[int]:
-        """The promoted rounds that led to `head`, oldest first (0, the base, has no rows)."""
-        chain = []
-        while head > 0:
-            chain.append(head)
-            head = read_json(self.store.artifact(head, "lineage.json"))["parent"]
-        return chain[::-1]
-
-    def _replay_pool(self) -> list[dict]:
-        m = self.cfg.mitigations
-        if m.replay_source != "task":
-            return load_replay_file(m.replay_source)
-        return [
-            {
-                "prompt": [{"role": "user", "content": self.task.cot_prompt(p.question)}],
-                "completion": [{"role": "assistant", "content": self.task.reference_solution(p)}],
-                "question_id": p.id,
-            }
-            for p in self.pool
-        ]
+    def _train(self, k: int, rows: list[dict], mitigated: dict[str, Any]) -> dict[str, Any]:
+        """Train round k's adapter on `rows`; afterwards `model` and `policy` are round k's."""
+        from_base = self.cfg.mitigations.train_from == "base"
+        stack = self.lineage.stack(self.head, from_base)
+        if from_base:  # the data came from the parent; the weights start again from model_0
+            self.model = self._load(0)
+        assert self.model is not None  # loaded by _use(head) at the round's start
+        adapter = self.lineage.adapter(k)
+        if adapter.exists():  # trained before a resume
+            self.model.merge_adapter(adapter)
+            info = read_json(adapter / "train_stats.json")
+        else:
+            t = self.cfg.train
+            trainer = get_trainer(self.loop.trainer, t.processes, t.accelerate_config)
+            with atomic_dir(adapter) as tmp:  # adapter, stats and rows appear together or not
+                result = trainer(
+                    self.model,
+                    rows,
+                    t,
+                    tmp,
+                    step_seed(self.cfg.seed, k, "train"),
+                    desc=f"round {k}: training",
+                    initial_model=lambda: self._load(0),
+                    lineage=stack,
+                    **self.loop.train_context,
+                )
+                info = {**result.summary(), "losses": result.losses}
+                write_json(tmp / "train_stats.json", info)
+                write_jsonl(tmp / "train_rows.jsonl", rows)  # exactly what was trained on
+        self.lineage.record(k, self.head, from_base, mitigated)
+        self._model_round = k
+        self.policy = self.sampler.bind(self.model, self.lineage.adapters(k))
+        return info
 
     def _measure(self, k: int) -> dict[str, MonitorResult]:
         def policy() -> Generator:
-            if k == 0:
-                self._use(0)
-            return self.policy  # later rounds: the model just trained
+            return self._use(0) if k == 0 else self._policy()  # later rounds: just trained
 
         return self.measurer.measure(k, policy)
+
+    def _guard(self, k: int, summary: dict[str, Any]) -> Decision:
+        """The guard decides round k's fate from the tripwires it fires; the engine obeys."""
+        hits = self.measurer.hits(k, summary, self.head)
+        decision = decide(k, hits, self.cfg.guard.action, self.head, self.measurer.best_round)
+        self.head = decision.head
+        if decision.action == "halt":
+            progress.log(
+                f"[red]halted:[/] {decision.reason}; the final model is round {decision.head}'s"
+            )
+        elif decision.action == "rollback":
+            progress.log(
+                f"[yellow]rolled back:[/] {decision.reason}; continuing from round {decision.head}"
+            )
+        return decision
+
+    # ---- models ----------------------------------------------------------------------------
+    def _load(self, k: int) -> AdaptableModel:
+        """Round k's model, loaded fresh (round 0: e.g. a DPO reference anchored at the start)."""
+        m = self.cfg.model
+        return self.lineage.load(k, device=m.device, batch_size=m.batch_size)
+
+    def _use(self, head: int) -> Generator:
+        """The policy of promoted round `head`, its model loaded once (until the next round)."""
+        if self.model is None or self._model_round != head:
+            self.model = self._load(head)
+            self.policy = self.sampler.bind(self.model, self.lineage.adapters(head))
+            self._model_round = head
+        return self._policy()
+
+    def _policy(self) -> Generator:
+        assert self.policy is not None  # bound by _use or _train
+        return self.policy
 
 
 def run_info(cfg: ExperimentConfig) -> dict[str, Any]:
@@ -448,19 +369,13 @@ def run_info(cfg: ExperimentConfig) -> dict[str, Any]:
 def run_experiment(
     cfg: ExperimentConfig | None, out: Path, resume: bool = False, rounds: int | None = None
 ) -> dict[str, Any]:
+    """Start a run in `out` from `cfg`, or resume the one there (`cfg` is then unused)."""
     if resume:
         exp = Experiment.resume(out, rounds)
     else:
+        if cfg is None:
+            raise DriftlabError("a new run needs a config")
         if rounds is not None:
             cfg.rounds = rounds
         exp = Experiment.start(cfg, out)
     return exp.run()
-
-
-def findings_of(store: RunStore, k: int) -> list[Finding]:
-    out = []
-    if store.has(k, "loop.json"):
-        out += [Finding(**f) for f in read_json(store.artifact(k, "loop.json"))["findings"]]
-    if store.has(k, "metrics.json"):
-        out += [Finding(**f) for f in read_json(store.artifact(k, "metrics.json"))["findings"]]
-    return out

@@ -18,7 +18,8 @@ import difflib
 import math
 import operator
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
@@ -153,6 +154,69 @@ def describe(hit: dict) -> str:
     """The sentence the CLI and run.json give for a fired rule."""
     ref = f" ({hit['reference']} {hit['reference_value']:.4g})" if hit.get("reference") else ""
     return (
-        f"rule '{hit['rule']}' fired at round {hit['round']}: {hit['metric']} = {hit['value']:.4g}, "
+        f"rule '{hit['rule']}' fired at round {hit['round']}: "
+        f"{hit['metric']} = {hit['value']:.4g}, "
         f"threshold {hit['threshold']:.4g}{ref}"
     )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the guard decided about round k: the engine obeys it.
+
+    `continue`: round k is promoted and the next round starts from it; `halt`: the run stops
+    and the final model is `head`'s; `rollback`: the run goes on from `head`, the best round.
+    """
+
+    action: Literal["continue", "halt", "rollback"]
+    round: int
+    head: int  # the promoted round the next round starts from (or, on halt, the final one)
+    hits: list[dict] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        """The fired rules, in words ("" when the round is promoted)."""
+        return "; ".join(describe(h) for h in self.hits)
+
+    def promotion(self) -> dict[str, Any]:
+        """The round's row fields: whether it was promoted, where the run goes next, and why."""
+        if self.action == "continue":
+            return {"promoted": True, "head": self.head}
+        return {"promoted": False, "head": self.head, "guard": [describe(h) for h in self.hits]}
+
+    def run_fields(self, rollbacks: list[dict]) -> dict[str, Any]:
+        """What run.json records of the decision: a halt, or `rollbacks` with one more event."""
+        if self.action == "halt":
+            halt = {
+                "round": self.round,
+                "action": "halt",
+                "hits": self.hits,
+                "final_round": self.head,
+                "message": self.reason,
+            }
+            return {"halt": halt}
+        if self.action == "rollback":
+            event = {
+                "round": self.round,
+                "hits": self.hits,
+                "restored_round": self.head,
+                "message": self.reason,
+            }
+            return {"rollbacks": [*rollbacks, event]}
+        return {}
+
+
+def decide(
+    k: int,
+    hits: list[dict],
+    action: Literal["halt", "rollback"],
+    head: int,
+    best: Callable[[], int],
+) -> Decision:
+    """Round k's fate from the tripwires it fired (`hits`): promoted when none fired; else
+    halt at `head`, the last promoted round, or roll back to `best()`, the best round so far."""
+    if not hits:
+        return Decision("continue", k, k)
+    if action == "halt":
+        return Decision("halt", k, head, hits)
+    return Decision("rollback", k, best(), hits)

@@ -6,6 +6,8 @@ Layout:
     rounds/NNN/            proposals.jsonl, train.jsonl, adapter/, lineage.json, metrics.json
     .driftlab.lock         held (flock) by the one process writing the run
 A step is done exactly when its artifact exists: resume redoes only the missing ones.
+`RunStore` is the only code that knows these paths: the engine, the report and model specs
+(`runs/x@3`) all go through it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import shutil
 import signal
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -112,7 +115,8 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def parse_jsonl_lines(text: str, where: str) -> Iterator[tuple[str, Any]]:
-    """('FILE, line N', object) per non-blank line of a user's JSONL file; bad JSON names the line."""
+    """('FILE, line N', object) per non-blank line of a user's JSONL file; bad JSON names
+    the line."""
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -293,3 +297,71 @@ class RunStore:
 
     def has(self, k: int, name: str) -> bool:
         return self.artifact(k, name).exists()
+
+    def href(self, k: int, name: str = "") -> str:
+        """An artifact's path relative to the run directory (what the report links to)."""
+        return f"rounds/{k:03d}/{name}"
+
+    # ---- reading a run (the report, model specs): never needs the lock ---------------------
+    def round_numbers(self) -> list[int]:
+        """The rounds with a folder on disk, finished or not, in order."""
+        rounds = self.root / "rounds"
+        if not rounds.is_dir():
+            return []
+        return sorted(int(p.name) for p in rounds.iterdir() if p.is_dir() and p.name.isdigit())
+
+    def config_text(self) -> str:
+        """config.toml as written ("" for a directory that has none)."""
+        path = self.root / "config.toml"
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
+    def config(self) -> dict[str, Any]:
+        """config.toml parsed (raises OSError or tomllib.TOMLDecodeError)."""
+        return tomllib.loads((self.root / "config.toml").read_text(encoding="utf-8"))
+
+    def metrics(self, k: int) -> dict[str, Any] | None:
+        """Round k's metrics.json (every monitor's result), None before it is measured."""
+        return read_json(self.artifact(k, METRICS)) if self.has(k, METRICS) else None
+
+    def monitor_tables(self, k: int, monitor: str) -> dict[str, list[dict[str, Any]]]:
+        """The small tables monitor `monitor` stored for round k ({} if none)."""
+        return ((self.metrics(k) or {}).get("monitors", {}).get(monitor) or {}).get("tables", {})
+
+    def train_stats(self, k: int) -> dict[str, Any] | None:
+        """What training round k's adapter recorded (losses, seconds), None if not trained."""
+        return read_json(self.artifact(k, TRAIN_STATS)) if self.has(k, TRAIN_STATS) else None
+
+    def proposals(self, k: int) -> list[dict] | None:
+        """Every proposal round k's loop made, None before the loop ran."""
+        return read_jsonl(self.artifact(k, PROPOSALS)) if self.has(k, PROPOSALS) else None
+
+    def findings(self, k: int) -> list[tuple[str, dict[str, Any]]]:
+        """(artifact, finding) for what round k's loop and monitors noticed, loop first."""
+        return [
+            (name, f)
+            for name in (LOOP_INFO, METRICS)
+            if self.has(k, name)
+            for f in read_json(self.artifact(k, name)).get("findings", [])
+        ]
+
+    @staticmethod
+    def metric_source(metric: str) -> str:
+        """The round artifact a run.json metric was copied from (by its group, e.g. `loop.`)."""
+        return METRIC_SOURCES.get(metric.split(".", 1)[0], METRICS)
+
+
+# A round's artifacts (rounds/NNN/NAME); see the layout above.
+PROPOSALS = "proposals.jsonl"
+TRAIN_ROWS = "train.jsonl"
+LOOP_INFO = "loop.json"
+ADAPTER = "adapter"
+TRAIN_STATS = "adapter/train_stats.json"
+LINEAGE = "lineage.json"
+METRICS = "metrics.json"
+# run.json metric group -> the artifact its values come from (monitors: metrics.json)
+METRIC_SOURCES = {
+    "loop": LOOP_INFO,
+    "train": TRAIN_STATS,
+    "audit": TRAIN_ROWS,
+    "mitigate": LINEAGE,
+}

@@ -1,4 +1,5 @@
-"""The per-round table printed at the end of a run (and by `driftlab report` in the terminal)."""
+"""The per-round table printed at the end of a run (and by `driftlab report` in the terminal),
+and the round-row cells it shares with the HTML report."""
 
 from __future__ import annotations
 
@@ -8,31 +9,47 @@ from typing import Any
 from rich.table import Table
 
 from driftlab.intervals import changed
+from driftlab.monitors import MONITORS, Column
 
-# (column title, run.json key, format); columns whose key no round has are left out.
-COLUMNS = [
-    ("step", "step", "{:.0f}"),  # supervised trainers (driftlab watch, the TRL callback)
-    ("reward", "train.reward", "{:.2f}"),
-    ("vote", "loop.mean_vote_share", "{:.2f}"),
-    ("judge", "loop.judge_score_mean", "{:.2f}"),
-    ("parse fail", "loop.parse_failure_rate", "{:.0%}"),
-    ("pairs", "loop.pairs_kept", "{:.0f}"),
-    ("revised", "loop.revision_changed_rate", "{:.0%}"),
-    ("flagged", "loop.flag_rate", "{:.0%}"),
-    ("probes fixed", "loop.probe_fixed_rate", "{:.0%}"),
-    ("label acc", "audit.train_answer_accuracy", "{:.0%}"),
-    ("loss", "train.last_loss", "{:.3f}"),
-    ("acc", "capability.accuracy", "{:.1%}"),
-    ("acc SC", "capability.accuracy_sc", "{:.1%}"),
-    ("ECE", "capability.ece", "{:.3f}"),
-    ("AUROC", "capability.auroc", "{:.2f}"),
-    ("dist-2", "diversity.distinct_2", "{:.3f}"),
-    ("len", "diversity.length_mean", "{:.0f}"),
-    ("ans H", "diversity.answer_entropy", "{:.2f}"),
-    ("ppl", "reference_ppl.ppl", "{:.2f}"),
-    ("ppl p90", "reference_ppl.ppl_p90", "{:.2f}"),
-    ("secs", "wall_s", "{:.0f}"),
+# What the engine and the loops record (run.json keys, before and after the monitors' own
+# columns, which each monitor declares: Monitor.columns).
+LEADING = [
+    Column("step", "step", "{:.0f}"),  # supervised trainers (driftlab watch, the TRL callback)
+    Column("reward", "train.reward", "{:.2f}"),
+    Column("vote", "loop.mean_vote_share", "{:.2f}"),
+    Column("judge", "loop.judge_score_mean", "{:.2f}"),
+    Column("parse fail", "loop.parse_failure_rate", "{:.0%}"),
+    Column("pairs", "loop.pairs_kept", "{:.0f}"),
+    Column("revised", "loop.revision_changed_rate", "{:.0%}"),
+    Column("flagged", "loop.flag_rate", "{:.0%}"),
+    Column("probes fixed", "loop.probe_fixed_rate", "{:.0%}"),
+    Column("label acc", "audit.train_answer_accuracy", "{:.0%}"),
+    Column("loss", "train.last_loss", "{:.3f}"),
 ]
+TRAILING = [Column("secs", "wall_s", "{:.0f}")]
+
+
+def columns() -> list[Column]:
+    """Every round-table column, its `metric` the full run.json key (monitors: NAME.metric)."""
+    monitored = [
+        Column(c.title, f"{name}.{c.metric}", c.fmt)
+        for name in MONITORS.names()
+        for c in MONITORS.get(name).columns
+    ]
+    return [*LEADING, *monitored, *TRAILING]
+
+
+def round_status(r: dict[str, Any]) -> str:
+    """A round row's status; a trained round the guard did not promote reads "rejected"."""
+    status = r.get("status", "")
+    return "rejected" if status == "trained" and r.get("promoted") is False else status
+
+
+def selected(r: dict[str, Any]) -> str:
+    """How many of the round's questions the loop selected for training ("-": not a loop)."""
+    if "loop.questions" in r and "loop.questions_selected" in r:
+        return f"{r['loop.questions_selected']:.0f}/{r['loop.questions']:.0f}"
+    return "-"
 
 
 def _fmt(fmt: str, v: Any) -> str:
@@ -56,7 +73,7 @@ def _cell(fmt: str, key: str, row: dict[str, Any], base: dict[str, Any] | None) 
 def round_table(run: dict[str, Any]) -> Table:
     """One row per round; a * marks the changes from round 0 that are not noise."""
     rounds = run.get("rounds", [])
-    cols = [c for c in COLUMNS if any(c[1] in r for r in rounds)]
+    cols = [c for c in columns() if any(c.metric in r for r in rounds)]
     base = next((r for r in rounds if r["round"] == 0), None)
     measured = base is not None and any("ci" in r or "tests" in r for r in rounds)
     table = Table(
@@ -67,16 +84,9 @@ def round_table(run: dict[str, Any]) -> Table:
     table.add_column("round", justify="right")
     table.add_column("status", no_wrap=True, min_width=8)
     table.add_column("selected", justify="right")
-    for title, _, _ in cols:
-        table.add_column(title, justify="right")
+    for c in cols:
+        table.add_column(c.title, justify="right")
     for r in rounds:
-        sel = (
-            f"{r['loop.questions_selected']:.0f}/{r['loop.questions']:.0f}"
-            if "loop.questions" in r
-            else "-"
-        )
-        status = r.get("status", "")
-        if status == "trained" and r.get("promoted") is False:
-            status = "rejected"
-        table.add_row(str(r["round"]), status, sel, *(_cell(f, k, r, base) for _, k, f in cols))
+        cells = (_cell(c.fmt, c.metric, r, base) for c in cols)
+        table.add_row(str(r["round"]), round_status(r), selected(r), *cells)
     return table

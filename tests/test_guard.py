@@ -4,7 +4,7 @@ from pydantic import ValidationError
 from driftlab.config import load_config
 from driftlab.errors import ConfigError
 from driftlab.experiment import run_experiment
-from driftlab.guard import GuardConfig, Rule
+from driftlab.guard import GuardConfig, Rule, decide
 from driftlab.store import read_json
 
 BASE = {"capability.accuracy": 0.5, "diversity.distinct_2": 0.8}
@@ -130,3 +130,35 @@ def test_rollback_restores_the_best_round_and_goes_on(tiny_config, tmp_path, mon
         "train_from": "round 1",
         "mitigations": {},
     }
+
+
+def test_the_guard_decides_and_says_why():
+    hit = Rule.parse("capability.accuracy < baseline - 0.05").check(
+        {"capability.accuracy": 0.3}, BASE, PREV
+    )
+    hit["round"] = 3
+    best_asked = []
+
+    def best():
+        best_asked.append(True)
+        return 1
+
+    promoted = decide(3, [], "halt", 2, best)
+    assert (promoted.action, promoted.head) == ("continue", 3)
+    assert promoted.promotion() == {"promoted": True, "head": 3} and promoted.run_fields([]) == {}
+    halt = decide(3, [hit], "halt", 2, best)
+    assert (halt.action, halt.head) == ("halt", 2) and not best_asked  # halting keeps round 2
+    assert "capability.accuracy = 0.3, threshold 0.45" in halt.reason
+    assert halt.promotion() == {"promoted": False, "head": 2, "guard": [halt.reason]}
+    assert halt.run_fields([])["halt"] == {
+        "round": 3,
+        "action": "halt",
+        "hits": [hit],
+        "final_round": 2,
+        "message": halt.reason,
+    }
+    back = decide(3, [hit], "rollback", 2, best)
+    assert (back.action, back.head) == ("rollback", 1) and best_asked
+    earlier = {"round": 2, "hits": [], "restored_round": 0, "message": "m"}
+    events = back.run_fields([earlier])["rollbacks"]
+    assert events[0] == earlier and (events[1]["round"], events[1]["restored_round"]) == (3, 1)

@@ -71,6 +71,32 @@ def test_every_monitor_honours_the_contract(name, ctx):
         ), k
 
 
+@pytest.mark.parametrize("name", MONITORS.names())
+def test_every_monitor_declares_what_the_table_and_report_show(name):
+    """Its round-table columns are metrics it reports; its figures are kinds the report draws."""
+    from driftlab.monitors.base import FIGURE_KINDS
+
+    cls = MONITORS.get(name)
+    cfg = ExperimentConfig(monitors={name: {"enabled": True}}).monitor_settings()[name]
+    reported = cls.metric_names(cfg)
+    assert all(c.metric in reported for c in cls.columns), (cls.columns, reported)
+    assert all(c.fmt.format(0.5) for c in cls.columns)
+    assert set(cls.figures.values()) <= set(FIGURE_KINDS)
+
+
+def test_the_round_table_columns_come_from_the_monitors():
+    from driftlab.summary import columns
+
+    keys = [c.metric for c in columns()]
+    assert keys[-1] == "wall_s" and keys.index("train.last_loss") < keys.index(
+        "capability.accuracy"
+    )
+    for name in MONITORS.names():
+        assert [f"{name}.{c.metric}" for c in MONITORS.get(name).columns] == [
+            k for k in keys if k.startswith(f"{name}.")
+        ]
+
+
 def test_capability_finds_a_significant_drop():
     from driftlab.monitors.capability import Capability, CapabilityConfig
 

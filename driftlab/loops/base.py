@@ -54,6 +54,8 @@ class RoundData:
 class Loop(Protocol):
     Config: ClassVar[type[BaseModel]]
     trainer: ClassVar[Literal["sft", "dpo"]]
+    # keyword arguments the trainer needs besides the rows, e.g. DPO's reference and beta
+    train_context: dict[str, Any]
 
     def __init__(self, config: BaseModel) -> None: ...
 

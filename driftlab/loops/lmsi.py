@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,6 +118,7 @@ class LMSI:
 
     def __init__(self, config: LMSIConfig) -> None:
         self.cfg = config
+        self.train_context: dict[str, Any] = {}  # SFT needs nothing besides the rows
 
     def run_round(self, ctx: RoundContext) -> RoundData:
         cfg, task = self.cfg, ctx.task

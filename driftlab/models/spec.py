@@ -17,12 +17,14 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 from driftlab.errors import DriftlabError
+from driftlab.lineage import Lineage, load_adapted
 from driftlab.models.base import Generator
-from driftlab.store import read_json
+from driftlab.store import RunStore, read_json
 
 
 def parse_spec(spec: str) -> tuple[str, list[Path]]:
-    """(base model spec, adapters) for `runs/x@3` or an adapter folder; (spec, []) otherwise."""
+    """(base model spec, adapters) for `runs/x@3` (the run's lineage of round 3) or an
+    adapter folder; (spec, []) otherwise."""
     if (Path(spec) / "adapter_config.json").is_file():
         return adapter_base(Path(spec)), [Path(spec)]
     run, at, rnd = spec.rpartition("@")
@@ -34,17 +36,14 @@ def parse_spec(spec: str) -> tuple[str, list[Path]]:
     if not number:
         raise DriftlabError(f"{spec!r}: the round after '@' must be a number (0, 1, 2, ...)")
     root, k = Path(run), int(rnd)
+    lineage = Lineage(RunStore(root))
     try:
-        cfg = tomllib.loads((root / "config.toml").read_text(encoding="utf-8"))
+        base = lineage.base_model()
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise DriftlabError(f"{spec!r}: cannot read {root / 'config.toml'}: {e}") from None
-    base = cfg.get("model", {}).get("name", "smollm2-135m-instruct")
-    if k == 0:
-        return base, []
-    lineage = root / "rounds" / f"{k:03d}" / "lineage.json"
-    if not lineage.exists():
+    if not lineage.has(k):
         raise DriftlabError(f"{spec!r}: round {k} of {root} has no lineage.json (not trained yet?)")
-    return base, [root / a for a in read_json(lineage)["adapters"]]
+    return base, lineage.adapters(k)
 
 
 def check_model(spec: str) -> None:
@@ -86,9 +85,7 @@ def load_model(spec: str, batch_size: int = 32) -> Generator:
     """Any model spec: built-in name, path, hub id, backend prefix, or `runs/x@k`."""
     base, adapters = parse_spec(spec)
     if adapters:
-        from driftlab.models.hf import HFModel
-
-        return HFModel.load(base, adapters=adapters, batch_size=batch_size)
+        return load_adapted(base, adapters, batch_size=batch_size)
     from driftlab.models import load_generator
 
     return load_generator(base, batch_size=batch_size)

@@ -8,7 +8,7 @@ plain data, stored per round, so a resumed run refits from disk.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -106,9 +106,28 @@ class MeasureContext:
         return self.sample(chats, params, desc=f"round {self.round}: eval, {what}")
 
 
+class Column(NamedTuple):
+    """A round-table column of a monitor's metric, e.g. Column("acc", "accuracy", "{:.1%}")."""
+
+    title: str
+    metric: str  # as the monitor reports it (the table reads NAME.metric from run.json)
+    fmt: str
+
+
+# How the run report can show a monitor's stored table (MonitorResult.tables[NAME]):
+#   "calibration": a reliability diagram per round (rows: bin, n, confidence, accuracy)
+#   "findings":    ranked behavioural findings per round (report/diff.py's rows; the
+#                  monitor's "clusters" table, if any, labels them)
+FIGURE_KINDS = ("calibration", "findings")
+
+
 class Monitor(Protocol):
     name: ClassVar[str]
     Config: ClassVar[type[MonitorConfig]]
+    # what the round table shows of it (printed after a run, and by `driftlab report`)
+    columns: ClassVar[tuple[Column, ...]]
+    # its stored tables the run report draws: table name -> one of FIGURE_KINDS
+    figures: ClassVar[dict[str, str]]
 
     def __init__(self, config: MonitorConfig) -> None: ...
 

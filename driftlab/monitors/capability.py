@@ -7,7 +7,7 @@ comparing two proportions as if the samples were independent.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -15,7 +15,13 @@ from pydantic import Field
 from driftlab.findings import Finding
 from driftlab.intervals import bootstrap, interval, wilson
 from driftlab.loops.lmsi import majority_vote
-from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
+from driftlab.monitors.base import (
+    MONITORS,
+    Column,
+    EvalSampling,
+    MeasureContext,
+    MonitorResult,
+)
 
 
 class CapabilityConfig(EvalSampling):
@@ -60,6 +66,13 @@ def mcnemar(before: list[bool], after: list[bool]) -> tuple[int, int, float]:
 class Capability:
     name = "capability"
     Config = CapabilityConfig
+    columns = (
+        Column("acc", "accuracy", "{:.1%}"),
+        Column("acc SC", "accuracy_sc", "{:.1%}"),
+        Column("ECE", "ece", "{:.3f}"),
+        Column("AUROC", "auroc", "{:.2f}"),
+    )
+    figures: ClassVar[dict[str, str]] = {"calibration": "calibration"}
 
     def __init__(self, config: CapabilityConfig) -> None:
         self.cfg = config
@@ -78,9 +91,7 @@ class Capability:
         from sklearn.metrics import brier_score_loss, roc_auc_score
 
         task, probs = ctx.task, ctx.eval_set
-        if not getattr(
-            task, "has_ground_truth", True
-        ):  # e.g. open-ended instructions: nothing to score
+        if not task.has_ground_truth:  # e.g. open-ended instructions: nothing to score
             return MonitorResult({"evaluated": 0.0})
         greedy = ctx.eval_samples(self.cfg, 1, greedy=True)
         records: list[dict[str, Any]] = []

@@ -8,6 +8,8 @@ labeler and a judge.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from driftlab.diff import sampling
@@ -35,6 +37,8 @@ class DiffConfig(MonitorConfig, DiffSettings):
 @MONITORS.register("diff")
 class Diff:
     name = "diff"
+    columns = ()
+    figures: ClassVar[dict[str, str]] = {"findings": "findings"}
     Config = DiffConfig
 
     def __init__(self, config: DiffConfig) -> None:

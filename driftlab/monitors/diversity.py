@@ -11,13 +11,20 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from driftlab.findings import Finding
 from driftlab.intervals import bootstrap, interval, mean_ci
-from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
+from driftlab.monitors.base import (
+    MONITORS,
+    Column,
+    EvalSampling,
+    MeasureContext,
+    MonitorResult,
+)
 
 
 class DiversityConfig(EvalSampling):
@@ -84,6 +91,12 @@ def entropy(items: list) -> float:
 @MONITORS.register("diversity")
 class Diversity:
     name = "diversity"
+    columns = (
+        Column("dist-2", "distinct_2", "{:.3f}"),
+        Column("len", "length_mean", "{:.0f}"),
+        Column("ans H", "answer_entropy", "{:.2f}"),
+    )
+    figures: ClassVar[dict[str, str]] = {}
     Config = DiversityConfig
 
     def __init__(self, config: DiversityConfig) -> None:

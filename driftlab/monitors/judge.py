@@ -14,7 +14,7 @@ accuracy shows it. On the model's greedy answers to the held-out set this monito
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -49,6 +49,8 @@ class JudgeConfig(EvalSampling):
 @MONITORS.register("judge")
 class Judge:
     name = "judge"
+    columns = ()
+    figures: ClassVar[dict[str, str]] = {}
     Config = JudgeConfig
 
     def __init__(self, config: JudgeConfig) -> None:
@@ -94,7 +96,7 @@ class Judge:
             k.removeprefix("judge_"): v / max(1, len(ok))
             for k, v in score_histogram(list(ok)).items()
         }
-        if getattr(ctx.task, "has_ground_truth", True):
+        if ctx.task.has_ground_truth:
             metrics |= self._truth(ctx, records)
         if self.cfg.reference:
             ref, _ = self._grade(ctx, self.reference(), prompts, answers)

@@ -8,6 +8,8 @@ judged favourability / same-meaning verdicts from a model that does not drift.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from driftlab.findings import Finding
@@ -51,6 +53,8 @@ class ReflectivityConfig(ProbeConfig):
 
 class _ProbeMonitor:
     kind: str
+    columns = ()
+    figures: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: ProbeConfig) -> None:
         self.cfg = config

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -26,7 +26,13 @@ from driftlab.errors import DriftlabError
 from driftlab.findings import Finding
 from driftlab.intervals import bootstrap, interval, paired_bootstrap, paired_test, wilson
 from driftlab.models.base import Generator
-from driftlab.monitors.base import MONITORS, MeasureContext, MonitorConfig, MonitorResult
+from driftlab.monitors.base import (
+    MONITORS,
+    Column,
+    MeasureContext,
+    MonitorConfig,
+    MonitorResult,
+)
 
 
 class ReferencePPLConfig(MonitorConfig):
@@ -58,6 +64,8 @@ def load_passages(path: str | None, shipped: str = "human.txt") -> list[str]:
 @MONITORS.register("reference_ppl")
 class ReferencePPL:
     name = "reference_ppl"
+    columns = (Column("ppl", "ppl", "{:.2f}"), Column("ppl p90", "ppl_p90", "{:.2f}"))
+    figures: ClassVar[dict[str, str]] = {}
     Config = ReferencePPLConfig
 
     def __init__(self, config: ReferencePPLConfig) -> None:

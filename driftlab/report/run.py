@@ -9,31 +9,23 @@ from __future__ import annotations
 import json
 import math
 import time
-import tomllib
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from driftlab.guard import Rule
 from driftlab.intervals import changed
+from driftlab.monitors import MONITORS
 from driftlab.report import figures
 from driftlab.report.diff import findings_rows
 from driftlab.report.samples import round_samples
-from driftlab.store import read_json, read_jsonl
-from driftlab.summary import LEGEND
+from driftlab.store import METRICS, PROPOSALS, TRAIN_STATS, RunStore
+from driftlab.summary import LEGEND, round_status, selected
 
 NOT_METRICS = {"round", "parent", "head", "promoted", "status", "note", "guard"}
-# Monitors first (what changed in the model), then what the loop and training did.
-GROUP_ORDER = [
-    "capability",
-    "diversity",
-    "reference_ppl",
-    "diff",
-    "loop",
-    "audit",
-    "mitigate",
-    "train",
-]
+# After the monitors (what changed in the model): what the loop and training did.
+ENGINE_GROUPS = ["loop", "audit", "mitigate", "train"]
 GROUP_TITLES = {
     "loop": "loop statistics",
     "audit": "audit of the training data (ground truth, after the fact)",
@@ -41,26 +33,6 @@ GROUP_TITLES = {
     "train": "training",
     "time": "time per round",
 }
-
-
-def _source_file(metric: str) -> str:
-    """The round artifact a run.json metric was copied from."""
-    group = metric.split(".", 1)[0]
-    return {
-        "loop": "loop.json",
-        "train": "adapter/train_stats.json",
-        "audit": "train.jsonl",
-        "mitigate": "lineage.json",
-    }.get(group, "metrics.json")
-
-
-def _round_dirs(root: Path) -> list[int]:
-    rounds = root / "rounds"
-    return (
-        sorted(int(p.name) for p in rounds.iterdir() if p.is_dir() and p.name.isdigit())
-        if rounds.is_dir()
-        else []
-    )
 
 
 def _duration(seconds: float | None) -> str:
@@ -125,8 +97,14 @@ def _fired(run: dict[str, Any]) -> dict[int, list[str]]:
     return out
 
 
+def _group_order(groups: dict[str, list[str]]) -> list[str]:
+    """Monitors first (what changed in the model), then the engine's groups, then the rest."""
+    order = [*MONITORS.names(), *ENGINE_GROUPS]
+    return sorted(groups, key=lambda g: (order.index(g) if g in order else len(order), g))
+
+
 def _metric_groups(
-    root: Path, rounds: list[dict], rules: list[Rule], fired: dict[int, list[str]]
+    store: RunStore, rounds: list[dict], rules: list[Rule], fired: dict[int, list[str]]
 ) -> list[dict]:
     metrics = sorted(
         {
@@ -139,18 +117,15 @@ def _metric_groups(
     groups: dict[str, list[str]] = {}
     for m in metrics:
         groups.setdefault(m.split(".", 1)[0] if "." in m else "time", []).append(m)
-    ordered = sorted(
-        groups, key=lambda g: (GROUP_ORDER.index(g) if g in GROUP_ORDER else len(GROUP_ORDER), g)
-    )
     out = []
-    for g in ordered:
+    for g in _group_order(groups):
         figs = []
         for m in groups[g]:
-            src = _source_file(m)
+            src = store.metric_source(m)
             links = [("run.json", "run.json")] + [
-                (f"round {r['round']}", f"rounds/{r['round']:03d}/{src}")
+                (f"round {r['round']}", store.href(r["round"], src))
                 for r in rounds
-                if m in r and (root / "rounds" / f"{r['round']:03d}" / src).exists()
+                if m in r and store.has(r["round"], src)
             ]
             figs.append(
                 {
@@ -164,27 +139,29 @@ def _metric_groups(
     return out
 
 
-def _extra_figures(root: Path, ks: list[int]) -> list[dict]:
-    """Figures from per-round files: training loss curves, calibration."""
+def _declared(kind: str) -> list[tuple[str, str, str]]:
+    """(monitor, table, title) for every stored table a monitor asks to show as `kind`
+    (Monitor.figures); the title is the table's name, prefixed where two monitors share it."""
+    found = [
+        (name, table)
+        for name in MONITORS.names()
+        for table, k in MONITORS.get(name).figures.items()
+        if k == kind
+    ]
+    shared = Counter(table for _, table in found)
+    return [(n, t, t if shared[t] == 1 else f"{n} {t}") for n, t in found]
+
+
+def _extra_figures(store: RunStore, ks: list[int]) -> list[dict]:
+    """Figures from per-round files: training loss curves, and the monitors' calibration
+    tables (those they declare as "calibration" figures)."""
     out = []
-    losses, loss_links, calib, calib_links = {}, [], {}, []
+    losses, loss_links = {}, []
     for k in ks:
-        stats = root / "rounds" / f"{k:03d}" / "adapter" / "train_stats.json"
-        if stats.exists() and read_json(stats).get("losses"):
-            losses[k] = read_json(stats)["losses"]
-            loss_links.append((f"round {k}", str(stats.relative_to(root))))
-        mpath = root / "rounds" / f"{k:03d}" / "metrics.json"
-        if mpath.exists():
-            table = (
-                read_json(mpath)
-                .get("monitors", {})
-                .get("capability", {})
-                .get("tables", {})
-                .get("calibration")
-            )
-            if table:
-                calib[k] = table
-                calib_links.append((f"round {k}", str(mpath.relative_to(root))))
+        stats = store.train_stats(k)
+        if stats and stats.get("losses"):
+            losses[k] = stats["losses"]
+            loss_links.append((f"round {k}", store.href(k, TRAIN_STATS)))
     if losses:
         out.append(
             {
@@ -194,38 +171,41 @@ def _extra_figures(root: Path, ks: list[int]) -> list[dict]:
                 "rules": [],
             }
         )
-    if calib:
-        out.append(
-            {
-                "metric": "calibration",
-                "html": figures.to_html(figures.calibration_figure(calib), "calibration"),
-                "links": calib_links,
-                "rules": [],
-            }
-        )
+    for name, table, title in _declared("calibration"):
+        calib, links = {}, []
+        for k in ks:
+            rows = store.monitor_tables(k, name).get(table)
+            if rows:
+                calib[k] = rows
+                links.append((f"round {k}", store.href(k, METRICS)))
+        if calib:
+            out.append(
+                {
+                    "metric": title,
+                    "html": figures.to_html(figures.calibration_figure(calib), title),
+                    "links": links,
+                    "rules": [],
+                }
+            )
     return out
 
 
-def _findings(root: Path, run: dict[str, Any], ks: list[int]) -> list[dict]:
+def _findings(store: RunStore, run: dict[str, Any], ks: list[int]) -> list[dict]:
     rows = []
     for k in ks:
-        for name in ("loop.json", "metrics.json"):
-            path = root / "rounds" / f"{k:03d}" / name
-            if not path.exists():
-                continue
-            for f in read_json(path).get("findings", []):
-                rows.append(
-                    {
-                        "round": k,
-                        "source": f.get("source", "?"),
-                        "severity": f.get("severity", "info"),
-                        "message": f.get("message", ""),
-                        "data": json.dumps(
-                            f.get("data", {}), indent=1, ensure_ascii=False, default=str
-                        ),
-                        "href": f"rounds/{k:03d}/{name}",
-                    }
-                )
+        for name, f in store.findings(k):
+            rows.append(
+                {
+                    "round": k,
+                    "source": f.get("source", "?"),
+                    "severity": f.get("severity", "info"),
+                    "message": f.get("message", ""),
+                    "data": json.dumps(
+                        f.get("data", {}), indent=1, ensure_ascii=False, default=str
+                    ),
+                    "href": store.href(k, name),
+                }
+            )
     for e in [run["halt"]] if run.get("halt") else []:
         rows.append(
             {
@@ -263,38 +243,36 @@ def _findings(root: Path, run: dict[str, Any], ks: list[int]) -> list[dict]:
     return sorted(rows, key=lambda r: r["round"])
 
 
-def _behavior(root: Path, ks: list[int]) -> list[dict]:
-    """The diff monitor's ranked findings per round (round k against round 0), where it ran."""
+def _behavior(store: RunStore, ks: list[int]) -> list[dict]:
+    """Ranked behavioural findings per round (e.g. the diff monitor's, round k against round
+    0), from the tables monitors declare as "findings"."""
     out = []
-    for k in ks:
-        path = root / "rounds" / f"{k:03d}" / "metrics.json"
-        tables = (
-            read_json(path).get("monitors", {}).get("diff", {}).get("tables", {})
-            if path.exists()
-            else {}
-        )
-        if "findings" in tables:
-            out.append(
-                {
-                    "round": k,
-                    "href": f"rounds/{k:03d}/metrics.json",
-                    "rows": findings_rows(tables["findings"], tables.get("clusters") or []),
-                }
-            )
+    for name, table, _ in _declared("findings"):
+        for k in ks:
+            tables = store.monitor_tables(k, name)
+            if table in tables:
+                out.append(
+                    {
+                        "round": k,
+                        "monitor": name,
+                        "href": store.href(k, METRICS),
+                        "rows": findings_rows(tables[table], tables.get("clusters") or []),
+                    }
+                )
     return out
 
 
-def _samples(root: Path, ks: list[int]) -> dict[str, Any]:
+def _samples(store: RunStore, ks: list[int]) -> dict[str, Any]:
     rows, files = [], []
     for k in ks:
-        path = root / "rounds" / f"{k:03d}" / "proposals.jsonl"
-        if path.exists():
-            shown, total = round_samples(k, read_jsonl(path))
+        proposals = store.proposals(k)
+        if proposals is not None:
+            shown, total = round_samples(k, proposals)
             rows += shown
             files.append(
                 {
                     "round": k,
-                    "href": f"rounds/{k:03d}/proposals.jsonl",
+                    "href": store.href(k, PROPOSALS),
                     "shown": len(shown),
                     "total": total,
                 }
@@ -317,39 +295,30 @@ def _changed(r: dict, base: dict | None) -> str:
     return ", ".join(hits) if hits else ("none" if keys and r is not base else "-")
 
 
-def _round_rows(rounds: list[dict]) -> list[dict]:
+def _round_rows(store: RunStore, rounds: list[dict]) -> list[dict]:
     base = next((r for r in rounds if r["round"] == 0), None)
-    rows = []
-    for r in rounds:
-        status = r.get("status", "")
-        rows.append(
-            {
-                "round": r["round"],
-                "status": "rejected"
-                if status == "trained" and r.get("promoted") is False
-                else status,
-                "parent": r.get("parent", "-"),
-                "selected": (
-                    f"{r['loop.questions_selected']:.0f}/{r['loop.questions']:.0f}"
-                    if "loop.questions" in r and "loop.questions_selected" in r
-                    else "-"
-                ),
-                "wall": _duration(r.get("wall_s")) if r.get("wall_s") is not None else "-",
-                "guard": "; ".join(r.get("guard", [])),
-                "changed": _changed(r, base),
-                "href": f"rounds/{r['round']:03d}/",
-            }
-        )
-    return rows
+    return [
+        {
+            "round": r["round"],
+            "status": round_status(r),
+            "parent": r.get("parent", "-"),
+            "selected": selected(r),
+            "wall": _duration(r.get("wall_s")) if r.get("wall_s") is not None else "-",
+            "guard": "; ".join(r.get("guard", [])),
+            "changed": _changed(r, base),
+            "href": store.href(r["round"]),
+        }
+        for r in rounds
+    ]
 
 
 def run_context(root: Path) -> dict[str, Any]:
-    run = read_json(root / "run.json")
-    cfg_path = root / "config.toml"
-    config_text = cfg_path.read_text(encoding="utf-8") if cfg_path.exists() else ""
-    config = tomllib.loads(config_text) if config_text else {}
+    store = RunStore(root)
+    run = store.read_run()
+    config_text = store.config_text()
+    config = store.config() if config_text else {}
     rounds = sorted(run.get("rounds", []), key=lambda r: r["round"])
-    ks = _round_dirs(root)
+    ks = store.round_numbers()
     rules, bad_rules = _rules(config)
     fired = _fired(run)
     planned = config.get("rounds")
@@ -385,13 +354,13 @@ def run_context(root: Path) -> dict[str, Any]:
         "title": f"driftlab run: {overview['name']}",
         "overview": overview,
         "config_text": config_text,
-        "rounds": _round_rows(rounds),
+        "rounds": _round_rows(store, rounds),
         "legend": LEGEND.removeprefix("* "),
         "in_progress": in_progress,
-        "groups": _metric_groups(root, rounds, rules, fired),
-        "extra_figures": _extra_figures(root, ks),
-        "findings": _findings(root, run, ks),
-        "behavior": _behavior(root, ks),
-        "samples": _samples(root, ks),
+        "groups": _metric_groups(store, rounds, rules, fired),
+        "extra_figures": _extra_figures(store, ks),
+        "findings": _findings(store, run, ks),
+        "behavior": _behavior(store, ks),
+        "samples": _samples(store, ks),
         "generated": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
     }

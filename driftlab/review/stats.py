@@ -76,8 +76,8 @@ def review_stats(run_dir: str | Path) -> dict[int, dict[str, Any]]:
     db = ReviewDB(path) if path.exists() else None
     rounds = set(db.rounds()) if db else set()
     rounds |= {
-        int(d.name)
-        for d in (store.root / "rounds").glob("[0-9][0-9][0-9]")
-        if (d / "critiques.jsonl").exists() or (d / "train.proposed.jsonl").exists()
+        k
+        for k in store.round_numbers()
+        if store.has(k, "critiques.jsonl") or store.has(k, "train.proposed.jsonl")
     }
     return {k: round_stats(store, k, db) for k in sorted(rounds) if store.has(k, "train.jsonl")}

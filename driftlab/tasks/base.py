@@ -38,8 +38,12 @@ class Exemplar:
 
 
 class Task(Protocol):
+    """Implementations subclass it to inherit the defaults of its optional members."""
+
     name: str
     exemplars: list[Exemplar]
+    # False for tasks with no reference answers: accuracy and the training audit stand down
+    has_ground_truth: bool = True
 
     def problems(self, split: str, n: int) -> list[Problem]:
         """n problems of a split ("train" questions for the loop, "eval" held out), deterministic."""
@@ -58,3 +62,8 @@ class Task(Protocol):
     def direct_prompt(self, question: str) -> str:
         """How the model is asked for the answer alone."""
         ...
+
+    def reference_solution(self, problem: Problem) -> str | None:
+        """A worked solution as a person would write it (human data for replay); None when
+        the task has none."""
+        return None

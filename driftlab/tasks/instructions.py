@@ -19,7 +19,7 @@ from pathlib import Path
 from driftlab.errors import ConfigError, DriftlabError
 from driftlab.store import parse_jsonl_lines
 from driftlab.tasks import TASKS
-from driftlab.tasks.base import Exemplar, Problem
+from driftlab.tasks.base import Exemplar, Problem, Task
 
 SPLITS = ("train", "eval")
 
@@ -65,7 +65,7 @@ def split_of(text: str, eval_fraction: float) -> str:
 
 
 @TASKS.register("instructions")
-class InstructionsTask:
+class InstructionsTask(Task):
     """Free-form requests with no reference answer (evaluation by monitors other than accuracy)."""
 
     name = "instructions"

@@ -6,13 +6,13 @@ it, so accuracies and drift are comparable across tasks.
 
 from __future__ import annotations
 
-from driftlab.tasks.base import Exemplar
+from driftlab.tasks.base import Exemplar, Task
 from driftlab.tasks.extract import extract_number, numbers_equal
 
 ANSWER_FORMAT = "The answer is N."
 
 
-class NumericTask:
+class NumericTask(Task):
     """Mixin for tasks whose ground truth is one number (normalized string)."""
 
     name: str

@@ -10,6 +10,7 @@ as the collapse papers retrain every generation from the same initialisation.
 
 `mix` is a pure function of stored artifacts and a seed, so a resumed run trains on
 exactly the rows an uninterrupted run would, and the rows are stored beside the adapter.
+The round engine calls `check` once at the start and `mitigate` every round.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from driftlab.errors import ConfigError
+from driftlab.errors import ConfigError, DriftlabError
 from driftlab.store import parse_jsonl_lines
+from driftlab.tasks.base import Problem, Task
 
 
 class MitigationConfig(BaseModel):
@@ -94,7 +96,8 @@ def dedup_exact(rows: list[dict]) -> list[dict]:
 def dedup_embedding(
     rows: list[dict], threshold: float, embed: Callable[[list[str]], Any]
 ) -> list[dict]:
-    """Greedy near-duplicate removal: keep a row unless it is within `threshold` cosine of a kept one."""
+    """Greedy near-duplicate removal: keep a row unless it is within `threshold` cosine of
+    a kept one."""
     import numpy as np
 
     if len(rows) < 2:
@@ -170,3 +173,58 @@ def mix(
         record["replay_rows"] = len(picked)
     record["train_rows"] = len(data)
     return data, record
+
+
+def check(
+    cfg: MitigationConfig, method: str, trainer: str, task: Task, pool: list[Problem]
+) -> None:
+    """Fail before any work if the mitigations cannot apply to this loop and task."""
+    if cfg.replay_fraction <= 0:
+        return
+    if trainer != "sft":
+        raise DriftlabError(
+            f"mitigations.replay_fraction needs an SFT loop; {method} trains with {trainer}"
+        )
+    if cfg.replay_source == "task":
+        if not pool or task.reference_solution(pool[0]) is None:
+            raise DriftlabError(
+                f"mitigations.replay_source = 'task': task {task.name!r} has no reference "
+                "solutions; give a JSONL file of {prompt, completion} rows instead"
+            )
+    else:
+        load_replay_file(cfg.replay_source)  # fail now, not at round 1
+
+
+def replay_pool(cfg: MitigationConfig, task: Task, pool: list[Problem]) -> list[dict]:
+    """The human rows replay draws from: the task's reference solutions, or the user's file."""
+    if cfg.replay_source != "task":
+        return load_replay_file(cfg.replay_source)
+    return [
+        {
+            "prompt": [{"role": "user", "content": task.cot_prompt(p.question)}],
+            "completion": [{"role": "assistant", "content": task.reference_solution(p)}],
+            "question_id": p.id,
+        }
+        for p in pool
+    ]
+
+
+def mitigate(
+    cfg: MitigationConfig,
+    rows: list[dict],
+    ancestors: Callable[[], list[list[dict]]],
+    task: Task,
+    pool: list[Problem],
+    seed: int,
+) -> tuple[list[dict], dict[str, Any]]:
+    """One round's training set from the loop's rows, and what each mitigation did ({} when
+    none is configured). `ancestors()`: the training rows of the promoted rounds behind it."""
+    if not cfg.active:
+        return rows, {}
+    embed_fn: Callable[[list[str]], Any] | None = None
+    if cfg.dedup == "embedding":
+        from driftlab.models.embed import embed
+
+        embed_fn = embed
+    replay = replay_pool(cfg, task, pool) if cfg.replay_fraction else []
+    return mix(cfg, rows, ancestors(), replay, seed, embed_fn)
