@@ -26,13 +26,9 @@ err = Console(stderr=True)
 @app.command()
 def run(
     config: Annotated[Path | None, typer.Argument(help="experiment config (TOML)")] = None,
-    preset: Annotated[
-        str | None, typer.Option(help="a built-in config, e.g. quickstart")
-    ] = None,
+    preset: Annotated[str | None, typer.Option(help="a built-in config, e.g. quickstart")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="run directory")] = None,
-    rounds: Annotated[
-        int | None, typer.Option(min=0, help="override the number of rounds")
-    ] = None,
+    rounds: Annotated[int | None, typer.Option(min=0, help="override the number of rounds")] = None,
     resume: Annotated[
         bool, typer.Option(help="continue the run in --out where it stopped")
     ] = False,
@@ -137,9 +133,7 @@ def diff(
         int | None, typer.Option(min=2, help="a seeded subset of the prompts")
     ] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 96,
-    intent: Annotated[
-        str | None, typer.Option(help="what the fine-tune was meant to do")
-    ] = None,
+    intent: Annotated[str | None, typer.Option(help="what the fine-tune was meant to do")] = None,
     cluster: Annotated[str, typer.Option(help="kmeans (k by silhouette) or hdbscan")] = "kmeans",
     labeler: Annotated[
         str, typer.Option(help="model spec that writes labels")
@@ -245,7 +239,7 @@ def watch(
 def w2s(
     config: Annotated[Path | None, typer.Argument(help="weak-to-strong config (TOML)")] = None,
     preset: Annotated[
-        str | None, typer.Option(help="a built-in w2s config, e.g. w2s-quick")
+        str | None, typer.Option(help="a built-in w2s config, e.g. quick (`driftlab presets`)")
     ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="results directory (reruns reuse its cache)")
@@ -394,14 +388,12 @@ def probes_run(
 
 @app.command()
 def presets() -> None:
-    """List the built-in experiment presets."""
-    from driftlab.config import list_presets
-    from driftlab.w2s.config import list_w2s_presets
+    """List the built-in presets, each with the command that runs it."""
+    from driftlab import presets as shipped
 
-    for name in list_presets():
-        out.print(name)
-    for name in list_w2s_presets():
-        out.print(f"{name} (driftlab w2s --preset {name})")
+    for kind, command in shipped.COMMANDS.items():
+        for name in shipped.names(kind):
+            out.print(f"{name} ({command} --preset {name})")
 
 
 def main() -> None:

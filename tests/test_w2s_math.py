@@ -164,7 +164,7 @@ def test_standardized_head_learns_where_a_per_text_norm_stalls():
     the head standardizes each feature from the training inputs before the linear layer."""
     import torch
 
-    from driftlab.w2s.config import TrainConfig
+    from driftlab.w2s.config import FitConfig
     from driftlab.w2s.losses import xent
     from driftlab.w2s.models import Classifier, Features
     from driftlab.w2s.train import fit
@@ -183,7 +183,7 @@ def test_standardized_head_learns_where_a_per_text_norm_stalls():
         list(range(200)),
         y[:200].numpy().astype(float),
         xent,
-        TrainConfig(epochs=10, batch_size=16, head_learning_rate=1e-2, evals_per_epoch=1),
+        FitConfig(epochs=10, batch_size=16, head_learning_rate=1e-2, evals_per_epoch=1),
         0,
         {"test": list(range(200, n))},
         curve=False,

@@ -28,11 +28,11 @@ from datasets import Dataset
 from transformers import PrinterCallback, set_seed
 from trl import DPOConfig, DPOTrainer
 
-from driftlab.config import TrainConfig
 from driftlab.errors import DriftlabError
 from driftlab.models.hf import HFModel
 from driftlab.train import TRAINERS
 from driftlab.train.lora import ProgressCallback, finish, lora_config, training_args
+from driftlab.train.settings import TrainConfig
 from driftlab.train.sft import TrainResult
 
 datasets.disable_progress_bars()

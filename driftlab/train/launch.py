@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from driftlab import progress
-from driftlab.config import TrainConfig
 from driftlab.errors import DriftlabError
 from driftlab.models.hf import HFModel
 from driftlab.models.local_server import free_port
 from driftlab.store import read_json, write_json, write_jsonl
+from driftlab.train.settings import TrainConfig
 
 MARK = "@@driftlab-train "  # a worker's stdout line carrying a progress event (JSON follows)
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")

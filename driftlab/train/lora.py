@@ -13,7 +13,7 @@ from peft import LoraConfig
 from transformers import TrainerCallback
 
 from driftlab import progress
-from driftlab.config import TrainConfig
+from driftlab.train.settings import TrainConfig
 
 # Rows per forward/backward pass on a CPU. Activations kept for the backward pass grow with the
 # rows of a pass (about 1.3 MB per token for SmolLM2-135M): the configured batch is reached by

@@ -13,10 +13,10 @@ from datasets import Dataset
 from transformers import PrinterCallback, set_seed
 from trl import SFTConfig, SFTTrainer
 
-from driftlab.config import TrainConfig
 from driftlab.models.hf import HFModel
 from driftlab.train import TRAINERS
 from driftlab.train.lora import ProgressCallback, finish, lora_config, training_args
+from driftlab.train.settings import TrainConfig
 
 datasets.disable_progress_bars()
 

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from driftlab.config import TrainConfig
 from driftlab.models.hf import HFModel
 from driftlab.store import read_json, read_jsonl, write_json
 from driftlab.train import get_trainer
 from driftlab.train.launch import MARK
+from driftlab.train.settings import TrainConfig
 
 
 class StepEvents(TrainerCallback):

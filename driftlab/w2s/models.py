@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from driftlab.errors import DriftlabError
-from driftlab.w2s.config import ModelConfig
+from driftlab.w2s.config import RungConfig
 
 ENCODER_TYPES = {
     "bert",
@@ -157,7 +157,7 @@ class Rung:
     kind: str  # "encoder" | "decoder"
     tokenizer: object
     base: nn.Module
-    cfg: ModelConfig
+    cfg: RungConfig
     info: dict
     _features: dict = field(default_factory=dict)
     _top: nn.Module | None = None
@@ -243,6 +243,13 @@ class Rung:
         )
         return cache_root() / "w2s-features" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
 
+    def replace_base(self, base: nn.Module, tuned: str) -> None:
+        """Put new weights under this rung (e.g. after generative fine-tuning). The features and
+        top blocks of the old weights are dropped, and `tuned` (what changed the weights) keys
+        the on-disk feature cache, so no cached output of the old weights is read again."""
+        self.base, self._features, self._top = base, {}, None
+        self.info["tuned"] = tuned
+
     def classifier(self, seed: int) -> Classifier:
         torch.manual_seed(seed)
         hidden = self.info["hidden_size"]
@@ -306,7 +313,7 @@ class _PassThrough(nn.Module):
         return inputs_embeds
 
 
-def load_rung(name: str, cfg: ModelConfig) -> Rung:
+def load_rung(name: str, cfg: RungConfig) -> Rung:
     """A built-in name, local path or hub id, as a base model (no LM head) in fp32."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 

@@ -19,9 +19,9 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-from driftlab.config import build_from_settings
 from driftlab.errors import ConfigError, DriftlabError
 from driftlab.registry import Registry
+from driftlab.sections import build_from_settings
 from driftlab.w2s.facts_data import COUNTRIES, MASSES, parse
 
 W2S_TASKS: Registry = Registry("w2s task")

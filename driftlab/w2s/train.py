@@ -17,7 +17,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from driftlab import progress
 from driftlab.errors import DriftlabError
-from driftlab.w2s.config import TrainConfig
+from driftlab.w2s.config import FitConfig
 from driftlab.w2s.losses import LossFn
 from driftlab.w2s.models import Classifier, Features
 
@@ -49,7 +49,7 @@ def fit(
     train_idx: list[int],
     targets: np.ndarray,
     loss_fn: LossFn,
-    cfg: TrainConfig,
+    cfg: FitConfig,
     seed: int,
     eval_sets: dict[str, list[int]],
     desc: str = "train",
