@@ -23,6 +23,7 @@ from driftlab.train.mitigations import MitigationConfig
 from driftlab.train.settings import TrainConfig
 
 if TYPE_CHECKING:
+    from driftlab.monitors.base import MonitorConfig
     from driftlab.tasks import Task
 
 
@@ -69,11 +70,11 @@ class MeasuredConfig(Section):
     monitors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     guard: GuardConfig = GuardConfig()
 
-    def monitor_settings(self) -> dict[str, BaseModel]:
+    def monitor_settings(self) -> dict[str, MonitorConfig]:
         """Each enabled monitor's typed config: defaults unless the config names it."""
         from driftlab.monitors import MONITORS
 
-        out = {}
+        out: dict[str, MonitorConfig] = {}
         for name in MONITORS.names():
             body = dict(self.monitors.get(name, {}))
             cfg = validate_section(MONITORS.get(name).Config, body, f"monitors.{name}")
@@ -102,7 +103,7 @@ class MeasuredConfig(Section):
         self.guard.check_metrics(self.metric_names())
         named = [("model.name", self.model.name)] if self.model.name else []
         for name, cfg in self.monitor_settings().items():  # e.g. the diff monitor's labeler
-            specs = getattr(cfg, "model_specs", dict)()
+            specs: dict[str, str] = getattr(cfg, "model_specs", dict)()
             named += [(f"monitors.{name}.{key}", spec) for key, spec in specs.items()]
         for where, spec in named:
             try:
@@ -117,7 +118,7 @@ class MeasuredConfig(Section):
         from driftlab.tasks import build_task
 
         return build_task(
-            self.task.name, config_keys=TaskConfig.model_fields, **self.task.settings()
+            self.task.name, config_keys=tuple(TaskConfig.model_fields), **self.task.settings()
         )
 
 

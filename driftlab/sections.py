@@ -12,7 +12,7 @@ import inspect
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, get_type_hints
+from typing import Annotated, Any, TypeVar, get_type_hints
 
 import tomli_w
 from pydantic import (
@@ -24,6 +24,8 @@ from pydantic import (
 )
 
 from driftlab.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Section(BaseModel):
@@ -66,7 +68,7 @@ def build_from_settings(factory, settings: dict[str, Any], where: str, extra_key
     """
     target = factory.__init__ if inspect.isclass(factory) else factory
     hints = get_type_hints(target)
-    fields = {}
+    fields: dict[str, Any] = {}
     for name, p in inspect.signature(factory).parameters.items():
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             default = ... if p.default is p.empty else p.default
@@ -79,7 +81,7 @@ def build_from_settings(factory, settings: dict[str, Any], where: str, extra_key
     return factory(**{k: getattr(valid, k) for k in settings})
 
 
-def validate_section(cls: type[BaseModel], body: dict[str, Any], where: str) -> BaseModel:
+def validate_section(cls: type[M], body: dict[str, Any], where: str) -> M:
     """`body` as a `cls`, every problem one ConfigError naming `where`'s dotted keys."""
     try:
         return cls.model_validate(body)

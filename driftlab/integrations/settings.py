@@ -28,7 +28,8 @@ EXIT_TRIPWIRE = 3  # `driftlab watch` exit status when a tripwire fired (2: bad 
 
 
 class BaseModelConfig(ModelConfig):
-    name: str | None = Field(
+    # pydantic lets a section widen a field it inherits; mypy's plain subclass rule does not
+    name: str | None = Field(  # type: ignore[assignment]
         None,
         description="base model: round 0, and what adapters apply to; "
         "unset: the first checkpoint is round 0",

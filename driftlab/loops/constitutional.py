@@ -97,7 +97,8 @@ def critique_and_revise(
     critique_tokens: int,
     desc: str,
 ) -> list[list[dict]]:
-    """For each prompt, one critique-revision pass per principle in its list, each on the last reply.
+    """For each prompt, one critique-revision pass per principle in its list, each on the last
+    reply.
 
     Returns per prompt the passes: principle, critique request, raw critique, revision request,
     raw revision, cleaned revision and how the revision ended ("stop" or "length").

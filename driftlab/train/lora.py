@@ -86,8 +86,8 @@ class ProgressCallback(TrainerCallback):
     def __init__(self, desc: str) -> None:
         self.desc = desc
         self.losses: list[float] = []
-        self._ctx = None
-        self._advance = None
+        self._ctx: Any = None  # the progress bar's context, open while training
+        self._advance: Any = None
 
     def on_train_begin(self, args, state, control, **kw):
         self._ctx = progress.task(self.desc, total=state.max_steps, unit="steps")

@@ -129,7 +129,7 @@ class GenerativeConfig(Section):
 
 
 class VariantsConfig(Section):
-    """`[experiments]`: the paper's variants of the baseline sweep, each a switch (w2s/variants.py)."""
+    """`[experiments]`: the paper's variants of the baseline sweep, each a switch (variants.py)."""
 
     bootstrap: BootstrapConfig = BootstrapConfig()
     prompting: PromptingConfig = PromptingConfig()

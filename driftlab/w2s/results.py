@@ -219,7 +219,8 @@ def short(name: str) -> str:
 def tables(results: dict) -> list[Table]:
     gap = results["config"].get("min_gap", 0)
     main = Table(
-        title=f"weak-to-strong: {results['name']} (test accuracy %; PGR with 95% CI over seeds x test items; "
+        title=f"weak-to-strong: {results['name']} (test accuracy %; "
+        "PGR with 95% CI over seeds x test items; "
         f"'-' where ceiling - weak < {100 * gap:g} points)"
     )
     for col in (

@@ -107,7 +107,8 @@ def _bootstrap(
     runner: Runner, units: Units, task: Task, split: Split, seed: int, rank: int
 ) -> None:
     """Chains weak -> every rung between -> strong. At an intermediate rung: cross-fitted labels for
-    the next rung; at the last rung: the student. Chains without an intermediate are the baseline."""
+    the next rung; at the last rung: the student. Chains without an intermediate are the
+    baseline."""
     cfg = runner.cfg
     chains = units.chain
     for weak, strong in cfg.pair_list():
@@ -190,7 +191,8 @@ def synthetic_supervisor(task: Task, split: Split, kind: str, rate: float, seed:
         groups = sorted(set(task.groups))
         rng.shuffle(groups)
         b_groups = np.array([task.groups[i] for i in split.b_train])
-        chosen, best = [], 0.0
+        chosen: list[str] = []
+        best = 0.0
         for g in groups:
             share = np.isin(b_groups, chosen + [g]).mean()
             if abs(share - rate) < abs(best - rate):
@@ -200,7 +202,7 @@ def synthetic_supervisor(task: Task, split: Split, kind: str, rate: float, seed:
     return {"key": f"synthetic-{kind}-{rate:g}-s{seed}", "final": final, "synthetic": True}
 
 
-# ---- few-shot prompting ---------------------------------------------------------------------------
+# ---- few-shot prompting -------------------------------------------------------------------------
 
 
 def prompting(runner: Runner, units: Units, task: Task, name: str) -> None:
@@ -217,7 +219,10 @@ def prompting(runner: Runner, units: Units, task: Task, name: str) -> None:
         shots = rng.choice(len(split.b_train), pcfg.shots, replace=False)
         shot_idx = [split.b_train[i] for i in shots]
         test = split.test[: pcfg.n_test]
-        modes = [("zero_shot", None, None), ("fewshot_true", None, task.labels[shot_idx])]
+        modes: list[tuple[str, str | None, np.ndarray | None]] = [
+            ("zero_shot", None, None),
+            ("fewshot_true", None, task.labels[shot_idx]),
+        ]
         for weak in cfg.ladder[: cfg.ladder.index(name)]:
             w = units.weak[ModelKey(task.name, "baseline", weak, seed)]
             modes.append(
@@ -236,7 +241,7 @@ def prompting(runner: Runner, units: Units, task: Task, name: str) -> None:
                 "shot_labels": None if labels is None else labels.tolist(),
             }
 
-            def compute(labels=labels):
+            def compute(labels=labels, shot_idx=shot_idx, test=test, mode=mode, sup=sup):
                 nonlocal lm
                 if lm is None:
                     from transformers import AutoModelForCausalLM
@@ -259,7 +264,8 @@ def prompting(runner: Runner, units: Units, task: Task, name: str) -> None:
                 )
                 acc = float(((scores > 0) == task.labels[test]).mean())
                 progress.log(
-                    f"  prompt {task.name} {name} {mode}{' <- ' + sup if sup else ''}: acc {acc:.3f}"
+                    f"  prompt {task.name} {name} {mode}"
+                    f"{' <- ' + sup if sup else ''}: acc {acc:.3f}"
                 )
                 return {"test_idx": test, "scores": np.round(scores, 4).tolist(), "test_acc": acc}
 
