@@ -127,11 +127,12 @@ def test_confidence_targets_are_labels_not_gradient_paths():
     logits = torch.tensor([[0.3, -0.2], [0.1, 0.4], [-0.5, 0.2]], requires_grad=True)
     weak = torch.tensor([0.9, 0.1, 0.6])
     confidence_loss(1.0, 0.1)(logits, weak, 1.0).backward()
+    assert logits.grad is not None
     g = logits.grad.clone()
     fixed = logits.detach().clone().requires_grad_(True)
     p1 = torch.softmax(fixed, -1)[:, 1].detach()
     soft_ce(fixed, harden_balanced(p1, 2 / 3)).backward()  # c = 1: target is y_hat only
-    assert torch.allclose(g, fixed.grad)
+    assert fixed.grad is not None and torch.allclose(g, fixed.grad)
 
 
 def test_warmup_is_smooth_and_reaches_its_maximum():
@@ -166,7 +167,7 @@ def test_standardized_head_learns_where_a_per_text_norm_stalls():
 
     from driftlab.w2s.config import FitConfig
     from driftlab.w2s.losses import xent
-    from driftlab.w2s.models import Classifier, Features
+    from driftlab.w2s.models import Classifier, Features, Standardize
     from driftlab.w2s.train import fit
 
     g = torch.Generator().manual_seed(0)
@@ -190,6 +191,8 @@ def test_standardized_head_learns_where_a_per_text_norm_stalls():
     )
     acc = float(((res.final("test") > 0.5) == y[200:].numpy()).mean())
     assert acc > 0.9
-    assert model.head[0].mean[1].item() == pytest.approx(
+    standardize = model.head[0]
+    assert isinstance(standardize, Standardize)
+    assert standardize.mean[1].item() == pytest.approx(
         500.0, abs=1.0
     )  # fixed from the training inputs
