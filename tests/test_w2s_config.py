@@ -9,7 +9,7 @@ from driftlab.config import list_presets, load_config
 from driftlab.errors import ConfigError, DriftlabError
 from driftlab.w2s.config import TaskSpec, list_w2s_presets, load_w2s_config
 from driftlab.w2s.facts_data import COUNTRIES, parse
-from driftlab.w2s.tasks import build_task, facts, sizes
+from driftlab.w2s.tasks import build_task_data, facts, sizes
 
 
 def write(tmp_path, text):
@@ -53,7 +53,7 @@ def test_hub_task_offline_is_one_clear_error(monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(DriftlabError, match="needs the network.*facts or sizes"):
-        build_task(TaskSpec(name="boolq"))
+        build_task_data(TaskSpec(name="boolq"))
 
 
 def test_cli_reports_a_bad_w2s_config_in_one_line(tmp_path):

@@ -54,10 +54,11 @@ def _held_out(entity: str, salt: str, frac: float) -> bool:
 
 
 def check_task(spec) -> None:
-    build_task(spec)
+    build_task_data(spec)
 
 
-def build_task(spec) -> TaskData:
+def build_task_data(spec) -> TaskData:
+    """A w2s task's labelled texts from its `tasks = [...]` entry (not a loop's tasks.Task)."""
     factory = W2S_TASKS.get(spec.name)
     return build_from_settings(factory, spec.settings(), f"tasks.{spec.name}")
 

@@ -26,7 +26,7 @@ from driftlab.w2s.config import W2SConfig
 from driftlab.w2s.generative import generative_tune
 from driftlab.w2s.losses import make_loss, xent
 from driftlab.w2s.models import Rung, load_rung
-from driftlab.w2s.tasks import TaskData, build_task
+from driftlab.w2s.tasks import TaskData, build_task_data
 
 
 @dataclass
@@ -113,7 +113,7 @@ class Units:
 def load_tasks(cfg: W2SConfig) -> list[Task]:
     out = []
     for spec in cfg.tasks:
-        data = build_task(spec)
+        data = build_task_data(spec)
         test = data.test[: cfg.data.n_test]
         if len(data.pool) < cfg.data.n_a + cfg.data.n_b:
             raise ConfigError(
