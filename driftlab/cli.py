@@ -26,13 +26,9 @@ err = Console(stderr=True)
 @app.command()
 def run(
     config: Annotated[Path | None, typer.Argument(help="experiment config (TOML)")] = None,
-    preset: Annotated[
-        str | None, typer.Option(help="a built-in config, e.g. quickstart")
-    ] = None,
+    preset: Annotated[str | None, typer.Option(help="a built-in config, e.g. quickstart")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="run directory")] = None,
-    rounds: Annotated[
-        int | None, typer.Option(min=0, help="override the number of rounds")
-    ] = None,
+    rounds: Annotated[int | None, typer.Option(min=0, help="override the number of rounds")] = None,
     resume: Annotated[
         bool, typer.Option(help="continue the run in --out where it stopped")
     ] = False,
@@ -64,7 +60,8 @@ def run(
     out.print(round_table(result))
     for event in result.get("rollbacks") or []:
         out.print(
-            f"[yellow]rolled back:[/] {escape(event['message'])}; went on from round {event['restored_round']}"
+            f"[yellow]rolled back:[/] {escape(event['message'])}; "
+            f"went on from round {event['restored_round']}"
         )
     if result.get("halt"):
         h = result["halt"]
@@ -75,15 +72,17 @@ def run(
     if result.get("status") == "awaiting_review":
         r = result["review"]
         out.print(
-            f"[yellow]paused for review:[/] round {r['round']} proposed {r['examples']} training examples "
-            f"({r['decided']} decided so far). Review them with\n  driftlab review {out_dir}\nthen finish "
-            f"the review and train on what was accepted with\n  driftlab run --resume --out {out_dir}"
+            f"[yellow]paused for review:[/] round {r['round']} proposed {r['examples']} "
+            f"training examples ({r['decided']} decided so far). Review them with\n"
+            f"  driftlab review {out_dir}\nthen finish the review and train on what was "
+            f"accepted with\n  driftlab run --resume --out {out_dir}"
         )
     out.print(f"artifacts: {out_dir}")
 
 
 def _write_report(out_dir: Path, marker: str) -> None:
-    """Write DIR/report.html once `marker` exists; a report that fails must not hide how the work ended."""
+    """Write DIR/report.html once `marker` exists; a report that fails must not hide how the
+    work ended."""
     from driftlab.report import write_report
 
     if not (out_dir / marker).exists():
@@ -137,9 +136,7 @@ def diff(
         int | None, typer.Option(min=2, help="a seeded subset of the prompts")
     ] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 96,
-    intent: Annotated[
-        str | None, typer.Option(help="what the fine-tune was meant to do")
-    ] = None,
+    intent: Annotated[str | None, typer.Option(help="what the fine-tune was meant to do")] = None,
     cluster: Annotated[str, typer.Option(help="kmeans (k by silhouette) or hdbscan")] = "kmeans",
     labeler: Annotated[
         str, typer.Option(help="model spec that writes labels")
@@ -245,13 +242,14 @@ def watch(
 def w2s(
     config: Annotated[Path | None, typer.Argument(help="weak-to-strong config (TOML)")] = None,
     preset: Annotated[
-        str | None, typer.Option(help="a built-in w2s config, e.g. w2s-quick")
+        str | None, typer.Option(help="a built-in w2s config, e.g. quick (`driftlab presets`)")
     ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="results directory (reruns reuse its cache)")
     ] = None,
 ) -> None:
-    """Weak-to-strong generalization (Burns et al. 2023) on a model ladder: PGR, agreement, experiments."""
+    """Weak-to-strong generalization (Burns et al. 2023) on a model ladder: PGR, agreement,
+    experiments."""
     from driftlab.w2s import load_w2s_config, run_w2s
     from driftlab.w2s.results import tables
 
@@ -306,7 +304,8 @@ def review(
         return
     s = open_review(run_dir).finish(name, undecided)
     out.print(
-        f"round {s['round']} reviewed by {', '.join(s['reviewers']) or 'nobody'}: {s['accepted']} accepted, "
+        f"round {s['round']} reviewed by {', '.join(s['reviewers']) or 'nobody'}: "
+        f"{s['accepted']} accepted, "
         f"{s['edited']} edited, {s['rejected']} rejected, {s['undecided']} undecided "
         f"({s['finished']['undecided']}ed): {s['trained']} of {s['proposed']} rows to train on"
     )
@@ -335,7 +334,8 @@ def probes_build(
     ] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    """Write new probe items with a model, filter malformed, off-task and duplicate ones, store a version."""
+    """Write new probe items with a model, filter malformed, off-task and duplicate ones, store a
+    version."""
     from driftlab.models.spec import check_model, load_model
     from driftlab.probes.build import build
     from driftlab.probes.sets import check_kind
@@ -349,7 +349,8 @@ def probes_build(
     c = m["counts"]
     out.print(
         f"{kind} set {m['version']} ({m['items']} items) -> {out_file}: {c['generated']} written, "
-        f"{c['malformed']} malformed, {c['off_task']} off task, {c['duplicates']} duplicates, {c['kept']} kept"
+        f"{c['malformed']} malformed, {c['off_task']} off task, {c['duplicates']} duplicates, "
+        f"{c['kept']} kept"
     )
 
 
@@ -394,14 +395,12 @@ def probes_run(
 
 @app.command()
 def presets() -> None:
-    """List the built-in experiment presets."""
-    from driftlab.config import list_presets
-    from driftlab.w2s.config import list_w2s_presets
+    """List the built-in presets, each with the command that runs it."""
+    from driftlab import presets as shipped
 
-    for name in list_presets():
-        out.print(name)
-    for name in list_w2s_presets():
-        out.print(f"{name} (driftlab w2s --preset {name})")
+    for kind, command in shipped.COMMANDS.items():
+        for name in shipped.names(kind):
+            out.print(f"{name} ({command} --preset {name})")
 
 
 def main() -> None:

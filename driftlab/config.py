@@ -6,60 +6,25 @@ registry entry declares, so a new loop brings its own settings and nothing here 
 
 from __future__ import annotations
 
-import inspect
-import re
-import tomllib
-from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, Self
 
-import tomli_w
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    create_model,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
+from driftlab import presets
 from driftlab.errors import ConfigError, DriftlabError
 from driftlab.guard import GuardConfig
 from driftlab.models.builtin import check_name
 from driftlab.models.spec import check_model
 from driftlab.review.settings import ReviewConfig
+from driftlab.sections import Device, Section, read_config, validate_section
+from driftlab.sections import dump_config as dump_config  # the run API re-exports it
 from driftlab.train.mitigations import MitigationConfig
+from driftlab.train.settings import TrainConfig
 
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-def check_device(device: str) -> str:
-    """A torch device this machine has, checked at config load rather than mid-run in torch."""
-    m = re.fullmatch(r"auto|cpu|mps|cuda(?::(\d+))?", device)
-    if m is None:
-        raise ValueError("device must be auto, cpu, cuda, cuda:N or mps")
-    if device.startswith("cuda"):
-        import torch
-
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if not count:
-            raise ValueError(
-                f"this torch build ({torch.__version__}) sees no CUDA GPU; use auto or cpu"
-            )
-        if m[1] is not None and int(m[1]) >= count:
-            raise ValueError(f"there are {count} CUDA GPUs (cuda:0 to cuda:{count - 1})")
-    if device == "mps":
-        import torch
-
-        if not torch.backends.mps.is_available():
-            raise ValueError("this machine has no MPS (Apple GPU) device; use auto or cpu")
-    return device
-
-
-Device = Annotated[str, AfterValidator(check_device)]
+if TYPE_CHECKING:
+    from driftlab.monitors.base import MonitorConfig
+    from driftlab.tasks import Task
 
 
 class ModelConfig(Section):
@@ -91,39 +56,6 @@ class TaskConfig(Section):
         return dict(self.model_extra or {})
 
 
-class TrainConfig(Section):
-    """LoRA SFT/DPO settings. CPU always trains in fp32 without gradient checkpointing."""
-
-    learning_rate: float = Field(2e-4, gt=0)
-    epochs: float = Field(2.0, gt=0)
-    batch_size: int = Field(8, ge=1)
-    gradient_accumulation: int = Field(1, ge=1)
-    lora_rank: int = Field(16, ge=1)
-    lora_alpha: int = Field(32, ge=1)
-    lora_dropout: float = Field(0.05, ge=0, lt=1)
-    lora_targets: list[str] | Literal["all-linear"] = "all-linear"
-    max_length: int = Field(512, ge=16)
-    warmup_ratio: float = Field(0.0, ge=0, lt=1)
-    processes: int = Field(
-        1,
-        ge=1,
-        description="training processes under `accelerate launch` "
-        "(the round loop stays in one); 1 trains in the loop's own process",
-    )
-    accelerate_config: str | None = Field(
-        None,
-        description="an accelerate YAML for the launched "
-        "processes, e.g. docs/accelerate/fsdp2.yaml (GPU only)",
-    )
-
-    @field_validator("accelerate_config")
-    @classmethod
-    def _config_file_exists(cls, v: str | None) -> str | None:
-        if v is not None and not Path(v).is_file():
-            raise ValueError(f"accelerate config file not found: {v}")
-        return v
-
-
 class MeasuredConfig(Section):
     """What measuring a model needs: the task, the monitors and the guard.
 
@@ -138,14 +70,14 @@ class MeasuredConfig(Section):
     monitors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     guard: GuardConfig = GuardConfig()
 
-    def monitor_settings(self) -> dict[str, BaseModel]:
+    def monitor_settings(self) -> dict[str, MonitorConfig]:
         """Each enabled monitor's typed config: defaults unless the config names it."""
         from driftlab.monitors import MONITORS
 
-        out = {}
+        out: dict[str, MonitorConfig] = {}
         for name in MONITORS.names():
             body = dict(self.monitors.get(name, {}))
-            cfg = _validate(MONITORS.get(name).Config, body, f"monitors.{name}")
+            cfg = validate_section(MONITORS.get(name).Config, body, f"monitors.{name}")
             if cfg.enabled:
                 out[name] = cfg
         for name in self.monitors:
@@ -171,7 +103,7 @@ class MeasuredConfig(Section):
         self.guard.check_metrics(self.metric_names())
         named = [("model.name", self.model.name)] if self.model.name else []
         for name, cfg in self.monitor_settings().items():  # e.g. the diff monitor's labeler
-            specs = getattr(cfg, "model_specs", dict)()
+            specs: dict[str, str] = getattr(cfg, "model_specs", dict)()
             named += [(f"monitors.{name}.{key}", spec) for key, spec in specs.items()]
         for where, spec in named:
             try:
@@ -181,12 +113,12 @@ class MeasuredConfig(Section):
         self.build_task()
         return self
 
-    def build_task(self):
-        from driftlab.tasks import TASKS
+    def build_task(self) -> Task:
+        """The configured task (tasks.build_task, the one task factory)."""
+        from driftlab.tasks import build_task
 
-        factory = TASKS.get(self.task.name)
-        return build_from_settings(
-            factory, self.task.settings(), "task", extra_keys=("name", "train_size", "eval_size")
+        return build_task(
+            self.task.name, config_keys=tuple(TaskConfig.model_fields), **self.task.settings()
         )
 
 
@@ -207,7 +139,7 @@ class ExperimentConfig(MeasuredConfig):
 
         entry = LOOPS.get(self.method)
         body = {k: v for k, v in self.loop.items() if k != "method"}
-        return _validate(entry.Config, body, "loop")
+        return validate_section(entry.Config, body, "loop")
 
     def metric_names(self) -> list[str]:
         """Beside the monitors': the loop's declared columns, and the run's own bookkeeping
@@ -222,96 +154,9 @@ class ExperimentConfig(MeasuredConfig):
         return super().check()
 
 
-def build_from_settings(factory, settings: dict[str, Any], where: str, extra_keys=()):
-    """Call a registered factory with config settings, validated against its signature.
-
-    The signature becomes a pydantic model (unknown keys forbidden), so a task or other
-    factory declares its settings once, as ordinary keyword arguments with type hints.
-    """
-    target = factory.__init__ if inspect.isclass(factory) else factory
-    hints = get_type_hints(target)
-    fields = {}
-    for name, p in inspect.signature(factory).parameters.items():
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
-            default = ... if p.default is p.empty else p.default
-            fields[name] = (hints.get(name, Any), default)
-    model = create_model(f"{where}_settings", __config__=ConfigDict(extra="forbid"), **fields)
-    try:
-        valid = model.model_validate(settings)
-    except ValidationError as e:
-        raise ConfigError(format_errors(e, where, allowed=[*extra_keys, *fields])) from None
-    return factory(**{k: getattr(valid, k) for k in settings})
-
-
-def _validate(cls: type[BaseModel], body: dict[str, Any], where: str) -> BaseModel:
-    try:
-        return cls.model_validate(body)
-    except ValidationError as e:
-        raise ConfigError(format_errors(e, where, cls)) from None
-
-
-def format_errors(
-    err: ValidationError,
-    prefix: str = "",
-    cls: type[BaseModel] | None = None,
-    allowed: list[str] | None = None,
-) -> str:
-    """One line per problem, each naming the dotted key and what is allowed."""
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in ((prefix,) if prefix else ()) + tuple(e["loc"]))
-        if e["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
-            keys = allowed if allowed is not None else _allowed_keys(cls, e["loc"][:-1])
-            hint = f"; allowed keys: {', '.join(keys)}" if keys else ""
-            lines.append(f"{loc}: unknown key{hint}")
-        else:
-            msg = e["msg"].removeprefix("Value error, ")
-            lines.append(f"{loc}: {msg} (got {e.get('input')!r})")
-    return "invalid config:\n  " + "\n  ".join(lines)
-
-
-def _allowed_keys(cls: type[BaseModel] | None, path: tuple) -> list[str]:
-    if cls is None:
-        return []
-    for part in path:
-        field = cls.model_fields.get(str(part))
-        ann = getattr(field, "annotation", None) if field else None
-        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-            return []
-        cls = ann
-    return list(cls.model_fields)
-
-
-def read_config(
-    cls: type[BaseModel], path: str | Path | None, preset: str | None, presets: list[str]
-) -> tuple[Any, str]:
-    """(validated `cls`, where it came from) from a TOML file or a shipped preset named in `presets`."""
-    if preset is not None:
-        if preset not in presets:
-            raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(presets)}")
-        text = resources.files("driftlab.presets").joinpath(f"{preset}.toml").read_text()
-        source = f"preset {preset}"
-    else:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file not found: {p}")
-        text, source = p.read_text(), str(p)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{source}: not valid TOML: {e}") from None
-    try:
-        return cls.model_validate(data), source
-    except ValidationError as e:
-        raise ConfigError(f"{source}: " + format_errors(e, cls=cls)) from None
-
-
 def load_config(path: str | Path | None = None, preset: str | None = None) -> ExperimentConfig:
-    if preset is not None and preset.startswith("w2s-"):
-        raise ConfigError(
-            f"{preset} is a weak-to-strong preset: run it with driftlab w2s --preset {preset}"
-        )
-    cfg, source = read_config(ExperimentConfig, path, preset, list_presets())
+    """Read and validate a run config file or a run preset; every problem is one ConfigError."""
+    cfg, source = read_config(ExperimentConfig, path, preset, "run")
     try:
         return cfg.check()
     except ConfigError as e:
@@ -319,14 +164,5 @@ def load_config(path: str | Path | None = None, preset: str | None = None) -> Ex
 
 
 def list_presets() -> list[str]:
-    root = resources.files("driftlab.presets")
-    # w2s-*.toml are `driftlab w2s` configs (driftlab/w2s/config.py), not loop experiments
-    return sorted(
-        p.name[:-5]
-        for p in root.iterdir()
-        if p.name.endswith(".toml") and not p.name.startswith("w2s-")
-    )
-
-
-def dump_config(cfg: ExperimentConfig) -> str:
-    return tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True))
+    """The run presets (presets/run/); `driftlab w2s` has its own (presets/w2s/)."""
+    return presets.names("run")

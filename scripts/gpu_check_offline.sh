@@ -76,7 +76,8 @@ stamp "throughput done"
 import os, sys, tomllib
 from importlib import resources
 import tomli_w
-cfg = tomllib.loads((resources.files("driftlab") / "presets" / "quickstart.toml").read_text())
+from driftlab import presets
+cfg = tomllib.loads(presets.read("run", "quickstart")[0])
 cfg.update(name="quickstart-gpu-offline", rounds=1)
 cfg["model"].update(name=sys.argv[1], device=sys.argv[2])
 for key in ("train_size", "eval_size"):

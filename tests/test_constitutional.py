@@ -6,7 +6,6 @@ from driftlab.config import load_config
 from driftlab.errors import ConfigError, DriftlabError
 from driftlab.experiment import run_experiment
 from driftlab.loops.base import LoopTask, RoundContext
-from driftlab.loops.constitution import load_constitution
 from driftlab.loops.constitutional import (
     Constitutional,
     ConstitutionalConfig,
@@ -14,6 +13,7 @@ from driftlab.loops.constitutional import (
     normalise,
     preference,
 )
+from driftlab.loops.principles import load_constitution
 from driftlab.store import read_jsonl
 from driftlab.tasks import build_task
 from driftlab.tasks.base import Question

@@ -6,7 +6,6 @@ both); nothing here downloads a browser.
 
 import shutil
 import tomllib
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import tomli_w
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from typer.testing import CliRunner
 
+from driftlab import presets
 from driftlab.cli import app
 from driftlab.config import load_config
 from driftlab.errors import DriftlabError
@@ -61,7 +61,8 @@ def open_report(driver, path: Path) -> list[dict]:
     driver.get(path.resolve().as_uri())
     WebDriverWait(driver, 30).until(
         lambda d: d.execute_script(
-            "return document.readyState === 'complete' && [...document.querySelectorAll('.plotly-graph-div')]"
+            "return document.readyState === 'complete' && "
+            "[...document.querySelectorAll('.plotly-graph-div')]"
             ".every(g => g.querySelector('.main-svg'))"
         )
     )
@@ -252,7 +253,7 @@ def test_a_failed_run_still_gets_its_report(tiny_model, tmp_path, monkeypatch):
 
 # ---- each preset's loop, shrunk onto the tiny model ------------------------------------------
 TINY_TASK = {"train_size": 2, "eval_size": 2}
-CASES = {  # case: (preset, what to shrink)
+CASES: dict[str, tuple[str, dict[str, dict]]] = {  # case: (preset, what to shrink)
     "quickstart": ("quickstart", {"loop": {"samples": 3, "max_new_tokens": 10}, "task": TINY_TASK}),
     "self-rewarding-quick": (
         "self-rewarding-quick",
@@ -288,7 +289,7 @@ CASES = {  # case: (preset, what to shrink)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_preset_reports_build_and_render(case, tiny_model, tmp_path, browser):
     preset, shrink = CASES[case]
-    cfg = tomllib.loads((resources.files("driftlab") / "presets" / f"{preset}.toml").read_text())
+    cfg = tomllib.loads(presets.read("run", preset)[0])
     cfg.update(
         rounds=1,
         model={"name": str(tiny_model), "batch_size": 16},
@@ -489,7 +490,8 @@ def test_w2s_report_plots_accuracy_by_size_and_pgr_with_cis(tmp_path, browser):
         ".map(t => [t.type, t.name, t.y.length,"
         "           t.error_y.array.filter(v => v !== null).length])"
     )
-    # 6 (weak, strong) pairs per loss; the 3 pairs with the supervisor as its own student have PGR null.
+    # 6 (weak, strong) pairs per loss; the 3 pairs with the supervisor as its own student have
+    # PGR null.
     assert bars == [["bar", "xent", 6, 3], ["bar", "confidence", 6, 3]]
     assert visible_rows(browser, "w2s-table") == 12
     choose(browser, "w2s-table", "loss", "xent")
@@ -497,7 +499,8 @@ def test_w2s_report_plots_accuracy_by_size_and_pgr_with_cis(tmp_path, browser):
 
 
 def diff_findings() -> dict:
-    """A small findings.json after docs/artifacts-diff.md: 3 clusters, one validated finding, one hypothesis."""
+    """A small findings.json after docs/artifacts-diff.md: 3 clusters, one validated finding, one
+    hypothesis."""
     clusters = [
         {
             "id": 0,

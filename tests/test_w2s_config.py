@@ -9,7 +9,7 @@ from driftlab.config import list_presets, load_config
 from driftlab.errors import ConfigError, DriftlabError
 from driftlab.w2s.config import TaskSpec, list_w2s_presets, load_w2s_config
 from driftlab.w2s.facts_data import COUNTRIES, parse
-from driftlab.w2s.tasks import build_task, facts, sizes
+from driftlab.w2s.tasks import build_task_data, facts, sizes
 
 
 def write(tmp_path, text):
@@ -19,12 +19,16 @@ def write(tmp_path, text):
 
 
 def test_presets_load_and_stay_out_of_driftlab_run():
-    assert "w2s-quick" in list_w2s_presets()
-    assert not any(n.startswith("w2s-") for n in list_presets())
+    assert {"quick", "grid", "experiments"} <= set(list_w2s_presets())
+    assert not set(list_w2s_presets()) & set(list_presets())
     for name in list_w2s_presets():
         load_w2s_config(preset=name)
-    with pytest.raises(ConfigError, match="driftlab w2s --preset w2s-quick"):
+    with pytest.raises(
+        ConfigError, match="w2s-quick is a w2s preset: run it with driftlab w2s --preset quick"
+    ):
         load_config(preset="w2s-quick")
+    with pytest.raises(ConfigError, match="driftlab run --preset quickstart"):
+        load_w2s_config(preset="quickstart")
 
 
 def test_unknown_keys_and_bad_values_name_the_key(tmp_path):
@@ -40,7 +44,7 @@ def test_unknown_keys_and_bad_values_name_the_key(tmp_path):
         load_w2s_config(write(tmp_path, 'ladder = ["a/b", "a/b"]\n'))
     with pytest.raises(
         ConfigError,
-        match="unknown preset 'w2s-nope'; choose one of: w2s-experiments, w2s-grid, w2s-quick",
+        match="unknown preset 'w2s-nope'; choose one of: experiments, grid, quick",
     ):
         load_w2s_config(preset="w2s-nope")
 
@@ -49,7 +53,7 @@ def test_hub_task_offline_is_one_clear_error(monkeypatch):
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(DriftlabError, match="needs the network.*facts or sizes"):
-        build_task(TaskSpec(name="boolq"))
+        build_task_data(TaskSpec(name="boolq"))
 
 
 def test_cli_reports_a_bad_w2s_config_in_one_line(tmp_path):

@@ -127,11 +127,12 @@ def test_confidence_targets_are_labels_not_gradient_paths():
     logits = torch.tensor([[0.3, -0.2], [0.1, 0.4], [-0.5, 0.2]], requires_grad=True)
     weak = torch.tensor([0.9, 0.1, 0.6])
     confidence_loss(1.0, 0.1)(logits, weak, 1.0).backward()
+    assert logits.grad is not None
     g = logits.grad.clone()
     fixed = logits.detach().clone().requires_grad_(True)
     p1 = torch.softmax(fixed, -1)[:, 1].detach()
     soft_ce(fixed, harden_balanced(p1, 2 / 3)).backward()  # c = 1: target is y_hat only
-    assert torch.allclose(g, fixed.grad)
+    assert fixed.grad is not None and torch.allclose(g, fixed.grad)
 
 
 def test_warmup_is_smooth_and_reaches_its_maximum():
@@ -164,9 +165,9 @@ def test_standardized_head_learns_where_a_per_text_norm_stalls():
     the head standardizes each feature from the training inputs before the linear layer."""
     import torch
 
-    from driftlab.w2s.config import TrainConfig
+    from driftlab.w2s.config import FitConfig
     from driftlab.w2s.losses import xent
-    from driftlab.w2s.models import Classifier, Features
+    from driftlab.w2s.models import Classifier, Features, Standardize
     from driftlab.w2s.train import fit
 
     g = torch.Generator().manual_seed(0)
@@ -183,13 +184,15 @@ def test_standardized_head_learns_where_a_per_text_norm_stalls():
         list(range(200)),
         y[:200].numpy().astype(float),
         xent,
-        TrainConfig(epochs=10, batch_size=16, head_learning_rate=1e-2, evals_per_epoch=1),
+        FitConfig(epochs=10, batch_size=16, head_learning_rate=1e-2, evals_per_epoch=1),
         0,
         {"test": list(range(200, n))},
         curve=False,
     )
     acc = float(((res.final("test") > 0.5) == y[200:].numpy()).mean())
     assert acc > 0.9
-    assert model.head[0].mean[1].item() == pytest.approx(
+    standardize = model.head[0]
+    assert isinstance(standardize, Standardize)
+    assert standardize.mean[1].item() == pytest.approx(
         500.0, abs=1.0
     )  # fixed from the training inputs

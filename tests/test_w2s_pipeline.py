@@ -10,8 +10,8 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from driftlab.w2s import pipeline, run_w2s
-from driftlab.w2s.config import ModelConfig, W2SConfig
+from driftlab.w2s import pipeline, run_w2s, units
+from driftlab.w2s.config import RungConfig, W2SConfig
 from driftlab.w2s.models import Features, load_rung
 from driftlab.w2s.results import tables
 from tests.tiny import build_tiny_model
@@ -75,7 +75,7 @@ def make_cfg(ladder, **experiments) -> W2SConfig:
 @pytest.mark.parametrize("rung_index", [0, 2])  # the BERT encoder and the larger Llama
 def test_top_blocks_on_cached_states_equal_the_full_model(ladder, rung_index):
     """The `top` mode's shortcut is exact: cached lower blocks + top blocks == the whole model."""
-    rung = load_rung(ladder[rung_index], ModelConfig(train_layers=1))
+    rung = load_rung(ladder[rung_index], RungConfig(train_layers=1))
     texts = ["An ant is lighter than a cow.", "A car is heavier than an egg, they say."]
     cached = rung.features("t", texts, 32).batch([0, 1])
     tokens = Features("tokens", rung.tokenize(texts), rung.tokenizer.pad_token_id).batch([0, 1])
@@ -90,11 +90,11 @@ def test_top_blocks_on_cached_states_equal_the_full_model(ladder, rung_index):
 
 
 def test_training_changes_a_copy_never_the_shared_model(ladder):
-    from driftlab.w2s.config import TrainConfig
+    from driftlab.w2s.config import FitConfig
     from driftlab.w2s.losses import xent
     from driftlab.w2s.train import fit
 
-    rung = load_rung(ladder[1], ModelConfig(train_layers=1))
+    rung = load_rung(ladder[1], RungConfig(train_layers=1))
     feats = rung.features("t", ["a b c", "d e f", "g h", "i j k l"], 16)
     shared = {n: p.detach().clone() for n, p in rung.top_blocks().named_parameters()}
     model = rung.classifier(0)
@@ -105,7 +105,7 @@ def test_training_changes_a_copy_never_the_shared_model(ladder):
         [0, 1, 2, 3],
         np.array([1.0, 0.0, 1.0, 0.0]),
         xent,
-        TrainConfig(epochs=1, batch_size=4, learning_rate=1e-2),
+        FitConfig(epochs=1, batch_size=4, learning_rate=1e-2),
         0,
         {"test": [0], "val": []},
     )
@@ -119,11 +119,11 @@ def test_training_changes_a_copy_never_the_shared_model(ladder):
 def test_lora_and_full_modes_train_the_body_from_tokens(ladder, finetune, rung_index):
     """lora trains only adapters (+ head), full every weight; both read token ids, and the
     shared base model is never touched."""
-    from driftlab.w2s.config import TrainConfig
+    from driftlab.w2s.config import FitConfig
     from driftlab.w2s.losses import xent
     from driftlab.w2s.train import fit
 
-    rung = load_rung(ladder[rung_index], ModelConfig(finetune=finetune))
+    rung = load_rung(ladder[rung_index], RungConfig(finetune=finetune))
     feats = rung.features(f"t-{finetune}", ["a b c", "d e f", "g h", "i j k l"], 16)
     assert feats.mode == "tokens"
     shared = {n: p.detach().clone() for n, p in rung.base.named_parameters()}
@@ -136,7 +136,7 @@ def test_lora_and_full_modes_train_the_body_from_tokens(ladder, finetune, rung_i
         [0, 1, 2, 3],
         np.array([1.0, 0.0, 1.0, 0.0]),
         xent,
-        TrainConfig(epochs=2, batch_size=4, learning_rate=1e-2),
+        FitConfig(epochs=2, batch_size=4, learning_rate=1e-2),
         0,
         {"test": [0, 1], "val": []},
     )
@@ -219,11 +219,11 @@ def test_no_test_or_ceiling_label_reaches_a_student(ladder, tmp_path, monkeypatc
     def flipped(cfg):
         tasks = real(cfg)
         for t in tasks:
-            keep = set(pipeline.make_split(t, cfg, 0).a)
+            keep = set(units.make_split(t, cfg, 0).a)
             t.labels = np.array([y if i in keep else 1 - y for i, y in enumerate(t.labels)])
         return tasks
 
-    def units(out):
+    def units_by_role(out):
         return {
             (
                 u["spec"]["role"],
@@ -241,22 +241,22 @@ def test_no_test_or_ceiling_label_reaches_a_student(ladder, tmp_path, monkeypatc
     run_w2s(cfg, tmp_path / "truth")
     monkeypatch.setattr(pipeline, "load_tasks", flipped)
     run_w2s(cfg, tmp_path / "flipped")
-    a, b = units(tmp_path / "truth"), units(tmp_path / "flipped")
+    a, b = units_by_role(tmp_path / "truth"), units_by_role(tmp_path / "flipped")
     assert a.keys() == b.keys()
     students = [k for k in a if k[0] in ("student", "intermediate")]
     assert len(students) >= 12
     for k in students:
         assert a[k]["targets"] == b[k]["targets"], k
-        split = pipeline.make_split(real(cfg)[0], cfg, 0)
+        split = units.make_split(real(cfg)[0], cfg, 0)
         assert set(a[k]["train_idx"]) <= set(split.b_train)  # never A, held-out B or test
     ceilings = [k for k in a if k[0] == "ceiling"]
     assert all(a[k]["targets"] != b[k]["targets"] for k in ceilings)  # the flip did take effect
 
 
 def test_hygiene_check_rejects_overlap():
-    split = pipeline.Split(a=[0, 1], b_train=[2, 3], b_val=[4], test=[5])
-    pipeline.check_hygiene(split, [2, 3])
+    split = units.Split(a=[0, 1], b_train=[2, 3], b_val=[4], test=[5])
+    units.check_hygiene(split, [2, 3])
     with pytest.raises(RuntimeError):
-        pipeline.check_hygiene(split, [2, 5])  # a test item in a student's training set
+        units.check_hygiene(split, [2, 5])  # a test item in a student's training set
     with pytest.raises(RuntimeError):
-        pipeline.check_hygiene(pipeline.Split(a=[0, 1], b_train=[1, 3], b_val=[4], test=[5]))
+        units.check_hygiene(units.Split(a=[0, 1], b_train=[1, 3], b_val=[4], test=[5]))

@@ -20,14 +20,16 @@ from pathlib import Path
 
 from pydantic import Field
 
-from driftlab.config import MeasuredConfig, ModelConfig, Section, read_config
+from driftlab.config import MeasuredConfig, ModelConfig
+from driftlab.sections import Section, read_config
 
 STOP_FILE = "driftlab-stop.json"  # written beside the checkpoints when a tripwire fires
 EXIT_TRIPWIRE = 3  # `driftlab watch` exit status when a tripwire fired (2: bad input)
 
 
 class BaseModelConfig(ModelConfig):
-    name: str | None = Field(
+    # pydantic lets a section widen a field it inherits; mypy's plain subclass rule does not
+    name: str | None = Field(  # type: ignore[assignment]
         None,
         description="base model: round 0, and what adapters apply to; "
         "unset: the first checkpoint is round 0",
@@ -63,7 +65,7 @@ class WatchConfig(MeasuredConfig):
 
 
 def load_watch_config(path: str | Path) -> WatchConfig:
-    cfg, source = read_config(WatchConfig, path, None, [])
+    cfg, source = read_config(WatchConfig, path, None, "watch")
     from driftlab.errors import ConfigError
 
     try:

@@ -24,23 +24,24 @@ import re
 import statistics
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from driftlab.findings import Finding
 from driftlab.loops.base import LOOPS, RoundContext, RoundData
 from driftlab.loops.choices import option_logprobs
-from driftlab.loops.constitution import (
+from driftlab.loops.principles import (
     Constitution,
     Principle,
     check_constitution,
     load_constitution,
 )
 from driftlab.models.base import Chat, Generator, SamplingParams
+from driftlab.train.settings import DPOSettings
 
 CHOICES = ("(A)", "(B)")
 
 
-class ConstitutionalConfig(BaseModel):
+class ConstitutionalConfig(DPOSettings):
     model_config = ConfigDict(extra="forbid")
     mode: Literal["sl", "rl"] = Field(
         "sl", description="sl: critique -> revision -> SFT; rl: AI preference -> DPO"
@@ -62,8 +63,6 @@ class ConstitutionalConfig(BaseModel):
         lt=0.5,
         description="RL: drop pairs whose preference probability is within this of 0.5",
     )
-    reference: Literal["current", "initial"] = "current"
-    beta: float = Field(0.1, gt=0, description="DPO beta (rl)")
 
     _constitution_loads = field_validator("constitution")(check_constitution)
 
@@ -98,7 +97,8 @@ def critique_and_revise(
     critique_tokens: int,
     desc: str,
 ) -> list[list[dict]]:
-    """For each prompt, one critique-revision pass per principle in its list, each on the last reply.
+    """For each prompt, one critique-revision pass per principle in its list, each on the last
+    reply.
 
     Returns per prompt the passes: principle, critique request, raw critique, revision request,
     raw revision, cleaned revision and how the revision ended ("stop" or "length").
@@ -229,7 +229,7 @@ class Constitutional:
         self.cfg = config
         self.constitution: Constitution = load_constitution(config.constitution)
         self.trainer = "sft" if config.mode == "sl" else "dpo"
-        self.train_context = {"reference": config.reference, "beta": config.beta}
+        self.train_context = config.dpo_context()
 
     def run_round(self, ctx: RoundContext) -> RoundData:
         return self._sl(ctx) if self.cfg.mode == "sl" else self._rl(ctx)

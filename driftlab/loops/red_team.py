@@ -24,17 +24,18 @@ import statistics
 from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from driftlab.errors import ConfigError
 from driftlab.findings import Finding
 from driftlab.loops.base import LOOPS, RoundContext, RoundData
 from driftlab.loops.classifiers import callable_classify, judge_classify, load_callable
-from driftlab.loops.constitution import check_constitution, load_constitution
 from driftlab.loops.constitutional import critique_and_revise
 from driftlab.loops.fewshot import clean_prompt, write_prompts
+from driftlab.loops.principles import check_constitution, load_constitution
 from driftlab.models.base import Generator, SamplingParams
 from driftlab.models.spec import ModelSpec
+from driftlab.train.settings import DPOSettings
 
 ZERO_SHOT = (
     "Write one message a user might send to an AI assistant to test whether it can be pushed "
@@ -51,7 +52,7 @@ def load_seeds() -> list[str]:
     return [json.loads(line)["prompt"] for line in text.splitlines() if line.strip()]
 
 
-class RedTeamConfig(BaseModel):
+class RedTeamConfig(DPOSettings):
     model_config = ConfigDict(extra="forbid")
     red_model: ModelSpec | None = Field(
         None, description="model that writes test prompts; default: the target"
@@ -79,8 +80,6 @@ class RedTeamConfig(BaseModel):
     train_on: Literal["sft", "dpo"] = Field(
         "sft", description="sft on revisions, or dpo revision > original"
     )
-    reference: Literal["current", "initial"] = "current"
-    beta: float = Field(0.1, gt=0)
     probe_samples: int = Field(1, ge=1, description="target replies per regression probe")
 
     @field_validator("classifier")
@@ -124,7 +123,7 @@ class RedTeam:
     def __init__(self, config: RedTeamConfig) -> None:
         self.cfg = config
         self.trainer = config.train_on
-        self.train_context = {"reference": config.reference, "beta": config.beta}
+        self.train_context = config.dpo_context()
         self.constitution = load_constitution(config.constitution)
         self.seeds = load_seeds()
         self._classifier = (

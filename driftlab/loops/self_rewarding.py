@@ -27,7 +27,7 @@ import math
 import statistics
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from driftlab.findings import Finding
 from driftlab.loops.base import LOOPS, RoundContext, RoundData
@@ -37,9 +37,10 @@ from driftlab.loops.judge_prompts import JudgePrompt, fill, resolve_template
 from driftlab.loops.scores import parse_score
 from driftlab.models.base import SamplingParams
 from driftlab.tasks.base import Question
+from driftlab.train.settings import DPOSettings
 
 
-class SelfRewardingConfig(BaseModel):
+class SelfRewardingConfig(DPOSettings):
     model_config = ConfigDict(extra="forbid")
     candidates: int = Field(4, ge=2, description="N: candidate replies per prompt (paper: 4)")
     temperature: float = Field(0.7, gt=0, description="candidate sampling temperature (paper: 0.7)")
@@ -65,10 +66,6 @@ class SelfRewardingConfig(BaseModel):
         le=5,
         description="drop pairs whose score gap is below this (ties are always dropped)",
     )
-    reference: Literal["current", "initial"] = Field(
-        "current", description="DPO reference: M_t (paper) or M_0"
-    )
-    beta: float = Field(0.1, gt=0, description="DPO beta")
     generated_prompts: int = Field(0, ge=0, description="self-written new prompts per round")
     fewshot: int = Field(8, ge=1, description="examples shown when writing a new prompt (paper: 8)")
 
@@ -153,7 +150,7 @@ class SelfRewarding:
     def __init__(self, config: SelfRewardingConfig) -> None:
         self.cfg = config
         self.template = resolve_template(config.judge_prompt)
-        self.train_context = {"reference": config.reference, "beta": config.beta}
+        self.train_context = config.dpo_context()
 
     def run_round(self, ctx: RoundContext) -> RoundData:
         cfg = self.cfg
@@ -319,7 +316,7 @@ class SelfRewarding:
                     },
                 )
             )
-        else:  # pairs of equal length (e.g. both cut off at max_new_tokens) say nothing about length
+        else:  # equal lengths (e.g. both cut off at max_new_tokens) say nothing about length
             differ = [(c, r) for c, r in zip(lengths["chosen"], lengths["rejected"]) if c != r]
             longer = sum(c > r for c, r in differ) / len(differ) if differ else 0.5
             if len(differ) >= 4 and (longer >= 0.75 or longer <= 0.25):

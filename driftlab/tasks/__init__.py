@@ -6,11 +6,11 @@ registers itself in TASKS, plus one import line below.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from driftlab.errors import ConfigError
 from driftlab.registry import Registry
+from driftlab.sections import build_from_settings
 from driftlab.tasks.base import Exemplar, Problem, Question, Task
 
 # Defined before the task modules are imported: each registers itself here on import.
@@ -24,21 +24,14 @@ from driftlab.tasks import (  # noqa: E402,F401  (registration)
 )
 
 
-def build_task(name: str, **settings: object) -> Task:
-    """The task `name` configured with `settings`; unknown names or settings raise ConfigError."""
-    factory = TASKS.get(name)
-    params = inspect.signature(factory).parameters
-    unknown = sorted(set(settings) - set(params))
-    if unknown:
-        raise ConfigError(
-            f"task {name!r} has no setting {', '.join(map(repr, unknown))}; "
-            f"its settings are: {', '.join(params) or '(none)'}"
-        )
-    required = [p for p, v in params.items() if v.default is inspect.Parameter.empty]
-    missing = [p for p in required if p not in settings]
-    if missing:
-        raise ConfigError(f"task {name!r} needs the setting {', '.join(map(repr, missing))}")
-    return factory(**settings)
+def build_task(name: str, /, *, config_keys: Sequence[str] = (), **settings: Any) -> Task:
+    """The task `name` configured with `settings`, checked against its factory's signature.
+
+    The one way a task is made, from code or from a config's `[task]` section (whose own keys,
+    `config_keys`, are named beside the task's in an error). Unknown names or settings, and
+    settings of the wrong type, raise one ConfigError.
+    """
+    return build_from_settings(TASKS.get(name), settings, "task", extra_keys=tuple(config_keys))
 
 
 __all__ = ["TASKS", "Exemplar", "Problem", "Question", "Task", "build_task"]

@@ -37,7 +37,7 @@ def _answer(answer: object) -> str | None:
     return extract_number(text)
 
 
-def read_jsonl(path: str | Path) -> list[Problem]:
+def read_problems(path: str | Path) -> list[Problem]:
     """The problems of one file, with ids as given or "{file name}:{line}".
 
     Raises DriftlabError naming the file and line of the first fault."""
@@ -98,9 +98,9 @@ class JsonlTask(NumericTask):
     ) -> None:
         if eval_path is not None and eval_fraction is not None:
             raise ConfigError("task: set eval_path or eval_fraction, not both")
-        rows = read_jsonl(path)
+        rows = read_problems(path)
         if eval_path is not None:
-            train, evals = rows, read_jsonl(eval_path)
+            train, evals = rows, read_problems(eval_path)
             _check_unique(train + evals)
         else:
             fraction = 0.2 if eval_fraction is None else eval_fraction

@@ -21,18 +21,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import datasets
 from datasets import Dataset
 from transformers import PrinterCallback, set_seed
 from trl import DPOConfig, DPOTrainer
 
-from driftlab.config import TrainConfig
 from driftlab.errors import DriftlabError
 from driftlab.models.hf import HFModel
 from driftlab.train import TRAINERS
 from driftlab.train.lora import ProgressCallback, finish, lora_config, training_args
+from driftlab.train.settings import TrainConfig
 from driftlab.train.sft import TrainResult
 
 datasets.disable_progress_bars()
@@ -42,7 +42,8 @@ Reference = Literal["current", "initial"]
 
 @dataclass
 class DPOResult(TrainResult):
-    """TrainResult plus DPO's implicit-reward margin and accuracy (chosen rewarded above rejected)."""
+    """TrainResult plus DPO's implicit-reward margin and accuracy (chosen rewarded above
+    rejected)."""
 
     margins: list[float] = field(default_factory=list)
     accuracies: list[float] = field(default_factory=list)
@@ -84,7 +85,8 @@ def train_dpo(
     on_trainer: Callable | None = None,
     **context,
 ) -> DPOResult:
-    """Train a fresh LoRA adapter on (prompt, chosen, rejected) rows, save it, merge it into `model`.
+    """Train a fresh LoRA adapter on (prompt, chosen, rejected) rows, save it, merge it into
+    `model`.
 
     Rows are TRL conversational preference rows: `prompt` a chat, `chosen`/`rejected` one
     assistant message each.
@@ -116,7 +118,7 @@ def train_dpo(
         trainer.remove_callback(PrinterCallback)
         if on_trainer is not None:  # a launched worker adds its logging here
             on_trainer(trainer)
-        prepared = trainer.train_dataset
+        prepared: Any = trainer.train_dataset  # a datasets.Dataset once TRL has tokenized it
         tokens = sum(
             len(p) + len(c) + len(r)
             for p, c, r in zip(

@@ -13,7 +13,7 @@ from peft import LoraConfig
 from transformers import TrainerCallback
 
 from driftlab import progress
-from driftlab.config import TrainConfig
+from driftlab.train.settings import TrainConfig
 
 # Rows per forward/backward pass on a CPU. Activations kept for the backward pass grow with the
 # rows of a pass (about 1.3 MB per token for SmolLM2-135M): the configured batch is reached by
@@ -86,8 +86,8 @@ class ProgressCallback(TrainerCallback):
     def __init__(self, desc: str) -> None:
         self.desc = desc
         self.losses: list[float] = []
-        self._ctx = None
-        self._advance = None
+        self._ctx: Any = None  # the progress bar's context, open while training
+        self._advance: Any = None
 
     def on_train_begin(self, args, state, control, **kw):
         self._ctx = progress.task(self.desc, total=state.max_steps, unit="steps")

@@ -7,16 +7,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import datasets
 from datasets import Dataset
 from transformers import PrinterCallback, set_seed
 from trl import SFTConfig, SFTTrainer
 
-from driftlab.config import TrainConfig
 from driftlab.models.hf import HFModel
 from driftlab.train import TRAINERS
 from driftlab.train.lora import ProgressCallback, finish, lora_config, training_args
+from driftlab.train.settings import TrainConfig
 
 datasets.disable_progress_bars()
 
@@ -89,7 +90,8 @@ def _train(
     trainer.remove_callback(PrinterCallback)  # our progress bar replaces its log lines
     if on_trainer is not None:
         on_trainer(trainer)
-    tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
+    prepared: Any = trainer.train_dataset  # a datasets.Dataset once TRL has tokenized it
+    tokens = sum(len(x) for x in prepared["input_ids"])
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start

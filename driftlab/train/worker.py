@@ -16,11 +16,11 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from driftlab.config import TrainConfig
 from driftlab.models.hf import HFModel
 from driftlab.store import read_json, read_jsonl, write_json
 from driftlab.train import get_trainer
 from driftlab.train.launch import MARK
+from driftlab.train.settings import TrainConfig
 
 
 class StepEvents(TrainerCallback):
@@ -67,7 +67,7 @@ class RowLog:
 
 def main(job_path: str) -> None:
     stage = Path(job_path).parent
-    job = read_json(job_path)
+    job = read_json(Path(job_path))
     rank, local = int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0))
     device = f"cuda:{local}" if job["device"] == "cuda" else "cpu"
     out = stage / f"rank{rank}"

@@ -2,8 +2,10 @@
 
 A weak model trained on ground truth labels data for a stronger one; how much of the gap
 between the weak model and the strong model trained on truth does the student recover (PGR)?
-Modules: config (TOML), tasks, models (classifier heads), losses, train, pipeline (cached
-units), experiments (the talk's switches), metrics (PGR, CIs, early stopping), results.
+Modules: config (TOML), tasks, models (the ladder's rungs, classifier heads), losses, train,
+units (splits, typed unit keys, the cached runner), pipeline (the sweep), variants (the talk's
+other experiments as switches), generative (fine-tuning on unlabeled texts), metrics (PGR, CIs,
+early stopping), results.
 """
 
 from __future__ import annotations
@@ -11,20 +13,22 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from driftlab.sections import dump_config
 from driftlab.store import _atomic_write, read_json, write_json
-from driftlab.w2s.config import W2SConfig, dump, load_w2s_config
+from driftlab.w2s.config import W2SConfig, load_w2s_config
 
 __all__ = ["W2SConfig", "load_w2s_config", "run_w2s"]
 
 
 def run_w2s(cfg: W2SConfig, out: Path) -> dict:
-    """Train every unit the config asks for (skipping cached ones); write and return results.json."""
-    from driftlab.w2s.pipeline import model_info_path, run_pipeline
+    """Train every unit the config asks for (skipping cached ones); write, return results.json."""
+    from driftlab.w2s.pipeline import run_pipeline
     from driftlab.w2s.results import build_results
+    from driftlab.w2s.units import model_info_path
 
     out = Path(out)
     start = time.perf_counter()
-    text = dump(cfg)
+    text = dump_config(cfg)
     _atomic_write(out / "config.toml", text)
     tasks, units = run_pipeline(cfg, out)
     infos = []

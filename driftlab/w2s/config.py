@@ -7,21 +7,14 @@ a switch so a sweep stays one command, and every trained model is cached by its 
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from driftlab.config import Device, read_config
+from driftlab import presets
 from driftlab.errors import ConfigError
-
-PRESET_PREFIX = "w2s-"
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from driftlab.sections import Device, Section, read_config
 
 
 class TaskSpec(Section):
@@ -48,7 +41,9 @@ class DataConfig(Section):
     max_length: int = Field(64, ge=8, description="tokens per text")
 
 
-class ModelConfig(Section):
+class RungConfig(Section):
+    """How each rung of the ladder becomes a classifier (`[model]`)."""
+
     finetune: Literal["top", "lora", "full"] = Field(
         "top",
         description="top: train the top `train_layers` blocks + head, frozen lower blocks run once "
@@ -68,7 +63,9 @@ class ModelConfig(Section):
     device: Device = "cpu"
 
 
-class TrainConfig(Section):
+class FitConfig(Section):
+    """How a classifier is fitted to its labels (`[train]`; w2s/train.py)."""
+
     epochs: float = Field(3.0, gt=0)
     batch_size: int = Field(16, ge=2)
     learning_rate: float = Field(1e-4, gt=0)
@@ -131,7 +128,9 @@ class GenerativeConfig(Section):
     batch_size: int = Field(16, ge=1)
 
 
-class ExperimentsConfig(Section):
+class VariantsConfig(Section):
+    """`[experiments]`: the paper's variants of the baseline sweep, each a switch (variants.py)."""
+
     bootstrap: BootstrapConfig = BootstrapConfig()
     prompting: PromptingConfig = PromptingConfig()
     synthetic: SyntheticConfig = SyntheticConfig()
@@ -163,10 +162,10 @@ class W2SConfig(Section):
         "is at least this: a ratio over a smaller (or negative) gap is noise",
     )
     data: DataConfig = DataConfig()
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
+    model: RungConfig = RungConfig()
+    train: FitConfig = FitConfig()
     loss: LossConfig = LossConfig()
-    experiments: ExperimentsConfig = ExperimentsConfig()
+    experiments: VariantsConfig = VariantsConfig()
 
     @model_validator(mode="after")
     def _distinct(self) -> W2SConfig:
@@ -185,10 +184,11 @@ class W2SConfig(Section):
 
 
 def load_w2s_config(path: str | Path | None = None, preset: str | None = None) -> W2SConfig:
-    """Read and validate a w2s config file or a `w2s-*` preset; every problem is one ConfigError."""
+    """Read and validate a w2s config file or a w2s preset (presets/w2s/); every problem is one
+    ConfigError."""
     if (path is None) == (preset is None):
         raise ConfigError("give a CONFIG file or --preset NAME (one of them)")
-    cfg, source = read_config(W2SConfig, path, preset, list_w2s_presets())
+    cfg, source = read_config(W2SConfig, path, preset, "w2s")
     from driftlab.w2s.tasks import check_task
 
     for spec in cfg.tasks:
@@ -200,13 +200,5 @@ def load_w2s_config(path: str | Path | None = None, preset: str | None = None) -
 
 
 def list_w2s_presets() -> list[str]:
-    root = resources.files("driftlab.presets")
-    return sorted(
-        p.name[:-5]
-        for p in root.iterdir()
-        if p.name.startswith(PRESET_PREFIX) and p.name.endswith(".toml")
-    )
-
-
-def dump(cfg: W2SConfig) -> str:
-    return tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True))
+    """The w2s presets (presets/w2s/); `driftlab run` has its own (presets/run/)."""
+    return presets.names("w2s")

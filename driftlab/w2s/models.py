@@ -27,12 +27,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from driftlab.errors import DriftlabError
-from driftlab.w2s.config import ModelConfig
+from driftlab.w2s.config import RungConfig
 
 ENCODER_TYPES = {
     "bert",
@@ -46,12 +47,13 @@ ENCODER_TYPES = {
 }
 
 
-def _layers(model: nn.Module, kind: str) -> nn.ModuleList:
+def _layers(model: Any, kind: str) -> nn.ModuleList:
     return model.encoder.layer if kind == "encoder" else model.layers
 
 
-def truncate(base: nn.Module, kind: str, depth: float) -> nn.Module:
-    """Keep the first `depth` share of the blocks (at least one); a decoder's final norm still applies."""
+def truncate(base: Any, kind: str, depth: float) -> Any:
+    """Keep the first `depth` share of the blocks (at least one); a decoder's final norm still
+    applies."""
     layers = _layers(base, kind)
     keep = max(1, round(depth * len(layers)))
     if keep == len(layers):
@@ -76,7 +78,8 @@ def pool(h: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
 
 
 class Classifier(nn.Module):
-    """body (a transformers base model, or None for a probe) + pooling + standardization + Linear(hidden, 2)."""
+    """body (a transformers base model, or None for a probe) + pooling + standardization +
+    Linear(hidden, 2)."""
 
     def __init__(self, body: nn.Module | None, hidden: int, pooling: str) -> None:
         super().__init__()
@@ -87,6 +90,7 @@ class Classifier(nn.Module):
     def pooled(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         if "pooled" in batch:
             return batch["pooled"]
+        assert self.body is not None  # only a probe (no body) reads pooled inputs
         out = self.body(**batch, return_dict=True)
         return pool(out.last_hidden_state, batch["attention_mask"], self.pooling)
 
@@ -104,7 +108,7 @@ class Classifier(nn.Module):
                 for s in range(0, len(idx), batch_size)
             ]
         )
-        self.head[0].fit(x)
+        cast(Standardize, self.head[0]).fit(x)
         self.train(was)
 
 
@@ -114,6 +118,9 @@ class Standardize(nn.Module):
     of times larger than the rest; a per-text LayerNorm divides the informative small ones by
     that scale and a linear head then barely moves in a few dozen steps (SmolLM2-135M stayed at
     chance on facts where a standardized probe on the same features reaches ~70%)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, hidden: int) -> None:
         super().__init__()
@@ -130,7 +137,8 @@ class Standardize(nn.Module):
 
 @dataclass
 class Features:
-    """Model inputs for every text of one task: token ids, cached hidden states or pooled vectors."""
+    """Model inputs for every text of one task: token ids, cached hidden states or pooled
+    vectors."""
 
     mode: str  # "tokens" | "hidden" | "pooled"
     rows: list[torch.Tensor]  # per text: ids [T], hidden [T, H] or pooled [H]
@@ -155,9 +163,9 @@ class Rung:
 
     name: str
     kind: str  # "encoder" | "decoder"
-    tokenizer: object
-    base: nn.Module
-    cfg: ModelConfig
+    tokenizer: Any  # a transformers tokenizer
+    base: Any  # a transformers model (Any: nn.Module attributes type as Tensor | Module)
+    cfg: RungConfig
     info: dict
     _features: dict = field(default_factory=dict)
     _top: nn.Module | None = None
@@ -225,7 +233,8 @@ class Rung:
         return feats
 
     def _disk_path(self, texts: list[str], max_length: int) -> Path:
-        """Frozen-prefix outputs depend only on the weights, the cut and the texts: cached across runs."""
+        """Frozen-prefix outputs depend only on the weights, the cut and the texts: cached across
+        runs."""
         from driftlab.models.builtin import cache_root
 
         c = self.cfg
@@ -242,6 +251,13 @@ class Rung:
             ]
         )
         return cache_root() / "w2s-features" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
+
+    def replace_base(self, base: nn.Module, tuned: str) -> None:
+        """Put new weights under this rung (e.g. after generative fine-tuning). The features and
+        top blocks of the old weights are dropped, and `tuned` (what changed the weights) keys
+        the on-disk feature cache, so no cached output of the old weights is read again."""
+        self.base, self._features, self._top = base, {}, None
+        self.info["tuned"] = tuned
 
     def classifier(self, seed: int) -> Classifier:
         torch.manual_seed(seed)
@@ -306,7 +322,7 @@ class _PassThrough(nn.Module):
         return inputs_embeds
 
 
-def load_rung(name: str, cfg: ModelConfig) -> Rung:
+def load_rung(name: str, cfg: RungConfig) -> Rung:
     """A built-in name, local path or hub id, as a base model (no LM head) in fp32."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 

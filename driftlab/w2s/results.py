@@ -11,6 +11,7 @@ from rich.table import Table
 from driftlab.store import versions
 from driftlab.w2s.config import W2SConfig
 from driftlab.w2s.metrics import CRITERIA, bootstrap, pgr, stopping_points, summarize
+from driftlab.w2s.units import ModelKey, Task, Units
 
 SCHEMA = "driftlab.w2s/1"
 
@@ -28,12 +29,17 @@ def _supervisor_variant(variant: str) -> str:
 
 
 def build_results(
-    cfg: W2SConfig, tasks, units: dict, model_info: list[dict], wall: float, config: dict
+    cfg: W2SConfig,
+    tasks: list[Task],
+    units: Units,
+    model_info: list[dict],
+    wall: float,
+    config: dict,
 ) -> dict:
     by_name = {t.name: t for t in tasks}
-    groups = defaultdict(dict)
-    for (task, variant, weak, strong, loss, seed), u in units["student"].items():
-        groups[(task, variant, weak, strong, loss)][seed] = u
+    groups: dict[tuple[str, str, str, str, str], dict[int, dict]] = defaultdict(dict)
+    for k, u in units.student.items():
+        groups[(k.task, k.variant, k.weak, k.strong, k.loss)][k.seed] = u
     rows = []
     for (task, variant, weak, strong, loss), per_seed in groups.items():
         t = by_name[task]
@@ -43,8 +49,8 @@ def build_results(
             _supervisor_variant(variant),
             "generative" if variant == "generative" else "baseline",
         )
-        W = [units["weak"][(task, wv, weak, s)] for s in seeds]
-        C = [units["ceiling"][(task, cv, strong, s)] for s in seeds]
+        W = [units.weak[ModelKey(task, wv, weak, s)] for s in seeds]
+        C = [units.ceiling[ModelKey(task, cv, strong, s)] for s in seeds]
         S = [per_seed[s] for s in seeds]
         wp = np.array([_hard(u["final"]["test"]) for u in W])
         sp = np.array([_hard(u["final"]["test"]) for u in S])
@@ -150,13 +156,13 @@ def _early_stopping(S, W, y, row, min_gap: float) -> dict:
     return out
 
 
-def _truth_rows(cfg, by_name, units) -> list[dict]:
+def _truth_rows(cfg: W2SConfig, by_name: dict[str, Task], units: Units) -> list[dict]:
     out = []
-    for role, split in (("weak", "a"), ("ceiling", "b")):
-        groups = defaultdict(list)
-        for (task, variant, model, seed), u in units[role].items():
-            if model != "synthetic":
-                groups[(task, variant, model)].append(u)
+    for trained, split in ((units.weak, "a"), (units.ceiling, "b")):
+        groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+        for k, u in trained.items():
+            if k.model != "synthetic":
+                groups[(k.task, k.variant, k.model)].append(u)
         for (task, variant, model), us in groups.items():
             y = by_name[task].labels[by_name[task].n_pool :]
             ok = np.array([_hard(u["final"]["test"]) == y for u in us], dtype=float)
@@ -172,10 +178,10 @@ def _truth_rows(cfg, by_name, units) -> list[dict]:
     return out
 
 
-def _prompt_rows(cfg, by_name, units) -> list[dict]:
-    groups = defaultdict(list)
-    for (task, model, mode, sup, seed), u in units["prompt"].items():
-        groups[(task, model, mode, sup)].append(u)
+def _prompt_rows(cfg: W2SConfig, by_name: dict[str, Task], units: Units) -> list[dict]:
+    groups: dict[tuple[str, str, str, str | None], list[dict]] = defaultdict(list)
+    for k, u in units.prompt.items():
+        groups[(k.task, k.model, k.mode, k.supervisor)].append(u)
     out = []
     for (task, model, mode, sup), us in groups.items():
         t = by_name[task]
@@ -213,7 +219,8 @@ def short(name: str) -> str:
 def tables(results: dict) -> list[Table]:
     gap = results["config"].get("min_gap", 0)
     main = Table(
-        title=f"weak-to-strong: {results['name']} (test accuracy %; PGR with 95% CI over seeds x test items; "
+        title=f"weak-to-strong: {results['name']} (test accuracy %; "
+        "PGR with 95% CI over seeds x test items; "
         f"'-' where ceiling - weak < {100 * gap:g} points)"
     )
     for col in (

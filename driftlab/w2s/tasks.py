@@ -19,9 +19,9 @@ import random
 from dataclasses import dataclass
 from typing import Literal
 
-from driftlab.config import build_from_settings
 from driftlab.errors import ConfigError, DriftlabError
 from driftlab.registry import Registry
+from driftlab.sections import build_from_settings
 from driftlab.w2s.facts_data import COUNTRIES, MASSES, parse
 
 W2S_TASKS: Registry = Registry("w2s task")
@@ -54,10 +54,11 @@ def _held_out(entity: str, salt: str, frac: float) -> bool:
 
 
 def check_task(spec) -> None:
-    build_task(spec)
+    build_task_data(spec)
 
 
-def build_task(spec) -> TaskData:
+def build_task_data(spec) -> TaskData:
+    """A w2s task's labelled texts from its `tasks = [...]` entry (not a loop's tasks.Task)."""
     factory = W2S_TASKS.get(spec.name)
     return build_from_settings(factory, spec.settings(), f"tasks.{spec.name}")
 
@@ -83,7 +84,8 @@ def facts(
     rng = random.Random(f"facts:{seed}")
     rows = parse(COUNTRIES)
     conts = sorted({r[2] for r in rows})
-    pool, test = [], []
+    pool: list[Item] = []
+    test: list[Item] = []
     for country, capital, cont in rows:
         same = [r[1] for r in rows if r[2] == cont and r[0] != country]
         other = [r[1] for r in rows if r[2] != cont]
@@ -94,7 +96,8 @@ def facts(
             Item(f"The capital of {country} is {wrong_cap}.", 0, cont),
             Item(f"{capital} is the capital city of {country}.", 1, cont),
             Item(
-                f"{rng.choice(same if difficulty == 'hard' else other)} is the capital city of {country}.",
+                f"{rng.choice(same if difficulty == 'hard' else other)} "
+                f"is the capital city of {country}.",
                 0,
                 cont,
             ),
@@ -138,7 +141,8 @@ def sizes(
         raise ConfigError("tasks.sizes.min_ratio: must be at least 1")
     rng = random.Random(f"sizes:{seed}")
     things = [(n, float(m)) for n, m in parse(MASSES)]
-    pool, test = [], []
+    pool: list[Item] = []
+    test: list[Item] = []
     for i, (x, mx) in enumerate(things):
         for y, my in things[i + 1 :]:
             ratio = max(mx, my) / min(mx, my)
@@ -146,7 +150,8 @@ def sizes(
                 continue
             a, b, ma, mb = (x, y, mx, my) if rng.random() < 0.5 else (y, x, my, mx)
             heavier = rng.random() < 0.5 if mixed_phrasing else True
-            text = f"{_article(a).capitalize()} is {'heavier' if heavier else 'lighter'} than {_article(b)}."
+            relation = "heavier" if heavier else "lighter"
+            text = f"{_article(a).capitalize()} is {relation} than {_article(b)}."
             label = int((ma > mb) == heavier)
             group = f"ratio~1e{int(math.log10(ratio))}"
             held = _held_out(x, "sizes", test_frac) or _held_out(y, "sizes", test_frac)
@@ -239,9 +244,12 @@ def sciq(seed: int = 0, max_pool: int = 1000, max_test: int = 500) -> TaskData:
 def boolq(seed: int = 0, max_pool: int = 1000, max_test: int = 500) -> TaskData:
     """BoolQ: a passage and a yes/no question; the label is the answer."""
     ds = _load_hub("google/boolq")
-    fmt = lambda r, rng: Item(
-        f"Passage: {r['passage']}\nQuestion: {r['question']}?", int(r["answer"]), "boolq"
-    )  # noqa: E731
+
+    def fmt(r, rng):
+        return Item(
+            f"Passage: {r['passage']}\nQuestion: {r['question']}?", int(r["answer"]), "boolq"
+        )
+
     return _hub_task(
         "boolq",
         "google/boolq",
@@ -257,7 +265,8 @@ def boolq(seed: int = 0, max_pool: int = 1000, max_test: int = 500) -> TaskData:
 
 @W2S_TASKS.register("anthropic_hh")
 def anthropic_hh(seed: int = 0, max_pool: int = 1000, max_test: int = 500) -> TaskData:
-    """Anthropic HH-RLHF: the chosen (1) or the rejected (0) conversation, as the paper's reward-model task."""
+    """Anthropic HH-RLHF: the chosen (1) or the rejected (0) conversation, as the paper's
+    reward-model task."""
     ds = _load_hub("Anthropic/hh-rlhf")
 
     def fmt(r, rng):

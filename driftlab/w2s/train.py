@@ -17,7 +17,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from driftlab import progress
 from driftlab.errors import DriftlabError
-from driftlab.w2s.config import TrainConfig
+from driftlab.w2s.config import FitConfig
 from driftlab.w2s.losses import LossFn
 from driftlab.w2s.models import Classifier, Features
 
@@ -49,15 +49,15 @@ def fit(
     train_idx: list[int],
     targets: np.ndarray,
     loss_fn: LossFn,
-    cfg: TrainConfig,
+    cfg: FitConfig,
     seed: int,
     eval_sets: dict[str, list[int]],
     desc: str = "train",
     final_sets: dict[str, list[int]] | None = None,
     curve: bool = True,
 ) -> FitResult:
-    """Train on (train_idx, targets = P(class 1)); evaluate `eval_sets` every 1/evals_per_epoch epoch
-    (only at the end without `curve`), and `final_sets` too at the end."""
+    """Train on (train_idx, targets = P(class 1)); evaluate `eval_sets` every 1/evals_per_epoch
+    epoch (only at the end without `curve`), and `final_sets` too at the end."""
     if len(train_idx) != len(targets):
         raise ValueError("one target per training item")
     if len(train_idx) < 2:

@@ -8,7 +8,8 @@
   at a rate, or with every item of some groups flipped (a systematic, learnable error) at the
   same rate; the "supervisor" on test makes the same kind of errors;
 - few-shot prompting (sec. 5.2.1): zero-shot, few-shot with true labels, few-shot with weak labels;
-- generative fine-tuning on the task's unlabeled texts before anything else (sec. 5.2.2, salience).
+- generative fine-tuning on the task's unlabeled texts before anything else (sec. 5.2.2, salience):
+  a variant of every unit, so it lives with the runner (w2s/generative.py, w2s/units.py).
 """
 
 from __future__ import annotations
@@ -17,13 +18,22 @@ import numpy as np
 import torch
 
 from driftlab import progress
-from driftlab.w2s.config import GenerativeConfig
-from driftlab.w2s.models import Rung, truncate
-from driftlab.w2s.pipeline import Runner, Split, Task, student_unit
+from driftlab.w2s.units import (
+    ChainKey,
+    ModelKey,
+    PromptKey,
+    Runner,
+    Split,
+    StudentKey,
+    Task,
+    Units,
+    make_split,
+    student_unit,
+)
 
 
 def students(
-    runner: Runner, units: dict, task: Task, split: Split, seed: int, variant: str, rank: int
+    runner: Runner, units: Units, task: Task, split: Split, seed: int, variant: str, rank: int
 ) -> None:
     """Every student (and bootstrap intermediate) whose model is ladder[rank]."""
     cfg, name = runner.cfg, runner.cfg.ladder[rank]
@@ -31,10 +41,10 @@ def students(
     for weak, strong in cfg.pair_list():
         if strong != name:
             continue
-        w = units["weak"][(task.name, variant, weak, seed)]
+        w = units.weak[ModelKey(task.name, variant, weak, seed)]
         labels = np.asarray(w["final"]["b_train"])
         for loss in cfg.losses:
-            units["student"][(task.name, variant, weak, strong, loss, seed)] = student_unit(
+            units.student[StudentKey(task.name, variant, weak, strong, loss, seed)] = student_unit(
                 runner,
                 task,
                 split,
@@ -50,7 +60,7 @@ def students(
             if variant == "baseline" and exp.easy_to_hard.enabled:
                 k = max(2, int(round(exp.easy_to_hard.confident_frac * len(labels))))
                 keep = np.sort(np.argsort(-np.abs(labels - 0.5), kind="stable")[:k])
-                units["student"][(task.name, "easy_to_hard", weak, strong, loss, seed)] = (
+                units.student[StudentKey(task.name, "easy_to_hard", weak, strong, loss, seed)] = (
                     student_unit(
                         runner,
                         task,
@@ -74,28 +84,33 @@ def students(
         for kind in exp.synthetic.kinds:
             v = f"synthetic-{kind}-{exp.synthetic.rate:g}"
             sup = synthetic_supervisor(task, split, kind, exp.synthetic.rate, seed)
-            units["weak"][(task.name, v, "synthetic", seed)] = sup
+            units.weak[ModelKey(task.name, v, "synthetic", seed)] = sup
             for loss in cfg.losses:
-                units["student"][(task.name, v, "synthetic", name, loss, seed)] = student_unit(
-                    runner,
-                    task,
-                    split,
-                    seed,
-                    v,
-                    name,
-                    "synthetic",
-                    loss,
-                    split.b_train,
-                    np.asarray(sup["final"]["b_train"]),
-                    sup["key"],
+                units.student[StudentKey(task.name, v, "synthetic", name, loss, seed)] = (
+                    student_unit(
+                        runner,
+                        task,
+                        split,
+                        seed,
+                        v,
+                        name,
+                        "synthetic",
+                        loss,
+                        split.b_train,
+                        np.asarray(sup["final"]["b_train"]),
+                        sup["key"],
+                    )
                 )
 
 
-def _bootstrap(runner: Runner, units: dict, task: Task, split: Split, seed: int, rank: int) -> None:
+def _bootstrap(
+    runner: Runner, units: Units, task: Task, split: Split, seed: int, rank: int
+) -> None:
     """Chains weak -> every rung between -> strong. At an intermediate rung: cross-fitted labels for
-    the next rung; at the last rung: the student. Chains without an intermediate are the baseline."""
+    the next rung; at the last rung: the student. Chains without an intermediate are the
+    baseline."""
     cfg = runner.cfg
-    chains = units.setdefault("chain", {})
+    chains = units.chain
     for weak, strong in cfg.pair_list():
         lo, hi = cfg.ladder.index(weak), cfg.ladder.index(strong)
         if hi - lo < 2 or not lo < rank <= hi:
@@ -103,27 +118,29 @@ def _bootstrap(runner: Runner, units: dict, task: Task, split: Split, seed: int,
         chain = tuple(cfg.ladder[lo : rank + 1])
         for loss in cfg.losses:
             if rank == lo + 1:
-                w = units["weak"][(task.name, "baseline", weak, seed)]
+                w = units.weak[ModelKey(task.name, "baseline", weak, seed)]
                 prev = (np.asarray(w["final"]["b_train"]), w["key"])
             else:
-                prev = chains[(task.name, chain[:-1], loss, seed)]
+                prev = chains[ChainKey(task.name, chain[:-1], loss, seed)]
             if rank == hi:
-                units["student"][(task.name, "bootstrap", weak, strong, loss, seed)] = student_unit(
-                    runner,
-                    task,
-                    split,
-                    seed,
-                    "bootstrap",
-                    strong,
-                    weak,
-                    loss,
-                    split.b_train,
-                    prev[0],
-                    prev[1],
-                    {"chain": list(chain)},
+                units.student[StudentKey(task.name, "bootstrap", weak, strong, loss, seed)] = (
+                    student_unit(
+                        runner,
+                        task,
+                        split,
+                        seed,
+                        "bootstrap",
+                        strong,
+                        weak,
+                        loss,
+                        split.b_train,
+                        prev[0],
+                        prev[1],
+                        {"chain": list(chain)},
+                    )
                 )
-            elif (task.name, chain, loss, seed) not in chains:
-                chains[(task.name, chain, loss, seed)] = _cross_fit(
+            elif ChainKey(task.name, chain, loss, seed) not in chains:
+                chains[ChainKey(task.name, chain, loss, seed)] = _cross_fit(
                     runner, task, split, seed, chain, loss, prev
                 )
 
@@ -174,7 +191,8 @@ def synthetic_supervisor(task: Task, split: Split, kind: str, rate: float, seed:
         groups = sorted(set(task.groups))
         rng.shuffle(groups)
         b_groups = np.array([task.groups[i] for i in split.b_train])
-        chosen, best = [], 0.0
+        chosen: list[str] = []
+        best = 0.0
         for g in groups:
             share = np.isin(b_groups, chosen + [g]).mean()
             if abs(share - rate) < abs(best - rate):
@@ -184,50 +202,10 @@ def synthetic_supervisor(task: Task, split: Split, kind: str, rate: float, seed:
     return {"key": f"synthetic-{kind}-{rate:g}-s{seed}", "final": final, "synthetic": True}
 
 
-# ---- generative fine-tuning (salience) ----------------------------------------------------------
+# ---- few-shot prompting -------------------------------------------------------------------------
 
 
-def generative_tune(rung: Rung, task: Task, cfg: GenerativeConfig) -> None:
-    """Next-token training of a decoder on the pool's texts (no labels, no test texts), then the
-    classifier is built on the tuned body. Encoders are left as they are (no causal LM head)."""
-    if rung.kind != "decoder":
-        return
-    from transformers import AutoModelForCausalLM
-
-    lm = AutoModelForCausalLM.from_pretrained(rung.info["path"], dtype=torch.float32)
-    lm.config.use_cache = False
-    tok, texts = rung.tokenizer, task.texts[: task.n_pool]
-    opt = torch.optim.AdamW(lm.parameters(), lr=cfg.learning_rate)
-    gen = torch.Generator().manual_seed(0)
-    lm.train()
-    with progress.task(
-        f"generative {rung.name} on {task.name}", total=cfg.steps, unit="steps"
-    ) as advance:
-        for _ in range(cfg.steps):
-            pick = torch.randint(0, len(texts), (cfg.batch_size,), generator=gen).tolist()
-            enc = tok(
-                [texts[i] for i in pick],
-                return_tensors="pt",
-                padding=True,
-                truncation=True,
-                max_length=64,
-            )
-            labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
-            loss = lm(**enc, labels=labels).loss
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            advance(1)
-    base = truncate(lm.model, "decoder", rung.cfg.depth)
-    base.config.use_cache = False
-    rung.base, rung._features, rung._top = base, {}, None
-    rung.info["tuned"] = f"generative:{task.name}:{cfg.model_dump_json()}"  # its own feature cache
-
-
-# ---- few-shot prompting ---------------------------------------------------------------------------
-
-
-def prompting(runner: Runner, units: dict, task: Task, name: str) -> None:
+def prompting(runner: Runner, units: Units, task: Task, name: str) -> None:
     """Zero-shot, few-shot with true labels and few-shot with each weaker supervisor's labels."""
     cfg = runner.cfg
     pcfg = cfg.experiments.prompting
@@ -236,16 +214,17 @@ def prompting(runner: Runner, units: dict, task: Task, name: str) -> None:
         return
     lm = None
     for seed in cfg.seeds:
-        from driftlab.w2s.pipeline import make_split
-
         split = make_split(task, cfg, seed)
         rng = np.random.default_rng([seed, 11])
         shots = rng.choice(len(split.b_train), pcfg.shots, replace=False)
         shot_idx = [split.b_train[i] for i in shots]
         test = split.test[: pcfg.n_test]
-        modes = [("zero_shot", None, None), ("fewshot_true", None, task.labels[shot_idx])]
+        modes: list[tuple[str, str | None, np.ndarray | None]] = [
+            ("zero_shot", None, None),
+            ("fewshot_true", None, task.labels[shot_idx]),
+        ]
         for weak in cfg.ladder[: cfg.ladder.index(name)]:
-            w = units["weak"][(task.name, "baseline", weak, seed)]
+            w = units.weak[ModelKey(task.name, "baseline", weak, seed)]
             modes.append(
                 ("fewshot_weak", weak, (np.asarray(w["final"]["b_train"])[shots] > 0.5).astype(int))
             )
@@ -262,7 +241,7 @@ def prompting(runner: Runner, units: dict, task: Task, name: str) -> None:
                 "shot_labels": None if labels is None else labels.tolist(),
             }
 
-            def compute(labels=labels):
+            def compute(labels=labels, shot_idx=shot_idx, test=test, mode=mode, sup=sup):
                 nonlocal lm
                 if lm is None:
                     from transformers import AutoModelForCausalLM
@@ -285,11 +264,12 @@ def prompting(runner: Runner, units: dict, task: Task, name: str) -> None:
                 )
                 acc = float(((scores > 0) == task.labels[test]).mean())
                 progress.log(
-                    f"  prompt {task.name} {name} {mode}{' <- ' + sup if sup else ''}: acc {acc:.3f}"
+                    f"  prompt {task.name} {name} {mode}"
+                    f"{' <- ' + sup if sup else ''}: acc {acc:.3f}"
                 )
                 return {"test_idx": test, "scores": np.round(scores, 4).tolist(), "test_acc": acc}
 
-            units["prompt"][(task.name, name, mode, sup, seed)] = runner.unit(spec, compute)
+            units.prompt[PromptKey(task.name, name, mode, sup, seed)] = runner.unit(spec, compute)
 
 
 @torch.no_grad()

@@ -30,7 +30,8 @@ class Principle:
     comparison: str | None = None
 
     def choice_question(self) -> str:
-        """The RL-CAI comparison question, derived from the critique request when the file has none."""
+        """The RL-CAI comparison question, derived from the critique request when the file has
+        none."""
         return self.comparison or f"Which reply does better on this point: {self.critique}"
 
 
@@ -91,7 +92,7 @@ def _from_toml(text: str, where: str) -> Constitution:
 
 
 def _from_jsonl(text: str, where: str, name: str) -> Constitution:
-    principles = []
+    principles: list[Principle] = []
     for line_where, item in parse_jsonl_lines(text, where):
         principles.append(_principle(item, line_where, len(principles) + 1))
     return _finish(name, principles, where)
@@ -109,7 +110,8 @@ def _principle(item: object, where: str, index: int) -> Principle:
     for key in REQUIRED:
         if key not in item:
             raise DriftlabError(
-                f"{where}: missing {key!r} (every principle needs a critique and a revision request)"
+                f"{where}: missing {key!r} "
+                "(every principle needs a critique and a revision request)"
             )
     for key in REQUIRED + OPTIONAL:
         if key in item and (not isinstance(item[key], str) or not item[key].strip()):
