@@ -14,8 +14,8 @@ from pydantic import Field
 
 from driftlab.findings import Finding
 from driftlab.intervals import bootstrap, interval, wilson
-from driftlab.loops.lmsi import majority_vote
 from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
+from driftlab.tasks.extract import majority_vote
 
 
 class CapabilityConfig(EvalSampling):

@@ -21,10 +21,9 @@ from pydantic import Field
 
 from driftlab.findings import Finding
 from driftlab.intervals import bootstrap, interval, mean_ci, wilson
-from driftlab.loops.judge_prompts import JudgePrompt, fill, resolve_template
-from driftlab.loops.scores import parse_score
-from driftlab.loops.self_rewarding import expected_scores, score_histogram
 from driftlab.models.base import Generator, SamplingParams
+from driftlab.models.judge_prompts import JudgePrompt, fill, resolve_template
+from driftlab.models.scores import expected_scores, parse_score, score_histogram
 from driftlab.models.spec import ModelSpec
 from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
 
