@@ -143,3 +143,37 @@ def test_api_key_from_environment_and_missing_logprobs(server_url, monkeypatch):
         with pytest.raises(DriftlabError, match="does not give prompt log-probabilities"):
             model.text_logprobs(["asked again: no second request"])
         assert len(proxy.seen) == 1
+
+
+# Measured on this GGUF (scripts in the judge17 report): chat prompts differ by up to 0.28 nats
+# between llama.cpp (Q4_1 kernels) and transformers (the same weights de-quantized to fp32);
+# raw texts by up to 0.63, since llama.cpp needs the BOS text in front to score a prompt right
+# and transformers reads SmolLM2's raw text without one, as its tokenizer does by default.
+OPTION_PROMPTS = [CAPITAL, CAPITAL, POEM, POEM, "The capital of France is"]
+OPTIONS = ["Paris", "Berlin", "(A)", "(B)", " Paris"]
+
+
+def test_option_logprobs_agree_across_backends(server_url):
+    """Every backend's option_logprobs on the same model and prompts: the judge's kernel."""
+    from driftlab.models.hf import HFModel
+    from driftlab.models.judging import TwoChoice, judge
+
+    local = HFModel.load("smollm2-135m-instruct", device="cpu")
+    served = client(server_url, template="smollm2-135m-instruct")
+    expected = local.option_logprobs(OPTION_PROMPTS, OPTIONS)
+    assert expected == pytest.approx(
+        local.logprobs(OPTION_PROMPTS[:4], OPTIONS[:4]) + [expected[4]], abs=1e-4
+    )
+    got = served.option_logprobs(OPTION_PROMPTS, OPTIONS)
+    for i, (g, e) in enumerate(zip(got, expected)):
+        assert abs(g - e) < (0.5 if i < 4 else 1.0), (got, expected)
+    # a clear preference reads the same through both: Paris over Berlin, asked both ways
+    germany = [{"role": "user", "content": "What is the capital of Germany?"}]
+    q = [TwoChoice(CAPITAL, germany)]
+    [a], [b] = judge(local, q, ("Paris", "Berlin")), judge(served, q, ("Paris", "Berlin"))
+    assert a.p_first > 0.9 and b.p_first > 0.9 and abs(a.p_first - b.p_first) < 0.05
+    with FaultProxy(server_url, always="http404") as proxy:  # a chat-only server: one clear error
+        from driftlab.models.judging import check_judge
+
+        with pytest.raises(DriftlabError, match="does not give prompt log-probabilities"):
+            check_judge(client(proxy.url, template="smollm2-135m-instruct"))

@@ -23,6 +23,7 @@ from driftlab.findings import Finding
 from driftlab.intervals import bootstrap, interval, mean_ci, wilson
 from driftlab.models.base import Generator, SamplingParams
 from driftlab.models.judge_prompts import JudgePrompt, fill, resolve_template
+from driftlab.models.judging import check_judge
 from driftlab.models.scores import expected_scores, parse_score, score_histogram
 from driftlab.models.spec import ModelSpec
 from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
@@ -111,6 +112,8 @@ class Judge:
 
             assert self.cfg.reference is not None  # only called when a reference is configured
             self._reference = load_generator(self.cfg.reference)
+            if self.cfg.mode == "expected":  # read from log-probs: fail before any grading
+                check_judge(self._reference)
         return self._reference
 
     def _grade(
