@@ -7,10 +7,12 @@ the backends' agreement with each other on the real SmolLM2 is in test_openai_se
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import pytest
 
 from driftlab.errors import DriftlabError
+from driftlab.models.base import Generator
 from driftlab.models.judging import TwoChoice, Verdict, check_judge, judge, normalise
 from tests.scripted import Scripted
 
@@ -73,8 +75,9 @@ def test_both_orders_on_a_real_model(tiny):
     assert once.log_odds == pytest.approx(lps[0] - lps[1])
 
 
-def scripted(table: dict[tuple[str, str], float]) -> Scripted:
-    return Scripted(None, lambda content, option: table[(content, option)])
+def scripted(table: dict[tuple[str, str], float]) -> Generator:
+    """A judge whose log-prob of each (last user message, option) is given; it samples nothing."""
+    return cast(Generator, Scripted(None, lambda content, option: table[(content, option)]))
 
 
 def test_position_bias_cancels_and_content_preference_survives():
