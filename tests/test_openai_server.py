@@ -145,12 +145,24 @@ def test_api_key_from_environment_and_missing_logprobs(server_url, monkeypatch):
         assert len(proxy.seen) == 1
 
 
-# Measured on this GGUF (scripts in the judge17 report): chat prompts differ by up to 0.28 nats
-# between llama.cpp (Q4_1 kernels) and transformers (the same weights de-quantized to fp32);
-# raw texts by up to 0.63, since llama.cpp needs the BOS text in front to score a prompt right
-# and transformers reads SmolLM2's raw text without one, as its tokenizer does by default.
-OPTION_PROMPTS = [CAPITAL, CAPITAL, POEM, POEM, "The capital of France is"]
-OPTIONS = ["Paris", "Berlin", "(A)", "(B)", " Paris"]
+# Measured on this GGUF (`pytest tests/test_openai_server.py -k option_logprobs -s` prints it):
+# chat prompts differ by up to 0.28 nats between llama.cpp (Q4_1 kernels) and transformers (the
+# same weights de-quantized to fp32); raw texts by up to 0.63, since llama.cpp needs the BOS text
+# in front to score a prompt right and transformers reads SmolLM2's raw text without one, as
+# its tokenizer does by default.
+SKY = [{"role": "user", "content": "Is the sky blue? Answer Yes or No."}]
+FITS = [
+    {
+        "role": "user",
+        "content": "Description: the text is polite.\n\nText 1: Go away.\n\n"
+        "Text 2: Thank you kindly!\n\nWhich text fits the description better? Answer with 1 or 2.",
+    }
+]
+REVIEW = "Terrible food, rude staff.\nIs this review positive?"
+OPTION_PROMPTS = [CAPITAL, CAPITAL, SKY, SKY, FITS, FITS]
+OPTION_PROMPTS += ["The capital of France is"] * 2 + [REVIEW] * 2
+OPTIONS = ["Paris", "Berlin", "Yes", "No", "1", "2", " Paris", " Berlin", " Yes", " No"]
+CHAT_TOL, RAW_TOL = 0.5, 1.0
 
 
 def test_option_logprobs_agree_across_backends(server_url):
@@ -161,12 +173,12 @@ def test_option_logprobs_agree_across_backends(server_url):
     local = HFModel.load("smollm2-135m-instruct", device="cpu")
     served = client(server_url, template="smollm2-135m-instruct")
     expected = local.option_logprobs(OPTION_PROMPTS, OPTIONS)
-    assert expected == pytest.approx(
-        local.logprobs(OPTION_PROMPTS[:4], OPTIONS[:4]) + [expected[4]], abs=1e-4
-    )
+    assert expected[:6] == pytest.approx(local.logprobs(OPTION_PROMPTS[:6], OPTIONS[:6]), abs=1e-4)
     got = served.option_logprobs(OPTION_PROMPTS, OPTIONS)
-    for i, (g, e) in enumerate(zip(got, expected)):
-        assert abs(g - e) < (0.5 if i < 4 else 1.0), (got, expected)
+    gaps = [abs(g - e) for g, e in zip(got, expected)]
+    chat, raw = max(gaps[:6]), max(gaps[6:])
+    print(f"llama.cpp vs transformers option log-probs: chat {chat:.3f}, raw {raw:.3f} nats")
+    assert chat < CHAT_TOL and raw < RAW_TOL, (got, expected)
     # a clear preference reads the same through both: Paris over Berlin, asked both ways
     germany = [{"role": "user", "content": "What is the capital of Germany?"}]
     q = [TwoChoice(CAPITAL, germany)]
