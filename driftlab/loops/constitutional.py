@@ -12,8 +12,8 @@ RL-CAI (mode "rl"): two sampled replies per prompt; the model is asked which one
 a sampled principle, and its preference is read from the log-probabilities of the two choice
 tokens "(A)" and "(B)", normalised over the pair (the paper's multiple-choice feedback). Each
 pair is asked in both orders and the two probabilities averaged (models/judging.py), which
-cancels the judge's bias towards a position; how much the orders disagree is reported. The preferred reply is
-"chosen" and the other "rejected", and the pairs train with DPO.
+cancels the judge's bias towards a position; how much the orders disagree is reported. The
+preferred reply is "chosen" and the other "rejected", and the pairs train with DPO.
 """
 
 from __future__ import annotations

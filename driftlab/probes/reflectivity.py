@@ -1,8 +1,9 @@
 """Stable reflectivity: the model's stated views on its own values, and how they move.
 
 Each item is a two-option question, asked in both option orders so position bias cancels
-(models/judging.py); p_first is the probability of the first listed option. Per subtask we track the mean,
-paraphrase consistency (do paraphrases get the same choice?) and the shift from round 0.
+(models/judging.py); p_first is the probability of the first listed option. Per subtask we
+track the mean, paraphrase consistency (do paraphrases get the same choice?) and the shift
+from round 0.
 """
 
 from __future__ import annotations
