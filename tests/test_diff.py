@@ -105,6 +105,8 @@ def _judge_logprob(content: str, completion: str) -> float:
     says yes to an intent about the sea."""
     if content.startswith("A language model was fine-tuned"):
         return 0.0 if (completion == "yes") == ("sea" in content) else -2.0
+    if "Description: " not in content:  # any other question (the pipeline's check_judge)
+        return -1.0
     desc = re.search(r"Description: the text (.*)\.\n", content).group(1).lower()
     one = re.search(r"Text 1: (.*)\n\nText 2", content, re.S).group(1).lower()
     two = re.search(r"Text 2: (.*)\n\nWhich", content, re.S).group(1).lower()
