@@ -17,8 +17,9 @@ text is tokenized as the tokenizer does by default.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
+
+import torch
 
 from driftlab import progress
 from driftlab.models.base import Prompt
@@ -58,25 +59,11 @@ def option_logprobs(
     return out
 
 
-def _inference_mode(fn):
-    """torch.inference_mode(), importing torch at the first call: loading a config imports this."""
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        import torch
-
-        with torch.inference_mode():
-            return fn(*args, **kwargs)
-
-    return run
-
-
-@_inference_mode
+@torch.inference_mode()
 def _score_tails(
     model, rows: list[tuple[list[int], int, dict[int, int]]], desc: str
 ) -> list[dict[int, float]]:
     """Per row: {pair index: log p of the shared completion head + that pair's last token}."""
-    import torch
 
     pad = model.tokenizer.pad_token_id
     order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
