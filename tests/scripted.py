@@ -25,3 +25,6 @@ class Scripted:
 
     def logprobs(self, chats, completions):
         return [self.logprob(chat[-1]["content"], c) for chat, c in zip(chats, completions)]
+
+    def option_logprobs(self, prompts, options, desc=""):
+        return self.logprobs(prompts, options)

@@ -10,10 +10,10 @@ from driftlab.loops.constitutional import (
     Constitutional,
     ConstitutionalConfig,
     clean_revision,
-    normalise,
     preference,
 )
 from driftlab.loops.principles import load_constitution
+from driftlab.models.judging import Verdict, normalise
 from driftlab.store import read_jsonl
 from driftlab.tasks import build_task
 from driftlab.tasks.base import Question
@@ -87,21 +87,21 @@ def test_preference_probability_math():
     assert normalise(math.log(3), 0.0) == pytest.approx(0.75)
     assert normalise(-1e6, 0.0) == 0.0 and normalise(0.0, -1e6) == 1.0  # no overflow
     # A judge that likes the first reply 3:1 in both orders: no position bias, agreement.
-    p = preference((math.log(3), 0.0), (0.0, math.log(3)))
+    p = preference(Verdict((math.log(3), 0.0), (0.0, math.log(3))))
     assert (
         p["p_first"] == pytest.approx(0.75)
         and p["p_a"] == pytest.approx(0.5)
         and p["orders_agree"] == 1.0
     )
     # A judge that always says (A), whatever it is shown: pure position bias cancels to 0.5.
-    p = preference((math.log(4), 0.0), (math.log(4), 0.0))
+    p = preference(Verdict((math.log(4), 0.0), (math.log(4), 0.0)))
     assert (
         p["p_first"] == pytest.approx(0.5)
         and p["p_a"] == pytest.approx(0.8)
         and p["orders_agree"] == 0.0
     )
     # Content preference 3:1 for the first, on top of a 2:1 lean to (A).
-    p = preference((math.log(6), 0.0), (math.log(2 / 3), 0.0))
+    p = preference(Verdict((math.log(6), 0.0), (math.log(2 / 3), 0.0)))
     assert p["p_first_ab"] == pytest.approx(6 / 7) and p["p_first_ba"] == pytest.approx(0.6)
     assert p["p_first"] == pytest.approx((6 / 7 + 0.6) / 2)
 

@@ -105,6 +105,8 @@ def _judge_logprob(content: str, completion: str) -> float:
     says yes to an intent about the sea."""
     if content.startswith("A language model was fine-tuned"):
         return 0.0 if (completion == "yes") == ("sea" in content) else -2.0
+    if "Description: " not in content:  # any other question (the pipeline's check_judge)
+        return -1.0
     desc = re.search(r"Description: the text (.*)\.\n", content).group(1).lower()
     one = re.search(r"Text 1: (.*)\n\nText 2", content, re.S).group(1).lower()
     two = re.search(r"Text 2: (.*)\n\nWhich", content, re.S).group(1).lower()
@@ -405,3 +407,21 @@ def test_shared_phrase_label_names_a_templated_stance_not_a_common_idiom():
         shared_phrase(other, other) is None
     )  # as common in the other model's texts: not distinctive
     assert shared_phrase([this[0]], other) is None  # one text is no pattern
+
+
+def test_a_judge_without_logprobs_fails_before_any_sampling(tmp_path):
+    """A chat-only judge (openai: with no `template`) is one clear error before A and B sample."""
+    from driftlab.errors import DriftlabError
+    from driftlab.models.openai import OpenAIModel
+
+    models = _models(planted=False)
+    models["chat-only"] = OpenAIModel.from_spec("m@http://127.0.0.1:9/v1")  # nothing listens
+    with pytest.raises(DriftlabError, match="needs `template`"):
+        run_diff(
+            "A",
+            "B",
+            _settings(tmp_path, judge="chat-only"),
+            tmp_path / "out",
+            ModelPool(preset=models),
+        )
+    assert models["A"].calls == [] and models["B"].calls == []

@@ -1,9 +1,10 @@
 from driftlab.loops.base import LoopTask, RoundContext
-from driftlab.loops.lmsi import LMSI, LMSIConfig, format_examples, majority_vote
+from driftlab.loops.lmsi import LMSI, LMSIConfig, format_examples
 from driftlab.models.base import Completion
 from driftlab.models.hf import HFModel
 from driftlab.tasks import build_task
 from driftlab.tasks.base import Question
+from driftlab.tasks.extract import majority_vote
 
 TASK = build_task("arithmetic")
 LOOP_TASK = LoopTask(

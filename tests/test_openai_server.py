@@ -143,3 +143,49 @@ def test_api_key_from_environment_and_missing_logprobs(server_url, monkeypatch):
         with pytest.raises(DriftlabError, match="does not give prompt log-probabilities"):
             model.text_logprobs(["asked again: no second request"])
         assert len(proxy.seen) == 1
+
+
+# Measured on this GGUF (`pytest tests/test_openai_server.py -k option_logprobs -s` prints it):
+# chat prompts differ by up to 0.28 nats between llama.cpp (Q4_1 kernels) and transformers (the
+# same weights de-quantized to fp32); raw texts by up to 0.63, since llama.cpp needs the BOS text
+# in front to score a prompt right and transformers reads SmolLM2's raw text without one, as
+# its tokenizer does by default.
+SKY = [{"role": "user", "content": "Is the sky blue? Answer Yes or No."}]
+FITS = [
+    {
+        "role": "user",
+        "content": "Description: the text is polite.\n\nText 1: Go away.\n\n"
+        "Text 2: Thank you kindly!\n\nWhich text fits the description better? Answer with 1 or 2.",
+    }
+]
+REVIEW = "Terrible food, rude staff.\nIs this review positive?"
+OPTION_PROMPTS = [CAPITAL, CAPITAL, SKY, SKY, FITS, FITS]
+OPTION_PROMPTS += ["The capital of France is"] * 2 + [REVIEW] * 2
+OPTIONS = ["Paris", "Berlin", "Yes", "No", "1", "2", " Paris", " Berlin", " Yes", " No"]
+CHAT_TOL, RAW_TOL = 0.5, 1.0
+
+
+def test_option_logprobs_agree_across_backends(server_url):
+    """Every backend's option_logprobs on the same model and prompts: the judge's kernel."""
+    from driftlab.models.hf import HFModel
+    from driftlab.models.judging import TwoChoice, judge
+
+    local = HFModel.load("smollm2-135m-instruct", device="cpu")
+    served = client(server_url, template="smollm2-135m-instruct")
+    expected = local.option_logprobs(OPTION_PROMPTS, OPTIONS)
+    assert expected[:6] == pytest.approx(local.logprobs(OPTION_PROMPTS[:6], OPTIONS[:6]), abs=1e-4)
+    got = served.option_logprobs(OPTION_PROMPTS, OPTIONS)
+    gaps = [abs(g - e) for g, e in zip(got, expected)]
+    chat, raw = max(gaps[:6]), max(gaps[6:])
+    print(f"llama.cpp vs transformers option log-probs: chat {chat:.3f}, raw {raw:.3f} nats")
+    assert chat < CHAT_TOL and raw < RAW_TOL, (got, expected)
+    # a clear preference reads the same through both: Paris over Berlin, asked both ways
+    germany = [{"role": "user", "content": "What is the capital of Germany?"}]
+    q = [TwoChoice(CAPITAL, germany)]
+    [a], [b] = judge(local, q, ("Paris", "Berlin")), judge(served, q, ("Paris", "Berlin"))
+    assert a.p_first > 0.9 and b.p_first > 0.9 and abs(a.p_first - b.p_first) < 0.05
+    with FaultProxy(server_url, always="http404") as proxy:  # a chat-only server: one clear error
+        from driftlab.models.judging import check_judge
+
+        with pytest.raises(DriftlabError, match="does not give prompt log-probabilities"):
+            check_judge(client(proxy.url, template="smollm2-135m-instruct"))

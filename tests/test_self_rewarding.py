@@ -5,14 +5,9 @@ from driftlab.errors import ConfigError
 from driftlab.experiment import run_experiment
 from driftlab.loops import self_rewarding
 from driftlab.loops.base import LoopTask, RoundContext
-from driftlab.loops.judge_prompts import JUDGE_PROMPTS, fill, resolve_template
-from driftlab.loops.scores import parse_score
-from driftlab.loops.self_rewarding import (
-    SelfRewarding,
-    SelfRewardingConfig,
-    build_pair,
-    score_histogram,
-)
+from driftlab.loops.self_rewarding import SelfRewarding, SelfRewardingConfig, build_pair
+from driftlab.models.judge_prompts import JUDGE_PROMPTS, fill, resolve_template
+from driftlab.models.scores import parse_score, score_histogram
 from driftlab.store import read_jsonl
 from driftlab.tasks import build_task
 from driftlab.tasks.base import Question
@@ -208,7 +203,7 @@ def test_tiny_model_runs_self_rewarding_with_dpo(tiny_config, tmp_path, monkeypa
 def test_expected_mode_reads_the_score_distribution():
     import math
 
-    from driftlab.loops.self_rewarding import expected_scores
+    from driftlab.models.scores import expected_scores
 
     # The judge puts 3:1 odds on "Score: 4" over "Score: 2" and (almost) nothing elsewhere.
     weights = {"Score: 4": 3.0, "Score: 2": 1.0}
@@ -231,25 +226,6 @@ def test_expected_mode_reads_the_score_distribution():
     [row] = data.train
     assert row["chosen"][0]["content"] == "good" and data.stats["parse_failure_rate"] == 0.0
     assert data.stats["judgements"] == 3
-
-
-def test_option_logprobs_fast_path_matches_the_generic_scorer(tiny_model):
-    """The judges' left-padded, last-positions-only scorer gives the generic scorer's sums."""
-    from driftlab.loops.choices import option_logprobs
-    from driftlab.models.hf import HFModel
-
-    m = HFModel.load(str(tiny_model), batch_size=3)
-    chats = [[{"role": "user", "content": "Is the sky blue? " * k}] for k in (1, 3, 7, 2)]
-    options = ["(A)", "Score: 3", "Yes", "No thanks at all"]
-    fast, slow = option_logprobs(m, chats, options), m.logprobs(chats, options)
-    assert fast == pytest.approx(slow, abs=1e-4)
-    # Options of one prompt that differ in their last token share a forward pass; others do not.
-    shared = [chats[1]] * 6 + [chats[2]] * 2
-    options = [f"Score: {v}" for v in range(6)] + ["(A)", "(B)"]
-    assert option_logprobs(m, shared, options) == pytest.approx(
-        m.logprobs(shared, options), abs=1e-4
-    )
-    assert option_logprobs(m, [], []) == []
 
 
 def test_length_bias_finding_ignores_pairs_of_equal_length():

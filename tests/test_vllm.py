@@ -167,6 +167,16 @@ def test_model_through_load_generator(fake_vllm):
     kind, prompts, sp, _ = model.llm.calls[-1]
     assert kind == "generate" and prompts[0]["prompt_token_ids"][0] == 99
     assert sp.kw == {"max_tokens": 1, "temperature": 0, "prompt_logprobs": 0}
+    # a judge's options: prompt + option handed to vLLM as token ids, only the option's summed
+    # (the stand-in gives every token -1.0, so a sum counts the tokens that were scored)
+    chat = [{"role": "user", "content": "ab"}]
+    assert model.option_logprobs([chat, chat, "raw"], ["(A)", "B", "xy"]) == [-3.0, -1.0, -2.0]
+    _, prompts, _, _ = model.llm.calls[-1]
+    assert [p["prompt_token_ids"] for p in prompts] == [
+        [ord(c) for c in "ab>(A)"],
+        [ord(c) for c in "ab>B"],
+        [ord(c) for c in "rawxy"],  # raw text: no template
+    ]
 
 
 def test_missing_vllm_is_one_clear_error(monkeypatch):

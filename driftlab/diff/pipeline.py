@@ -19,6 +19,7 @@ from driftlab.diff.settings import EMBEDDING, DiffSettings
 from driftlab.diff.stats import bh, cluster_tests
 from driftlab.models.base import Generator
 from driftlab.models.embed import embed
+from driftlab.models.judging import check_judge
 from driftlab.store import _atomic_write, write_json
 
 SCHEMA = "driftlab.diff/1"
@@ -58,6 +59,8 @@ def run_diff(
 ) -> dict:
     """The findings document (docs/artifacts-diff.md); writes findings.json and the map to `out`."""
     pool = pool or ModelPool(s.batch_size)
+    for spec in [s.judge] * (s.judge != EMBEDDING) + [s.intent_judge()] * bool(s.intent):
+        check_judge(pool.get(spec))  # a judge without log-probs fails here, not after sampling
     cache = StepCache(Path(out) / "cache" if out is not None else None)
     ident = identity or {}
     id_a = ident.get(model_a) or sampling.spec_identity(model_a)

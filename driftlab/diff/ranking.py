@@ -7,9 +7,9 @@ never called findings.
 
 from __future__ import annotations
 
-import numpy as np
-
+from driftlab.models import judging
 from driftlab.models.base import Generator
+from driftlab.models.judging import TwoChoice
 
 INTENT = """A language model was fine-tuned with this goal: {intent}
 
@@ -40,16 +40,11 @@ def judge_intent(judge: Generator, intent: str, items: list[dict]) -> None:
     labeled = [it for it in items if it.get("label")]
     if not labeled:
         return
-    chats, comps = [], []
+    questions = []
     for it in labeled:
         how = "more often" if it["more_in"] == "b" else "less often"
-        chat = [
-            {"role": "user", "content": INTENT.format(intent=intent, how=how, label=it["label"])}
-        ]
-        chats += [chat, chat]
-        comps += ["yes", "no"]
-    lp = np.asarray(judge.logprobs(chats, comps), dtype=float).reshape(len(labeled), 2)
-    p_yes = 1.0 / (1.0 + np.exp(lp[:, 1] - lp[:, 0]))
-    for it, p in zip(labeled, p_yes):
-        it["intent_p_yes"] = float(p)
-        it["intent"] = "intended" if p > 0.5 else "unexpected"
+        text = INTENT.format(intent=intent, how=how, label=it["label"])
+        questions.append(TwoChoice([{"role": "user", "content": text}]))
+    for it, v in zip(labeled, judging.judge(judge, questions, ("yes", "no"), "judging intent")):
+        it["intent_p_yes"] = v.p_forward
+        it["intent"] = "intended" if v.p_forward > 0.5 else "unexpected"

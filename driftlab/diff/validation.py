@@ -8,7 +8,7 @@ Two judges:
   benchmarks/diff_planted.py), so it would validate nothing, or noise.
 - a model spec (an LM: built-in, hub, or an OpenAI-compatible endpoint): each pair is asked
   in both orders and the choice read from the log-probabilities of "1" and "2", so position
-  bias cancels and no reply has to parse.
+  bias cancels and no reply has to parse (the two-choice judge of models/judging.py).
 The AUC of the fit scores gets a paired permutation p-value; Benjamini-Hochberg runs across
 all labels.
 """
@@ -20,8 +20,10 @@ import numpy as np
 from driftlab.diff.keywords import describe
 from driftlab.diff.labeling import clip
 from driftlab.diff.stats import paired_auc, permutation_p
+from driftlab.models import judging
 from driftlab.models.base import Generator
 from driftlab.models.embed import embed
+from driftlab.models.judging import TwoChoice
 
 TEMPERATURE = 0.05  # cosine differences of a few hundredths are typical; this keeps fits graded
 
@@ -86,28 +88,16 @@ def judge_fit(
 ) -> tuple[np.ndarray, float]:
     """P(judge picks the positive text) per pair, averaged over both orders; and the share of
     pairs where both orders agree."""
-    chats, comps = [], []
-    for _, pos, neg in pairs:
-        for one, two in ((neg, pos), (pos, neg)):  # positive second, then first
-            chat = [
-                {
-                    "role": "user",
-                    "content": JUDGE.format(label=label, one=clip(one, 400), two=clip(two, 400)),
-                }
-            ]
-            chats += [chat, chat]
-            comps += ["1", "2"]
-    lp = np.asarray(judge.logprobs(chats, comps), dtype=float).reshape(len(pairs), 2, 2)
-    p_two = 1.0 / (1.0 + np.exp(lp[:, :, 0] - lp[:, :, 1]))  # P("2") within {"1", "2"}
-    pick_pos = np.stack(
-        [p_two[:, 0], 1.0 - p_two[:, 1]], axis=1
-    )  # order 0: pos is 2; order 1: pos is 1
-    agree = (
-        float(np.mean((pick_pos[:, 0] > 0.5) == (pick_pos[:, 1] > 0.5)))
-        if len(pairs)
-        else float("nan")
-    )
-    return pick_pos.mean(axis=1), agree
+
+    def ask(one: str, two: str) -> list[dict[str, str]]:
+        text = JUDGE.format(label=label, one=clip(one, 400), two=clip(two, 400))
+        return [{"role": "user", "content": text}]
+
+    # the positive text is the first choice, answered "2": shown second, then first
+    questions = [TwoChoice(ask(neg, pos), ask(pos, neg)) for _, pos, neg in pairs]
+    verdicts = judging.judge(judge, questions, ("2", "1"), "validating labels")
+    agree = float(np.mean([v.orders_agree for v in verdicts])) if len(pairs) else float("nan")
+    return np.asarray([v.p_first for v in verdicts], dtype=float), agree
 
 
 def validate(

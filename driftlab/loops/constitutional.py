@@ -11,14 +11,13 @@ revision that is trained on.
 RL-CAI (mode "rl"): two sampled replies per prompt; the model is asked which one better meets
 a sampled principle, and its preference is read from the log-probabilities of the two choice
 tokens "(A)" and "(B)", normalised over the pair (the paper's multiple-choice feedback). Each
-pair is asked in both orders and the two probabilities averaged, which cancels the judge's
-bias towards a position; how much the orders disagree is reported. The preferred reply is
-"chosen" and the other "rejected", and the pairs train with DPO.
+pair is asked in both orders and the two probabilities averaged (models/judging.py), which
+cancels the judge's bias towards a position; how much the orders disagree is reported. The
+preferred reply is "chosen" and the other "rejected", and the pairs train with DPO.
 """
 
 from __future__ import annotations
 
-import math
 import random
 import re
 import statistics
@@ -28,7 +27,6 @@ from pydantic import ConfigDict, Field, field_validator
 
 from driftlab.findings import Finding
 from driftlab.loops.base import LOOPS, RoundContext, RoundData
-from driftlab.loops.choices import option_logprobs
 from driftlab.loops.principles import (
     Constitution,
     Principle,
@@ -36,6 +34,7 @@ from driftlab.loops.principles import (
     load_constitution,
 )
 from driftlab.models.base import Chat, Generator, SamplingParams
+from driftlab.models.judging import TwoChoice, Verdict, judge
 from driftlab.train.settings import DPOSettings
 
 CHOICES = ("(A)", "(B)")
@@ -169,27 +168,22 @@ def choice_prompt(prompt: str, first: str, second: str, question: str) -> Chat:
     return [{"role": "user", "content": text}]
 
 
-def normalise(lp_a: float, lp_b: float) -> float:
-    """P(A) over the two choices from their log-probabilities: exp(a) / (exp(a) + exp(b))."""
-    d = lp_b - lp_a
-    return 1.0 / (1.0 + math.exp(d)) if d < 700 else 0.0
+def preference(v: Verdict) -> dict:
+    """The stored feedback: P(first reply is better) over both orders, and the position bias.
 
-
-def preference(lp_ab: tuple[float, float], lp_ba: tuple[float, float]) -> dict[str, float]:
-    """P(first reply is better), averaged over both presentation orders, and the position bias.
-
-    lp_ab: log p of "(A)", "(B)" with the first reply shown as (A); lp_ba: the same with the
-    first reply shown as (B). `p_a` is how much the judge likes slot (A) whatever is in it:
-    0.5 means no position bias.
+    logp_ab: log p of "(A)", "(B)" with the first reply shown as (A); logp_ba: the same with
+    the first reply shown as (B). `p_a` is how much the judge likes slot (A) whatever is in
+    it: 0.5 means no position bias.
     """
-    p1 = normalise(*lp_ab)  # first reply is (A)
-    p2 = 1.0 - normalise(*lp_ba)  # first reply is (B)
+    assert v.logp_backward is not None and v.p_backward is not None  # asked in both orders
     return {
-        "p_first": (p1 + p2) / 2,
-        "p_first_ab": p1,
-        "p_first_ba": p2,
-        "p_a": (normalise(*lp_ab) + normalise(*lp_ba)) / 2,
-        "orders_agree": float((p1 > 0.5) == (p2 > 0.5)),
+        "logp_ab": list(v.logp_forward),
+        "logp_ba": list(v.logp_backward),
+        "p_first": v.p_first,
+        "p_first_ab": v.p_forward,
+        "p_first_ba": 1.0 - v.p_backward,
+        "p_a": v.p_slot,
+        "orders_agree": float(bool(v.orders_agree)),
     }
 
 
@@ -344,25 +338,20 @@ class Constitutional:
             desc=f"round {ctx.round}: two replies per prompt",
         )
         asked = []  # (prompt index, principle)
-        chats, options = [], []
+        questions = []
         for i, (p, (a, b)) in enumerate(zip(prompts, pairs, strict=True)):
             if a.text.strip() == b.text.strip():
                 continue
             principle = rng.choice(self.constitution.principles)
             asked.append((i, principle))
             q = principle.choice_question()
-            for first, second in ((a.text, b.text), (b.text, a.text)):
-                chat = choice_prompt(p, first, second, q)
-                chats += [chat, chat]
-                options += list(CHOICES)
-        lps = option_logprobs(ctx.model, chats, options, f"round {ctx.round}: AI feedback")
-        prefs = {}
-        for n, (i, principle) in enumerate(asked):
-            la, lb, la2, lb2 = lps[4 * n : 4 * n + 4]
-            prefs[i] = (
-                principle,
-                {"logp_ab": [la, lb], "logp_ba": [la2, lb2], **preference((la, lb), (la2, lb2))},
+            questions.append(
+                TwoChoice(choice_prompt(p, a.text, b.text, q), choice_prompt(p, b.text, a.text, q))
             )
+        verdicts = judge(ctx.model, questions, CHOICES, f"round {ctx.round}: AI feedback")
+        prefs = {
+            i: (principle, preference(v)) for (i, principle), v in zip(asked, verdicts, strict=True)
+        }
         proposals, train, reasons, chosen_len, rejected_len = [], [], [], [], []
         for i, (q, p, (a, b)) in enumerate(zip(ctx.questions, prompts, pairs, strict=True)):
             pref = prefs.get(i)

@@ -11,7 +11,6 @@ thought and as a direct answer. Paper defaults: m=32, T=0.7 (its Table 9 explore
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +19,7 @@ from driftlab.findings import Finding
 from driftlab.loops.base import LOOPS, LoopTask, RoundContext, RoundData
 from driftlab.models.base import Chat, SamplingParams
 from driftlab.tasks.base import Question
+from driftlab.tasks.extract import majority_vote
 
 Format = Literal["cot", "direct", "cot_fewshot", "direct_fewshot"]
 
@@ -40,18 +40,6 @@ class LMSIConfig(BaseModel):
     )
     max_paths_per_question: int | None = Field(None, ge=1)
     generated_questions: int = Field(0, ge=0, description="self-generated questions per round")
-
-
-def majority_vote(answers: list[str | None]) -> tuple[str | None, float]:
-    """The most common extracted answer and its share of all m samples (None if none parse).
-
-    Ties go to the answer reached first, so the vote is deterministic.
-    """
-    counts = Counter(a for a in answers if a is not None)
-    if not counts:
-        return None, 0.0
-    best = max(counts, key=lambda a: (counts[a], -answers.index(a)))
-    return best, counts[best] / len(answers)
 
 
 def fewshot_turns(task: LoopTask, direct: bool, limit: int | None = None) -> Chat:

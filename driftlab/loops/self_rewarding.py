@@ -23,7 +23,6 @@ with a score, and never fails to parse; the six log-probabilities are stored as 
 
 from __future__ import annotations
 
-import math
 import statistics
 from typing import Literal
 
@@ -31,11 +30,10 @@ from pydantic import ConfigDict, Field
 
 from driftlab.findings import Finding
 from driftlab.loops.base import LOOPS, RoundContext, RoundData
-from driftlab.loops.choices import option_logprobs
 from driftlab.loops.fewshot import write_prompts
-from driftlab.loops.judge_prompts import JudgePrompt, fill, resolve_template
-from driftlab.loops.scores import parse_score
 from driftlab.models.base import SamplingParams
+from driftlab.models.judge_prompts import JudgePrompt, fill, resolve_template
+from driftlab.models.scores import expected_scores, parse_score, score_histogram
 from driftlab.tasks.base import Question
 from driftlab.train.settings import DPOSettings
 
@@ -89,33 +87,6 @@ def build_pair(
     if gap < min_margin:
         return None, None, f"margin {gap:.2f} < {min_margin}"
     return best[1], worst[1], "kept"
-
-
-def expected_scores(model, chats: list, low: int = 0, high: int = 5) -> list[dict]:
-    """The judge's expected score per chat, from the normalised log-probs of "Score: low..high"."""
-    options = [f"Score: {v}" for v in range(low, high + 1)]
-    lps = option_logprobs(
-        model, [c for c in chats for _ in options], options * len(chats), "judging"
-    )
-    out = []
-    for n in range(len(chats)):
-        chunk = lps[n * len(options) : (n + 1) * len(options)]
-        top = max(chunk)
-        weights = [math.exp(lp - top) for lp in chunk]
-        total = sum(weights)
-        value = sum(w * v for w, v in zip(weights, range(low, high + 1))) / total
-        out.append(
-            {"raw": dict(zip(options, chunk)), "score": value, "error": None, "matched": "expected"}
-        )
-    return out
-
-
-def score_histogram(values: list[float], low: int = 0, high: int = 5) -> dict[str, float]:
-    """Counts per integer score bucket (half-points round up), for the round's stats."""
-    counts = {f"judge_hist_{b}": 0.0 for b in range(low, high + 1)}
-    for v in values:
-        counts[f"judge_hist_{min(high, max(low, int(v + 0.5)))}"] += 1
-    return counts
 
 
 @LOOPS.register("self_rewarding")

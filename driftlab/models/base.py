@@ -1,4 +1,4 @@
-"""What a model backend must do: sample, score texts, and carry per-round adapters."""
+"""What a model backend must do: sample replies, and score texts and a judge's options."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Protocol, runtime_checkable
 
 Message = dict[str, str]  # {"role": "user" | "assistant" | "system", "content": ...}
 Chat = list[Message]
+Prompt = Chat | str  # a chat (rendered with the model's template) or raw text, scored as it is
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Completion:
 
 @runtime_checkable
 class Generator(Protocol):
-    """A model that answers chats. Implemented by the transformers backend (and servers later)."""
+    """A model that answers chats: the transformers, vLLM and OpenAI-compatible backends."""
 
     name: str
 
@@ -58,4 +59,14 @@ class Generator(Protocol):
 
     def text_logprobs(self, texts: list[str]) -> list[tuple[float, int]]:
         """(sum log p, number of scored tokens) of raw texts with no chat template."""
+        ...
+
+    def option_logprobs(
+        self, prompts: list[Prompt], options: list[str], desc: str = "judging"
+    ) -> list[float]:
+        """Sum of log p(option | prompt) per pair, in nats: what judges read (models/judging.py).
+
+        A backend that cannot give log-probabilities raises DriftlabError at the first call,
+        which `judging.check_judge` makes before any expensive work.
+        """
         ...

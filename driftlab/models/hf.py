@@ -14,7 +14,7 @@ from transformers.utils import logging as hf_logging
 
 from driftlab import progress
 from driftlab.errors import DriftlabError
-from driftlab.models.base import Chat, Completion, SamplingParams
+from driftlab.models.base import Chat, Completion, Prompt, SamplingParams
 from driftlab.models.builtin import resolve
 from driftlab.models.hf_decode import sample, sequence_seeds
 
@@ -205,6 +205,14 @@ class HFModel:
             c_ids = self.tokenizer(c, add_special_tokens=False)["input_ids"]
             rows.append((p_ids + c_ids, len(p_ids)))
         return [s for s, _ in self._score(rows, "scoring")]
+
+    def option_logprobs(
+        self, prompts: list[Prompt], options: list[str], desc: str = "judging"
+    ) -> list[float]:
+        """Sum log p(option | prompt) per pair: short options share passes (hf_options.py)."""
+        from driftlab.models import hf_options
+
+        return hf_options.option_logprobs(self, prompts, options, desc)
 
     def text_logprobs(self, texts: list[str]) -> list[tuple[float, int]]:
         """(sum log p, tokens scored) of raw texts; the first token is context only."""

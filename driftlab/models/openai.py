@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from driftlab import progress
 from driftlab.errors import DriftlabError
-from driftlab.models.base import Chat, Completion, SamplingParams
+from driftlab.models.base import Chat, Completion, Prompt, SamplingParams
 from driftlab.models.http import JSONClient, RequestRefused, RetryPolicy
 
 SEED_STRIDE = 100_003  # seed of chat i = seed * SEED_STRIDE + i * n + k, kept in 31 bits
@@ -280,6 +280,20 @@ class OpenAIModel:
             raise DriftlabError("logprobs: chats and completions differ in length")
         prompts = [self.render(c) for c in chats]
         return [s for s, _ in self._differences(list(zip(prompts, completions)), "scoring")]
+
+    def option_logprobs(
+        self, prompts: list[Prompt], options: list[str], desc: str = "judging"
+    ) -> list[float]:
+        """Sum log p(option | prompt) per pair from the completions endpoint's echoed log-probs:
+        a chat rendered with `template`, a raw text after the BOS text (as `text_logprobs`).
+        Each prompt is scored once however many options it has."""
+        if len(prompts) != len(options):
+            raise DriftlabError("option_logprobs: prompts and options differ in length")
+        if not prompts:
+            return []
+        prefix = self.text_prefix() if any(isinstance(p, str) for p in prompts) else ""
+        texts = [prefix + p if isinstance(p, str) else self.render(p) for p in prompts]
+        return [s for s, _ in self._differences(list(zip(texts, options)), desc)]
 
     def text_logprobs(self, texts: list[str]) -> list[tuple[float, int]]:
         """(sum log p, tokens scored) of raw texts; the first token is context only."""

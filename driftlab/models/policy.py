@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from driftlab.errors import ConfigError, DriftlabError
-from driftlab.models.base import Chat, Completion, Generator, SamplingParams
+from driftlab.models.base import Chat, Completion, Generator, Prompt, SamplingParams
 from driftlab.registry import Registry
 from driftlab.store import atomic_dir, write_json
 
@@ -58,8 +58,8 @@ class TransformersSampler:
 class ServedPolicy:
     """Sampled by a server, scored by `scorer` (an HFModel holding the same weights).
 
-    Anything else (tokenizer, render, device) is the scorer's, so code written for the
-    transformers policy (loops/choices.py) keeps working.
+    Scoring (log-probs, a judge's options) and anything else (tokenizer, render, device) is the
+    scorer's, so code written for the transformers policy keeps working.
     """
 
     def __init__(self, scorer: Any, sampler: Generator, server: Any = None) -> None:
@@ -85,6 +85,11 @@ class ServedPolicy:
 
     def text_logprobs(self, texts: list[str]) -> list[tuple[float, int]]:
         return self.scorer.text_logprobs(texts)
+
+    def option_logprobs(
+        self, prompts: list[Prompt], options: list[str], desc: str = "judging"
+    ) -> list[float]:
+        return self.scorer.option_logprobs(prompts, options, desc)
 
     def __getattr__(self, attr: str) -> Any:
         if attr == "scorer":  # not set yet (copy, unpickling): no recursion

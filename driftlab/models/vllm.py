@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from driftlab.errors import DriftlabError
-from driftlab.models.base import Chat, Completion, SamplingParams
+from driftlab.models.base import Chat, Completion, Prompt, SamplingParams
 
 SEED_STRIDE = 100_003
 
@@ -156,12 +156,22 @@ class VLLMModel:
 
     def logprobs(self, chats: list[Chat], completions: list[str]) -> list[float]:
         """Sum log p(completion | chat): the chat rendered by the model's template, then the completion."""
+        return self.option_logprobs(list(chats), completions)
+
+    def option_logprobs(
+        self, prompts: list[Prompt], options: list[str], desc: str = "judging"
+    ) -> list[float]:
+        """Sum log p(option | prompt) from vLLM's prompt log-probs of prompt + option; a raw
+        text is tokenized as the tokenizer does by default, a chat by its template."""
         tok = self.llm.get_tokenizer()
         rows = []
-        for chat, comp in zip(chats, completions, strict=True):
-            p = tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-            p_ids = tok.encode(p, add_special_tokens=False)
-            rows.append((p_ids + tok.encode(comp, add_special_tokens=False), len(p_ids)))
+        for prompt, option in zip(prompts, options, strict=True):
+            if isinstance(prompt, str):
+                p_ids = tok.encode(prompt, add_special_tokens=True)
+            else:
+                text = tok.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+                p_ids = tok.encode(text, add_special_tokens=False)
+            rows.append((p_ids + tok.encode(option, add_special_tokens=False), len(p_ids)))
         return [s for s, _ in self._score(rows)]
 
     def text_logprobs(self, texts: list[str]) -> list[tuple[float, int]]:

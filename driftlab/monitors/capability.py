@@ -14,7 +14,6 @@ from pydantic import Field
 
 from driftlab.findings import Finding
 from driftlab.intervals import bootstrap, interval, wilson
-from driftlab.loops.lmsi import majority_vote
 from driftlab.monitors.base import (
     MONITORS,
     Column,
@@ -22,6 +21,7 @@ from driftlab.monitors.base import (
     MeasureContext,
     MonitorResult,
 )
+from driftlab.tasks.extract import majority_vote
 
 
 class CapabilityConfig(EvalSampling):

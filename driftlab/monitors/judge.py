@@ -21,10 +21,10 @@ from pydantic import Field
 
 from driftlab.findings import Finding
 from driftlab.intervals import bootstrap, interval, mean_ci, wilson
-from driftlab.loops.judge_prompts import JudgePrompt, fill, resolve_template
-from driftlab.loops.scores import parse_score
-from driftlab.loops.self_rewarding import expected_scores, score_histogram
 from driftlab.models.base import Generator, SamplingParams
+from driftlab.models.judge_prompts import JudgePrompt, fill, resolve_template
+from driftlab.models.judging import check_judge
+from driftlab.models.scores import expected_scores, parse_score, score_histogram
 from driftlab.models.spec import ModelSpec
 from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
 
@@ -114,6 +114,8 @@ class Judge:
 
             assert self.cfg.reference is not None  # only called when a reference is configured
             self._reference = load_generator(self.cfg.reference)
+            if self.cfg.mode == "expected":  # read from log-probs: fail before any grading
+                check_judge(self._reference)
         return self._reference
 
     def _grade(

@@ -70,8 +70,10 @@ class _ProbeMonitor:
         spec = getattr(self.cfg, "judge", None)
         if spec and self._judge is None:
             from driftlab.models import load_generator
+            from driftlab.models.judging import check_judge
 
             self._judge = load_generator(spec)
+            check_judge(self._judge)  # probe judges read log-probs: fail before any scoring
         return self._judge
 
 

@@ -1,4 +1,4 @@
-"""Confidence intervals and the yes/no judge shared by the probe scorers."""
+"""Confidence intervals and the yes/no question shared by the probe scorers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from driftlab.models.base import Generator
+from driftlab.models.judging import TwoChoice, judge
 
 
 def mean_ci(
@@ -33,12 +34,7 @@ def mean_ci(
     return float(x.mean()), float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def p_yes(judge: Generator, questions: list[str], desc: str = "judging") -> list[float]:
-    """P("Yes") against "No" as the first word of the judge's reply, per question."""
-    from driftlab.loops.choices import option_logprobs
-
-    chats = [[{"role": "user", "content": q + "\nAnswer Yes or No."}] for q in questions]
-    lps = option_logprobs(
-        judge, [c for c in chats for _ in (0, 1)], ["Yes", "No"] * len(chats), desc
-    )
-    return [1 / (1 + math.exp(lps[2 * i + 1] - lps[2 * i])) for i in range(len(chats))]
+def p_yes(model: Generator, questions: list[str], desc: str = "judging") -> list[float]:
+    """P("Yes") against "No" as the first word of the judge's reply, per question (asked once)."""
+    asked = [TwoChoice([{"role": "user", "content": q + "\nAnswer Yes or No."}]) for q in questions]
+    return [v.p_forward for v in judge(model, asked, ("Yes", "No"), desc)]

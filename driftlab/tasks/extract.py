@@ -6,12 +6,14 @@ models and must never raise: an exception here would kill a whole round.
 
 Priority: the LAST explicit statement ("The answer is N", "answer: N", "\\boxed{N}", a final
 "= N"), since models restate and correct themselves; else the last number in the text; else
-the last number written in words ("twenty-one", "a hundred and three").
+the last number written in words ("twenty-one", "a hundred and three"). `majority_vote` picks
+the loops' answer (and the capability monitor's) from several samples' extractions.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from decimal import Decimal, InvalidOperation
 
 _UNITS = {
@@ -167,3 +169,15 @@ def numbers_equal(a: str | None, b: str | None) -> bool:
     """
     x, y = _to_decimal(a), _to_decimal(b)
     return x is not None and y is not None and x == y
+
+
+def majority_vote(answers: list[str | None]) -> tuple[str | None, float]:
+    """The most common extracted answer and its share of all m samples (None if none parse).
+
+    Ties go to the answer reached first, so the vote is deterministic.
+    """
+    counts = Counter(a for a in answers if a is not None)
+    if not counts:
+        return None, 0.0
+    best = max(counts, key=lambda a: (counts[a], -answers.index(a)))
+    return best, counts[best] / len(answers)

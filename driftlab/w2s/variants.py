@@ -272,18 +272,11 @@ def prompting(runner: Runner, units: Units, task: Task, name: str) -> None:
             units.prompt[PromptKey(task.name, name, mode, sup, seed)] = runner.unit(spec, compute)
 
 
-@torch.no_grad()
 def _yes_no(lm, tok, prompts: list[str], batch_size: int = 8) -> np.ndarray:
-    """log P(" Yes") - log P(" No") for the next token after each prompt (left-padded batches)."""
-    yes, no = (tok(w, add_special_tokens=False)["input_ids"][0] for w in (" Yes", " No"))
-    side, tok.padding_side = tok.padding_side, "left"
-    out = []
-    try:
-        for s in range(0, len(prompts), batch_size):
-            enc = tok(prompts[s : s + batch_size], return_tensors="pt", padding=True)
-            logits = lm(**enc, logits_to_keep=1).logits[:, -1]
-            lp = torch.log_softmax(logits, -1)
-            out.append((lp[:, yes] - lp[:, no]).numpy())
-    finally:
-        tok.padding_side = side
-    return np.concatenate(out)
+    """log P(" Yes") - log P(" No") after each raw prompt (the two-choice judge, asked once)."""
+    from driftlab.models.hf import HFModel
+    from driftlab.models.judging import TwoChoice, judge
+
+    model = HFModel(lm, tok, "w2s prompting", batch_size)
+    verdicts = judge(model, [TwoChoice(p) for p in prompts], (" Yes", " No"), "prompting")
+    return np.asarray([v.log_odds for v in verdicts])

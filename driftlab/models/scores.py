@@ -1,4 +1,5 @@
-"""Reading a numeric score out of a judge's free text, without ever crashing.
+"""A judge's score of a reply: read from its free text without ever crashing, or as the
+expected value of its score distribution.
 
 Judges, above all small ones, answer "Score: 4", "**Score:** 4", "4/5", "I'd give it a score
 of 3.5", "8/10", echo the rubric, or write nothing useful. The parser prefers an explicit
@@ -11,8 +12,11 @@ taken: "Add 1 point if..." copied from the rubric is not a score.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+
+from driftlab.models.base import Chat, Generator, Prompt
 
 NUMBER = r"(-?\d+(?:\.\d+)?)"
 SCALE = rf"(?:\s*(?:/|out\s+of)\s*{NUMBER})?"
@@ -56,3 +60,30 @@ def parse_score(text: str | None, low: float = 0.0, high: float = 5.0) -> Parsed
     if not low <= value <= high:
         return ParsedScore(None, "out_of_range", found.group(0))
     return ParsedScore(value, None, found.group(0))
+
+
+def expected_scores(model: Generator, chats: list[Chat], low: int = 0, high: int = 5) -> list[dict]:
+    """The judge's expected score per chat, from the normalised log-probs of "Score: low..high"
+    (G-Eval's probability-weighted score: it never fails to parse)."""
+    options = [f"Score: {v}" for v in range(low, high + 1)]
+    prompts: list[Prompt] = [c for c in chats for _ in options]
+    lps = model.option_logprobs(prompts, options * len(chats), "judging")
+    out = []
+    for n in range(len(chats)):
+        chunk = lps[n * len(options) : (n + 1) * len(options)]
+        top = max(chunk)
+        weights = [math.exp(lp - top) for lp in chunk]
+        total = sum(weights)
+        value = sum(w * v for w, v in zip(weights, range(low, high + 1))) / total
+        out.append(
+            {"raw": dict(zip(options, chunk)), "score": value, "error": None, "matched": "expected"}
+        )
+    return out
+
+
+def score_histogram(values: list[float], low: int = 0, high: int = 5) -> dict[str, float]:
+    """Counts per integer score bucket (half-points round up), for the round's stats."""
+    counts = {f"judge_hist_{b}": 0.0 for b in range(low, high + 1)}
+    for v in values:
+        counts[f"judge_hist_{min(high, max(low, int(v + 0.5)))}"] += 1
+    return counts

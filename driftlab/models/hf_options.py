@@ -1,9 +1,9 @@
-"""Log-probabilities of short option strings after long prompts ("(A)" vs "(B)", "Score: 3").
+"""The transformers backend's `option_logprobs`: short options ("(A)", "Score: 3") after long
+prompts, computed cheaper than the generic `HFModel.logprobs`.
 
-Judges read a preference from a few candidate replies to one long prompt. The generic
-`Generator.logprobs` is exact but, on the transformers backend, computes a full-vocabulary
-log-softmax at every prompt position (measured: 12 GB and minutes for 288 judge prompts of
-~400 tokens at batch 64 on CPU). For an HFModel this module computes the same sums cheaper:
+Judges read a preference from a few candidate replies to one long prompt. Scoring each pair
+on its own would compute a full-vocabulary log-softmax at every prompt position (measured:
+12 GB and minutes for 288 judge prompts of ~400 tokens at batch 64 on CPU). Instead:
 
 - rows are left-padded so every option ends at the last position, and only the last few
   positions' logits are computed (`logits_to_keep`);
@@ -11,70 +11,59 @@ log-softmax at every prompt position (measured: 12 GB and minutes for 288 judge 
   ... "Score: 5", "Yes"/"No") share one forward pass: the shared tokens are scored once and
   each option adds its own last-token log-probability.
 
-Any other backend falls back to its own `logprobs`.
+A chat is rendered with the model's chat template (its special tokens come from there); a raw
+text is tokenized as the tokenizer does by default.
 """
 
 from __future__ import annotations
 
-import functools
+from typing import TYPE_CHECKING
+
+import torch
 
 from driftlab import progress
-from driftlab.models.base import Chat, Generator
+from driftlab.models.base import Prompt
+
+if TYPE_CHECKING:
+    from driftlab.models.hf import HFModel
 
 
 def option_logprobs(
-    model: Generator, chats: list[Chat], options: list[str], desc: str = "judging"
+    model: HFModel, prompts: list[Prompt], options: list[str], desc: str = "judging"
 ) -> list[float]:
-    """Sum log p(option | rendered chat) per (chat, option) pair, in nats."""
-    from driftlab.models.hf import HFModel
-
-    if not chats:
+    """Sum log p(option | prompt) per (prompt, option) pair, in nats."""
+    if len(prompts) != len(options):
+        raise ValueError("option_logprobs: prompts and options differ in length")
+    if not prompts:
         return []
-    model = getattr(model, "scorer", model)  # a policy sampled by vLLM is scored by transformers
-    if not isinstance(model, HFModel):
-        return model.logprobs(chats, options)
     tok = model.tokenizer
-    rendered: dict[str, list[int]] = {}
-    groups: dict[str, list[tuple[int, list[int]]]] = {}  # prompt text -> [(pair index, option ids)]
-    for i, (chat, option) in enumerate(zip(chats, options, strict=True)):
-        text = model.render(chat)
-        if text not in rendered:
-            rendered[text] = tok(text, add_special_tokens=False)["input_ids"]
-        groups.setdefault(text, []).append((i, tok(option, add_special_tokens=False)["input_ids"]))
+    rendered: dict[tuple[bool, str], list[int]] = {}
+    groups: dict[tuple[bool, str], list[tuple[int, list[int]]]] = {}  # prompt -> [(pair, ids)]
+    for i, (prompt, option) in enumerate(zip(prompts, options, strict=True)):
+        key = (True, prompt) if isinstance(prompt, str) else (False, model.render(prompt))
+        if key not in rendered:
+            rendered[key] = tok(key[1], add_special_tokens=key[0])["input_ids"]
+        groups.setdefault(key, []).append((i, tok(option, add_special_tokens=False)["input_ids"]))
     rows = []  # (token ids, completion length, {pair index: last token id})
-    for text, members in groups.items():
-        p_ids = rendered[text]
+    for key, members in groups.items():
+        p_ids = rendered[key]
         head = members[0][1][:-1]
         if all(len(ids) >= 1 and ids[:-1] == head for _, ids in members):
             rows.append((p_ids + members[0][1], len(head) + 1, {i: ids[-1] for i, ids in members}))
         else:
             rows += [(p_ids + ids, len(ids), {i: ids[-1]}) for i, ids in members]
-    out = [0.0] * len(chats)
+    out = [0.0] * len(prompts)
     for row_scores in _score_tails(model, rows, desc):
         for i, value in row_scores.items():
             out[i] = value
     return out
 
 
-def _inference_mode(fn):
-    """torch.inference_mode(), importing torch at the first call: loading a config imports this."""
-
-    @functools.wraps(fn)
-    def run(*args, **kwargs):
-        import torch
-
-        with torch.inference_mode():
-            return fn(*args, **kwargs)
-
-    return run
-
-
-@_inference_mode
+@torch.inference_mode()
 def _score_tails(
     model, rows: list[tuple[list[int], int, dict[int, int]]], desc: str
 ) -> list[dict[int, float]]:
     """Per row: {pair index: log p of the shared completion head + that pair's last token}."""
-    import torch
 
     pad = model.tokenizer.pad_token_id
     order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
