@@ -13,6 +13,7 @@ import numpy as np
 from driftlab import progress
 from driftlab.diff import baseline, clustering, labeling, logratio, ranking, sampling, validation
 from driftlab.diff.cache import StepCache, key_of
+from driftlab.diff.dimensions import DIMENSIONS, Dimension, load_files, shifts
 from driftlab.diff.keywords import keyword_label, phrase_label
 from driftlab.diff.projection import project, svg
 from driftlab.diff.settings import EMBEDDING, DiffSettings
@@ -58,6 +59,7 @@ def run_diff(
 ) -> dict:
     """The findings document (docs/artifacts-diff.md); writes findings.json and the map to `out`."""
     pool = pool or ModelPool(s.batch_size)
+    load_files(s.dimension_files)
     cache = StepCache(Path(out) / "cache" if out is not None else None)
     ident = identity or {}
     id_a = ident.get(model_a) or sampling.spec_identity(model_a)
@@ -117,6 +119,15 @@ def run_diff(
         [r["prompt_id"] for r in records], s.heldout_fraction, s.seed
     )
     label_ids = {r["prompt_id"] for r in records} - heldout
+    dims = DIMENSIONS.select(s.dimensions)
+    values = shifts.measure(texts, dims)
+    dim_rows = shifts.shift_rows(records, values, dims, label_ids, heldout)
+    _joint_bh(clusters, dim_rows, s.alpha)  # dimensions and clusters: one family
+    dim_items = [
+        _dimension_item(row, d, records, values[d.name], heldout)
+        for row, d in zip(dim_rows, dims)
+        if row["proposed"]
+    ]
     base, _ = cache.json(
         "baseline",
         {"embed": key_e},
@@ -131,7 +142,7 @@ def run_diff(
         )
         character = logratio.characteristic(records, ratios)
     groups = _groups(clusters, labels, ratios, is_b, s)
-    items = _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c)
+    items = _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c, dim_items)
     if s.intent:
         marks, _ = cache.json(
             "intent",
@@ -163,6 +174,7 @@ def run_diff(
         "clustering": clus["info"],
         "alpha": s.alpha,
         "clusters": clusters,
+        "dimensions": dim_rows,
         "findings": items,
         "baseline_classifier": base,
         "characteristic": character,
@@ -256,11 +268,53 @@ def _groups(
     return groups
 
 
-def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> list[dict]:
-    """Label each group from the labeling half of the prompts; validate every label on the other."""
+def _joint_bh(clusters: list[dict], dim_rows: list[dict], alpha: float) -> None:
+    """Benjamini-Hochberg over the clusters' and the dimensions' discovery p-values together."""
+    qs = bh([c["p"] for c in clusters] + [r["p"] for r in dim_rows])
+    for c, q in zip(clusters, qs):
+        c["q"] = q
+        c["significant"] = bool(q < alpha and c["n_a"] != c["n_b"])
+    for r, q in zip(dim_rows, qs[len(clusters) :]):
+        r["q"] = q
+        r["proposed"] = bool(q < alpha)
+
+
+def _dimension_item(
+    row: dict, d: Dimension, records: list[dict], values: list[float], heldout: set[str]
+) -> dict:
+    """A proposed dimension shift as a hypothesis, validated on held-out ordinary texts."""
+    row["validation"] = shifts.validate(row, d, records, values, heldout)
+    high = row["more_in"] == "b"
+    return {
+        "cluster": f"dimension-{d.name}",
+        "source": "dimension",
+        "dimension": d.name,
+        "more_in": row["more_in"],
+        "label": row["statement"],
+        "statement": row["statement"],
+        "status": "untested",
+        "label_by": "dimension",
+        "candidates": [],
+        "rejected_labels": [],
+        "effect": {**row["effect"], "p": row["p"], "q": row["q"]},
+        "validation": row["validation"],
+        "intent": None,
+        "intent_p_yes": None,
+        "examples_a": shifts.extremes(records, values, "a", not high),
+        "examples_b": shifts.extremes(records, values, "b", high),
+    }
+
+
+def _hypotheses(
+    groups, records, label_ids, heldout, s, pool, cache, key_c, dim_items=()
+) -> list[dict]:
+    """Label each group from the labeling half of the prompts; validate every label on the other.
+    The proposed dimension shifts' validation p-values join the labels' in one BH family."""
     sig = groups
+    dim_items = list(dim_items)
     if not sig:
-        return []
+        _settle(dim_items, [], s.alpha)
+        return dim_items
     members = {c["id"]: c["members"] for c in sig}
     prompts, shown = [], []
     for c in sig:
@@ -331,7 +385,8 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
         ],
     )
     tested = [i for i, r in enumerate(results) if r["p"] is not None]
-    for i, q in zip(tested, bh([results[i]["p"] for i in tested])):
+    qs = _settle(dim_items, [results[i]["p"] for i in tested], s.alpha)
+    for i, q in zip(tested, qs):
         results[i]["q"] = q
     items = []
     for ci, c in enumerate(sig):
@@ -380,7 +435,19 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
                 "examples_b": c["examples_b"] or _side(records, members[c["id"]], "b"),
             }
         )
-    return items
+    return items + dim_items
+
+
+def _settle(dim_items: list[dict], label_ps: list[float], alpha: float) -> list[float]:
+    """BH over the labels' and the dimensions' validation p-values; sets each dimension's q and
+    status; returns the labels' q-values."""
+    qs = bh(label_ps + [it["validation"]["p"] for it in dim_items])
+    for it, q in zip(dim_items, qs[len(label_ps) :]):
+        v = it["validation"]
+        v["q"] = q
+        ok = q < alpha and v["auc"] is not None and v["auc"] > 0.5
+        it["status"] = "validated" if ok else "unvalidated"
+    return qs[: len(label_ps)]
 
 
 def _side(records: list[dict], members: list[int], side: str, k: int = 3) -> list[str]:

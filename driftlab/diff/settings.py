@@ -43,6 +43,14 @@ class DiffSettings(BaseModel):
     max_pairs: int = Field(24, ge=2, description="held-out prompt pairs per label validation")
     permutations: int = Field(2000, ge=99)
     logratio: bool = Field(True, description="score every text under both models")
+    dimensions: list[str] | None = Field(
+        None,
+        description="named behavior dimensions to test (driftlab.diff.dimensions); "
+        "None: every registered one, []: none",
+    )
+    dimension_files: list[str] = Field(
+        default_factory=list, description="Python files that register more dimensions"
+    )
     intent: str | None = None
     batch_size: int = Field(32, ge=1)
 

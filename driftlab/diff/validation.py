@@ -44,7 +44,7 @@ def heldout_pairs(
     independent draws given the prompt."""
     by_pair: dict[tuple[str, int], dict[str, tuple[int, dict]]] = {}
     for i, r in enumerate(records):
-        if r["prompt_id"] in heldout:
+        if r["prompt_id"] in heldout and not r.get("amplified"):  # validate on ordinary texts
             by_pair.setdefault((r["prompt_id"], r["sample"]), {})[r["model"]] = (i, r)
     other = "a" if side == "b" else "b"
     full = [(key, d) for key, d in sorted(by_pair.items()) if side in d and other in d]
