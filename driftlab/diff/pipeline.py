@@ -90,7 +90,14 @@ def run_diff(
         )
     else:
         key_a = key_of(records_a)
-    if records_b is None:
+    if records_b is None and s.amplify > 0:
+        held = sampling.split_by_prompt([p["id"] for p in prompts], s.heldout_fraction, s.seed)
+        records_b, key_b = cache.json(
+            "samples_b_amplified",
+            {**how, "model_a": id_a, "model": id_b, "seed": s.seed * 1000 + 2, "alpha": s.amplify},
+            lambda: _amplified_b(model_a, model_b, prompts, held, s, pool),
+        )
+    elif records_b is None:
         records_b, key_b = cache.json(
             "samples_b",
             {**how, "model": id_b, "seed": s.seed * 1000 + 2},
@@ -187,6 +194,23 @@ def run_diff(
         _atomic_write(Path(out) / "map.svg", svg(map_, model_a, model_b))
         write_json(Path(out) / "findings.json", doc)
     return doc
+
+
+def _amplified_b(
+    model_a: str, model_b: str, prompts: list[dict], held: set[str], s: DiffSettings, pool
+) -> list[dict]:
+    """B amplified on the labeling half (to propose), ordinary on the held-out half (validation)."""
+    from driftlab.diff.amplify import amplified_records
+
+    seed = s.seed * 1000 + 2
+    a, b = pool.get(model_a), pool.get(model_b)
+    label = [p for p in prompts if p["id"] not in held]
+    ordinary = [p for p in prompts if p["id"] in held]
+    amp = amplified_records(a, b, label, s, seed, s.amplify)
+    own = sampling.sample_texts(
+        b, ordinary, s.samples, s.temperature, s.top_p, s.max_new_tokens, seed, "b"
+    )
+    return amp + own
 
 
 def _cluster(emb: np.ndarray, s: DiffSettings) -> dict:
