@@ -123,7 +123,8 @@ def score(name: str, doc: dict, records_a: list[dict], records_b: list[dict]) ->
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=Path("runs/plants8"))
-    ap.add_argument("--phase", choices=["train", "sample", "diff", "null"], required=True)
+    ap.add_argument("--phase", choices=["train", "sample", "diff", "amp", "null"], required=True)
+    ap.add_argument("--alpha", type=float, default=1.0, help="amplification (phase amp)")
     ap.add_argument("--plants", default=",".join(p.name for p in PLANTS))
     ap.add_argument("--null-pairs", type=int, default=10)
     ap.add_argument("--tag", default="", help="results-TAG.json: keeps settings apart")
@@ -193,6 +194,53 @@ def main() -> None:
             row = score(n, doc, records_a, records_b)
             results["planted"][n] = row
             _timed(results, f"diff-{n}", t0)
+            write_json(res_path, results)
+            print(json.dumps({k: row[k] for k in ("plant", "recall@1", "recall@3")}), flush=True)
+        return
+    if args.phase == "amp":  # propose from B amplified on the labeling half, validate on ordinary
+        from driftlab.diff import sampling
+        from driftlab.diff.amplify import amplified_records
+        from driftlab.store import read_jsonl, write_jsonl
+
+        records_a = samples(out / "samples" / "a.jsonl", base, s, 1, "a")
+        pool.models[BASE] = base()
+        prompts, _ = sampling.load_prompts(s.prompts)
+        prompts = sampling.subset(prompts, s.max_prompts, s.seed)
+        held = sampling.split_by_prompt([p["id"] for p in prompts], s.heldout_fraction, s.seed)
+        for n in names:
+            ordinary = samples(out / "samples" / f"{n}.jsonl", None, s, 2, "b")
+            path = out / "samples" / f"{n}-amp{args.alpha:g}.jsonl"
+            t0 = time.perf_counter()
+            if not path.exists():
+                b = pool.get(specs[n])
+                label = [p for p in prompts if p["id"] not in held]
+                write_jsonl(path, amplified_records(base(), b, label, s, 2, args.alpha))
+            amp = read_jsonl(path)
+            _timed(results, f"amp-sample-{n}", t0)
+            t0 = time.perf_counter()
+            records_b = amp + [r for r in ordinary if r["prompt_id"] in held]
+            doc = run_diff(
+                BASE,
+                specs[n],
+                s,
+                out / f"diff-{n}-amp{args.alpha:g}",
+                pool,
+                records_a=records_a,
+                records_b=records_b,
+            )
+            pool.models.pop(specs[n], None)
+            row = score(n, doc, records_a, [r for r in ordinary if r["prompt_id"] in held])
+            kw = re.compile(BY_NAME[n].keywords, re.I)
+            row["labeling_half_with_behavior"] = {
+                "ordinary": sum(
+                    bool(kw.search(r["text"])) for r in ordinary if r["prompt_id"] not in held
+                ),
+                "amplified": sum(bool(kw.search(r["text"])) for r in amp),
+                "texts": len(amp),
+            }
+            row["alpha"] = args.alpha
+            results["planted"][n] = row
+            _timed(results, f"amp-diff-{n}", t0)
             write_json(res_path, results)
             print(json.dumps({k: row[k] for k in ("plant", "recall@1", "recall@3")}), flush=True)
         return

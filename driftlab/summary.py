@@ -31,6 +31,7 @@ COLUMNS = [
     ("ans H", "diversity.answer_entropy", "{:.2f}"),
     ("ppl", "reference_ppl.ppl", "{:.2f}"),
     ("ppl p90", "reference_ppl.ppl_p90", "{:.2f}"),
+    ("changed (diff)", "diff.changed", "{}"),  # validated dimension shifts vs round 0, in words
     ("secs", "wall_s", "{:.0f}"),
 ]
 

@@ -126,15 +126,7 @@ def run_diff(
         [r["prompt_id"] for r in records], s.heldout_fraction, s.seed
     )
     label_ids = {r["prompt_id"] for r in records} - heldout
-    dims = DIMENSIONS.select(s.dimensions)
-    values = shifts.measure(texts, dims)
-    dim_rows = shifts.shift_rows(records, values, dims, label_ids, heldout)
-    _joint_bh(clusters, dim_rows, s.alpha)  # dimensions and clusters: one family
-    dim_items = [
-        _dimension_item(row, d, records, values[d.name], heldout)
-        for row, d in zip(dim_rows, dims)
-        if row["proposed"]
-    ]
+    dim_rows, dim_items = _dimension_stage(records, s, clusters, label_ids, heldout)
     base, _ = cache.json(
         "baseline",
         {"embed": key_e},
@@ -292,6 +284,43 @@ def _groups(
     return groups
 
 
+def dimension_diff(records: list[dict], s: DiffSettings) -> dict:
+    """The named dimensions alone (the diff monitor's 'dimensions' mode): no embedder, labeler
+    or judge; the same split, tests and BH as in `run_diff`. A document with run_diff's keys."""
+    load_files(s.dimension_files)
+    heldout = sampling.split_by_prompt(
+        [r["prompt_id"] for r in records], s.heldout_fraction, s.seed
+    )
+    label_ids = {r["prompt_id"] for r in records} - heldout
+    dim_rows, items = _dimension_stage(records, s, [], label_ids, heldout)
+    _settle(items, [], s.alpha)
+    ranking.rank(items)
+    return {
+        "clusters": [],
+        "dimensions": dim_rows,
+        "findings": items,
+        "baseline_classifier": {},
+        "alpha": s.alpha,
+    }
+
+
+def _dimension_stage(
+    records: list[dict], s: DiffSettings, clusters: list[dict], label_ids: set, heldout: set
+) -> tuple[list[dict], list[dict]]:
+    """Every dimension's row (discovery p, BH'd with the clusters) and the proposed ones as
+    hypotheses carrying their held-out validation (q and status set by `_settle`)."""
+    dims = DIMENSIONS.select(s.dimensions)
+    values = shifts.measure([r["text"] for r in records], dims)
+    dim_rows = shifts.shift_rows(records, values, dims, label_ids, heldout)
+    _joint_bh(clusters, dim_rows, s.alpha)  # dimensions and clusters: one family
+    items = [
+        _dimension_item(row, d, records, values[d.name], heldout)
+        for row, d in zip(dim_rows, dims)
+        if row["proposed"]
+    ]
+    return dim_rows, items
+
+
 def _joint_bh(clusters: list[dict], dim_rows: list[dict], alpha: float) -> None:
     """Benjamini-Hochberg over the clusters' and the dimensions' discovery p-values together."""
     qs = bh([c["p"] for c in clusters] + [r["p"] for r in dim_rows])
@@ -316,6 +345,7 @@ def _dimension_item(
         "more_in": row["more_in"],
         "label": row["statement"],
         "statement": row["statement"],
+        "short": row["short"],
         "status": "untested",
         "label_by": "dimension",
         "candidates": [],
@@ -427,8 +457,8 @@ def _hypotheses(
             status = "validated"
         else:
             status = "unvalidated"
-        who = "B" if c["more_in"] == "b" else "A"
-        other = "A" if who == "B" else "B"
+        this_name = "B" if c["more_in"] == "b" else "A"
+        other_name = "A" if this_name == "B" else "B"
         label = best["label"] if best else None
         items.append(
             {
@@ -436,7 +466,7 @@ def _hypotheses(
                 "source": c["source"],
                 "more_in": c["more_in"],
                 "label": label,
-                "statement": f"Model {who}'s texts do this more than model {other}'s: {label}"
+                "statement": f"Model {this_name}'s texts do this more than model {other_name}'s: {label}"
                 if label
                 else None,
                 "status": status,
@@ -479,5 +509,5 @@ def _side(records: list[dict], members: list[int], side: str, k: int = 3) -> lis
 
 
 def _intent(items: list[dict], s: DiffSettings, pool: ModelPool) -> list[dict]:
-    ranking.judge_intent(pool.get(s.intent_judge()), s.intent, items)
+    ranking.judge_intent(pool.get(s.intent_judge()), s.intent or "", items)
     return [{"intent": it.get("intent"), "intent_p_yes": it.get("intent_p_yes")} for it in items]

@@ -73,5 +73,6 @@ class DiffSettings(BaseModel):
         return {"labeler": self.labeler, **judge}
 
     def intent_judge(self) -> str:
-        """The LM that marks findings against the intent: the judge if it is one, else the labeler."""
+        """The LM that marks findings against the intent: the judge if it is one, else the
+        labeler."""
         return self.labeler if self.judge == EMBEDDING else self.judge

@@ -45,6 +45,11 @@ def _auc(hi: np.ndarray, lo: np.ndarray) -> float | None:
     return float(((diff > 0) + 0.5 * (diff == 0)).mean())
 
 
+def summarize(d: Dimension, values: list[float]) -> float:
+    """The statistic a dimension's sentence quotes: share, median or mean."""
+    return _summary(d, np.asarray(values, dtype=float))
+
+
 def _summary(d: Dimension, x: np.ndarray) -> float:
     if x.size == 0:
         return float("nan")
@@ -103,6 +108,7 @@ def shift_rows(
                 "p": p,
                 "n_label": [int(disc_a.size), int(disc_b.size)],
                 "statement": statement(d, a, b),
+                "short": short(d, a, b),
                 "effect": {
                     "diff": share_b - share_a,
                     "cohens_h": cohens_h(share_b, share_a),
@@ -143,3 +149,11 @@ def extremes(
     idx = [i for i, r in enumerate(records) if r["model"] == side and not r.get("amplified")]
     idx.sort(key=lambda i: -values[i] if high else values[i])
     return [records[i]["text"] for i in idx[:k]]
+
+
+def short(d: Dimension, a: float, b: float) -> str:
+    """A few words for a round table cell: "shorter (22 vs 55)", "refuse the request more"."""
+    if d.scale == "proportion":
+        how = "more" if b > a else "less"
+        return f"{d.does} {how} ({b:.0%} vs {a:.0%})"
+    return f"{d.higher if b > a else d.lower} ({b:{d.fmt}} vs {a:{d.fmt}})"
