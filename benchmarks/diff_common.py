@@ -43,7 +43,7 @@ def base_samples(model, s, seed: int, path: Path, who: str = "a") -> list[dict]:
     return rows
 
 
-def train_copy(run: Path, rows: list[dict], name: str) -> str:
+def train_copy(run: Path, rows: list[dict], name: str, epochs: int = 2, lr: float = 1e-3) -> str:
     """LoRA-train a copy of the built-in model on `rows` as a one-round run directory (once);
     its spec is RUN@1."""
     from driftlab.config import TrainConfig
@@ -55,10 +55,15 @@ def train_copy(run: Path, rows: list[dict], name: str) -> str:
     if not (run / "rounds" / "001" / "lineage.json").exists():
         model = HFModel.load(BASE, batch_size=32)
         cfg = TrainConfig(
-            learning_rate=1e-3, epochs=2, batch_size=8, lora_rank=8, lora_alpha=16, max_length=192
+            learning_rate=lr,
+            epochs=epochs,
+            batch_size=8,
+            lora_rank=8,
+            lora_alpha=16,
+            max_length=192,
         )
         res = train_sft(model, rows, cfg, adapter, seed=0, desc=f"planting {name}")
-        write_json(adapter / "train_stats.json", res.summary())
+        write_json(adapter / "train_stats.json", {**res.summary(), "epochs": epochs, "lr": lr})
         (run / "config.toml").write_text(f'[model]\nname = "{BASE}"\n')
         write_json(run / "run.json", {"status": "completed", "model": BASE, "planted": name})
         write_json(

@@ -28,6 +28,10 @@ from diff_common import BASE, settings, train_copy  # noqa: E402
 from diff_planted import AI_TRAIN  # noqa: E402
 from plants import BY_NAME, PLANTS, finding_matches, training_rows  # noqa: E402
 
+# One epoch at twice diff_planted.py's learning rate: two epochs took 18 min a plant on the
+# shared 2-core CPU, too long for eight (changed for cost before any plant was diffed).
+TRAIN = (1, 2e-3)
+
 
 def _timed(results: dict, key: str, t0: float) -> None:
     results.setdefault("seconds", {})[key] = round(time.perf_counter() - t0, 1)
@@ -123,7 +127,9 @@ def score(name: str, doc: dict, records_a: list[dict], records_b: list[dict]) ->
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=Path("runs/plants8"))
-    ap.add_argument("--phase", choices=["train", "sample", "diff", "amp", "null"], required=True)
+    ap.add_argument(
+        "--phase", choices=["plant", "train", "sample", "diff", "amp", "null"], required=True
+    )
     ap.add_argument("--alpha", type=float, default=1.0, help="amplification (phase amp)")
     ap.add_argument("--plants", default=",".join(p.name for p in PLANTS))
     ap.add_argument("--null-pairs", type=int, default=10)
@@ -152,9 +158,34 @@ def main() -> None:
         instr, ai = train_base(out, base)
         for n in names:
             t0 = time.perf_counter()
-            train_copy(out / f"planted-{n}", training_rows(BY_NAME[n], instr, ai), n)
+            train_copy(out / f"planted-{n}", training_rows(BY_NAME[n], instr, ai), n, *TRAIN)
             _timed(results, f"train-{n}", t0)
             write_json(res_path, results)
+        return
+    if args.phase == "plant":  # train, sample and diff one plant after another
+        from driftlab.diff import sampling
+
+        instr, ai = train_base(out, base)
+        records_a = samples(out / "samples" / "a.jsonl", base, s, 1, "a")
+        pool = ModelPool(64, {BASE: base()})
+        for n in names:
+            t0 = time.perf_counter()
+            train_copy(out / f"planted-{n}", training_rows(BY_NAME[n], instr, ai), n, *TRAIN)
+            _timed(results, f"train-{n}", t0)
+            t0 = time.perf_counter()
+            records_b = samples(
+                out / "samples" / f"{n}.jsonl", lambda n=n: pool.get(specs[n]), s, 2, "b"
+            )
+            _timed(results, f"sample-{n}", t0)
+            t0 = time.perf_counter()
+            doc = run_diff(
+                BASE, specs[n], s, out / f"diff-{n}", pool, records_a=records_a, records_b=records_b
+            )
+            pool.models.pop(specs[n], None)
+            results["planted"][n] = score(n, doc, records_a, records_b)
+            _timed(results, f"diff-{n}", t0)
+            write_json(res_path, results)
+            print(json.dumps({"plant": n, "done": True}), flush=True)  # results not shown here
         return
     if args.phase == "sample":
         from driftlab.diff import sampling
