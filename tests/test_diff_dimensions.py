@@ -276,3 +276,28 @@ def test_the_monitor_reports_dimension_shifts_in_the_round_table(tmp_path):
     assert "diff.changed" not in rows[0] and "shorter" in rows[1]["diff.changed"]
     table = round_table({"rounds": rows})
     assert "changed (diff)" in [str(c.header) for c in table.columns]
+
+
+def test_the_diff_report_lists_every_dimension_with_its_sentence(tmp_path):
+    from driftlab.report import write_report
+    from driftlab.store import write_json
+
+    doc = dimension_diff(_records(80, _long, _terse_refusing), DiffSettings())
+    doc.update(
+        schema="driftlab.diff/1",
+        model_a="A",
+        model_b="B",
+        intent=None,
+        n_texts={"a": 80, "b": 80},
+        n_prompts=80,
+        split={"label_prompts": 40, "heldout_prompts": 40},
+        clustering={"k": 0, "method": "kmeans", "criterion": "none: no clusters"},
+        settings={},
+        timings={},
+    )
+    write_json(tmp_path / "findings.json", doc)
+    html = write_report(tmp_path).read_text()
+    assert 'id="dimensions-table"' in html and html.count('title="') >= len(DIMENSIONS.names())
+    assert (
+        "B&#39;s answers are shorter: median" in html or "B's answers are shorter: median" in html
+    )

@@ -299,7 +299,7 @@ def dimension_diff(records: list[dict], s: DiffSettings) -> dict:
         "clusters": [],
         "dimensions": dim_rows,
         "findings": items,
-        "baseline_classifier": {},
+        "baseline_classifier": {"tfidf_auc": None, "embedding_auc": None, "folds": 0},
         "alpha": s.alpha,
     }
 
@@ -466,7 +466,8 @@ def _hypotheses(
                 "source": c["source"],
                 "more_in": c["more_in"],
                 "label": label,
-                "statement": f"Model {this_name}'s texts do this more than model {other_name}'s: {label}"
+                "statement": f"Model {this_name}'s texts do this more than model {other_name}'s: "
+                f"{label}"
                 if label
                 else None,
                 "status": status,

@@ -92,6 +92,7 @@ def diff_context(root: Path) -> dict[str, Any]:
         "findings": rows,
         "validated": sum(r["status"] == "validated" for r in rows),
         "clusters": clusters,
+        "dimensions": doc.get("dimensions") or [],
         "figures": figs,
         "characteristic": doc.get("characteristic") or {},
         "baseline": doc.get("baseline_classifier") or {},
