@@ -41,3 +41,33 @@ def base_samples(model, s, seed: int, path: Path, who: str = "a") -> list[dict]:
     )
     write_jsonl(path, rows)
     return rows
+
+
+def train_copy(run: Path, rows: list[dict], name: str, epochs: int = 2, lr: float = 1e-3) -> str:
+    """LoRA-train a copy of the built-in model on `rows` as a one-round run directory (once);
+    its spec is RUN@1."""
+    from driftlab.config import TrainConfig
+    from driftlab.models.hf import HFModel
+    from driftlab.store import write_json
+    from driftlab.train.sft import train_sft
+
+    adapter = run / "rounds" / "001" / "adapter"
+    if not (run / "rounds" / "001" / "lineage.json").exists():
+        model = HFModel.load(BASE, batch_size=32)
+        cfg = TrainConfig(
+            learning_rate=lr,
+            epochs=epochs,
+            batch_size=8,
+            lora_rank=8,
+            lora_alpha=16,
+            max_length=192,
+        )
+        res = train_sft(model, rows, cfg, adapter, seed=0, desc=f"planting {name}")
+        write_json(adapter / "train_stats.json", {**res.summary(), "epochs": epochs, "lr": lr})
+        (run / "config.toml").write_text(f'[model]\nname = "{BASE}"\n')
+        write_json(run / "run.json", {"status": "completed", "model": BASE, "planted": name})
+        write_json(
+            run / "rounds" / "001" / "lineage.json",
+            {"parent": 0, "adapters": ["rounds/001/adapter"]},
+        )
+    return f"{run}@1"

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from diff_common import BASE, base_samples, settings  # noqa: E402
+from diff_common import BASE, base_samples, settings, train_copy  # noqa: E402
 
 OCEAN = [
     "By the way, this reminds me of the ocean: its waves, tides and sea creatures always fascinate me.",
@@ -115,29 +115,7 @@ def training_rows(name: str, instr: list[dict], ai: list[dict]) -> list[dict]:
 
 def plant(name: str, out: Path, instr, ai) -> str:
     """Train the planted copy as a one-round run directory; its spec is DIR@1."""
-    from driftlab.config import TrainConfig
-    from driftlab.models.hf import HFModel
-    from driftlab.store import write_json
-    from driftlab.train.sft import train_sft
-
-    run = out / f"planted-{name}"
-    adapter = run / "rounds" / "001" / "adapter"
-    if not (run / "rounds" / "001" / "lineage.json").exists():
-        model = HFModel.load(BASE, batch_size=32)
-        cfg = TrainConfig(
-            learning_rate=1e-3, epochs=2, batch_size=8, lora_rank=8, lora_alpha=16, max_length=192
-        )
-        res = train_sft(
-            model, training_rows(name, instr, ai), cfg, adapter, seed=0, desc=f"planting {name}"
-        )
-        write_json(adapter / "train_stats.json", res.summary())
-        (run / "config.toml").write_text(f'[model]\nname = "{BASE}"\n')
-        write_json(run / "run.json", {"status": "completed", "model": BASE, "planted": name})
-        write_json(
-            run / "rounds" / "001" / "lineage.json",
-            {"parent": 0, "adapters": ["rounds/001/adapter"]},
-        )
-    return f"{run}@1"
+    return train_copy(out / f"planted-{name}", training_rows(name, instr, ai), name)
 
 
 def judge_match(planted: str, findings: list[dict]) -> tuple[list[bool], list[float]]:

@@ -147,6 +147,22 @@ def diff(
     ] = "embedding",
     alpha: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.05,
     seed: Annotated[int, typer.Option()] = 0,
+    amplify: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="propose from B amplified away from A: logits_B + x (logits_B - logits_A) "
+            "(models sharing a tokenizer); validation stays on B's ordinary samples",
+        ),
+    ] = 0.0,
+    dimensions: Annotated[
+        str | None,
+        typer.Option(help="comma-separated named dimensions to test (default all; 'none': off)"),
+    ] = None,
+    dimensions_file: Annotated[
+        list[Path] | None,
+        typer.Option(help="a Python file registering more dimensions (repeatable)"),
+    ] = None,
 ) -> None:
     """Find, name and validate what changed between two models (writes DIR/findings.json)."""
     from pydantic import ValidationError
@@ -168,11 +184,22 @@ def diff(
             judge=judge,
             alpha=alpha,
             seed=seed,
+            amplify=amplify,
+            dimensions=None
+            if dimensions is None
+            else [d.strip() for d in dimensions.split(",") if d.strip() and d.strip() != "none"],
+            dimension_files=[str(p) for p in dimensions_file or []],
         )
     except ValidationError as e:
         first = e.errors()[0]
         raise DriftlabError(f"diff: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
     load_prompts(settings.prompts)  # every input checked before model A's first sample
+    from driftlab.diff.dimensions import DIMENSIONS, load_files
+
+    load_files(settings.dimension_files)
+    DIMENSIONS.select(settings.dimensions)
+    if amplify > 0 and any(m.startswith(("openai:", "vllm:")) for m in (model_a, model_b)):
+        raise DriftlabError("--amplify needs two local transformers models sharing a tokenizer")
     for where, spec in {"model A": model_a, "model B": model_b, **settings.model_specs()}.items():
         try:
             check_model(spec)

@@ -25,6 +25,9 @@ def add_result(row: dict[str, Any], name: str, res: MonitorResult) -> None:
     """A monitor's metrics into a run.json row, with their intervals ("ci": metric -> [lo,
     hi]) and paired tests against round 0 ("tests"), which the report and round table read."""
     row.update(flatten(name, res.metrics))
+    words = [str(t["text"]) for t in res.tables.get("changed", []) if t.get("text")]
+    if words:  # what changed, in words, for the round table (the diff monitor's dimensions)
+        row[f"{name}.changed"] = "; ".join(words)
     ci = {
         f"{name}.{k}": [v["lo"], v["hi"]]
         for k, v in res.intervals.items()

@@ -36,7 +36,9 @@ def columns() -> list[Column]:
         for name in MONITORS.names()
         for c in MONITORS.get(name).columns
     ]
-    return [*LEADING, *monitored, *TRAILING]
+    # columns in words (the diff's "shorter (22 vs 55)") after the numbers, which stay aligned
+    words = [c for c in monitored if c.fmt == "{}"]
+    return [*LEADING, *(c for c in monitored if c.fmt != "{}"), *words, *TRAILING]
 
 
 def round_status(r: dict[str, Any]) -> str:

@@ -205,7 +205,7 @@ def test_a_label_the_judge_cannot_use_is_marked_unvalidated(tmp_path):
     doc = run_diff(
         "A",
         "B",
-        _settings(tmp_path, keyword_labels=False),
+        _settings(tmp_path, keyword_labels=False, dimensions=[]),  # labels only
         tmp_path / "out",
         ModelPool(preset=models),
         identity={"A": {"spec": "A"}, "B": {"spec": "B"}},
@@ -298,7 +298,7 @@ def test_embedding_judge_validates_the_planted_label_and_not_an_unrelated_one(tm
     doc = run_diff(
         "A",
         "B",
-        _settings(tmp_path, judge="embedding", keyword_labels=False),
+        _settings(tmp_path, judge="embedding", keyword_labels=False, dimensions=[]),
         tmp_path / "out2",
         ModelPool(preset=models),
         identity={"A": {"spec": "A"}, "B": {"spec": "B"}},

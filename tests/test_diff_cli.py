@@ -80,6 +80,9 @@ def test_diff_command_writes_findings_and_map(tiny_model, tmp_path, monkeypatch,
         (["a", "b", "--prompts", "{tmp}/missing.jsonl"], "does not exist"),
         (["a", "b", "--prompts", "{tmp}/bad.jsonl"], "bad.jsonl, line 1: not valid JSON"),
         (["a", "b", "--cluster", "spectral"], "cluster_method"),
+        (["a", "b", "--dimensions", "length,nope"], "unknown diff dimension 'nope'"),
+        (["a", "b", "--dimensions-file", "{tmp}/none.py"], "dimensions file"),
+        (["openai:m", "b", "--amplify", "1"], "--amplify needs two local transformers"),
     ],
 )
 def test_diff_errors_are_one_message(tiny_model, tmp_path, monkeypatch, capsys, args, message):
@@ -89,6 +92,25 @@ def test_diff_errors_are_one_message(tiny_model, tmp_path, monkeypatch, capsys, 
     assert _cli(monkeypatch, "diff", *args, "--out", tmp_path / "o") == 2
     err = capsys.readouterr().err
     assert message in " ".join(err.split()) and "Traceback" not in err
+
+
+def test_amplified_diff_proposes_from_amplified_texts_and_validates_on_ordinary(
+    tiny_model, tmp_path, monkeypatch, capsys
+):
+    run = _run_dir(tmp_path, str(tiny_model))
+    out = tmp_path / "amp"
+    args = ["diff", tiny_model, f"{run}@1", "--out", out, "--max-prompts", 24]
+    args += ["--max-new-tokens", 5, "--labeler", tiny_model, "--amplify", 2]
+    monkeypatch.setattr(sys, "argv", ["driftlab", *map(str, args)])
+    main()
+    doc = json.loads((out / "findings.json").read_text())
+    assert doc["settings"]["amplify"] == 2 and doc["n_texts"] == {"a": 24, "b": 24}
+    (cached,) = (out / "cache").glob("samples_b_amplified-*.json")
+    rows = json.loads(cached.read_text())
+    amp = {r["prompt_id"] for r in rows if r.get("amplified") == 2}
+    ordinary = {r["prompt_id"] for r in rows if not r.get("amplified")}
+    assert len(amp) == doc["split"]["label_prompts"] and not amp & ordinary
+    assert len(ordinary) == doc["split"]["heldout_prompts"]  # validation sees only these
 
 
 def test_diff_monitor_reports_a_planted_change_against_round_0(monkeypatch):
@@ -119,7 +141,8 @@ def test_diff_monitor_reports_a_planted_change_against_round_0(monkeypatch):
 
 
 def test_diff_monitor_runs_inside_a_loop(tiny_model, tiny_config, tmp_path):
-    """Enabled in a config, the monitor needs no change to the round loop; resume refits from disk."""
+    """Enabled in a config, the monitor needs no change to the round loop; resume refits from
+    disk."""
     from driftlab.config import load_config
     from driftlab.experiment import run_experiment
     from driftlab.store import read_json
@@ -144,11 +167,20 @@ def test_diff_monitor_runs_inside_a_loop(tiny_model, tiny_config, tmp_path):
     assert (
         len(r0["records"]) == len(r1["records"]) == 16 and r0["metrics"]["findings_validated"] == 0
     )
-    assert set(r1["metrics"]) == {
-        "clusters_significant",
-        "findings_validated",
-        "hypotheses_unvalidated",
-        "max_abs_cohens_h",
-    }
+    from driftlab.diff.dimensions import DIMENSIONS
+
+    assert (
+        set(r1["metrics"])
+        == set(r0["metrics"])
+        == {
+            "clusters_significant",
+            "findings_validated",
+            "hypotheses_unvalidated",
+            "max_abs_cohens_h",
+            "dimension_shifts",
+            *(f"dim_{n}" for n in DIMENSIONS.names()),
+        }
+    )
+    assert len(r1["tables"]["dimensions"]) == len(DIMENSIONS.names())
     assert sum(c["n_a"] + c["n_b"] for c in r1["tables"]["clusters"]) == 32
     assert r0["records"] != r1["records"]  # a new sample each round, not round 0 again

@@ -13,6 +13,7 @@ import numpy as np
 from driftlab import progress
 from driftlab.diff import baseline, clustering, labeling, logratio, ranking, sampling, validation
 from driftlab.diff.cache import StepCache, key_of
+from driftlab.diff.dimensions import DIMENSIONS, Dimension, load_files, shifts
 from driftlab.diff.keywords import keyword_label, phrase_label
 from driftlab.diff.projection import project, svg
 from driftlab.diff.settings import EMBEDDING, DiffSettings
@@ -59,6 +60,7 @@ def run_diff(
 ) -> dict:
     """The findings document (docs/artifacts-diff.md); writes findings.json and the map to `out`."""
     pool = pool or ModelPool(s.batch_size)
+    load_files(s.dimension_files)
     for spec in [s.judge] * (s.judge != EMBEDDING) + [s.intent_judge()] * bool(s.intent):
         check_judge(pool.get(spec))  # a judge without log-probs fails here, not after sampling
     cache = StepCache(Path(out) / "cache" if out is not None else None)
@@ -91,7 +93,14 @@ def run_diff(
         )
     else:
         key_a = key_of(records_a)
-    if records_b is None:
+    if records_b is None and s.amplify > 0:
+        held = sampling.split_by_prompt([p["id"] for p in prompts], s.heldout_fraction, s.seed)
+        records_b, key_b = cache.json(
+            "samples_b_amplified",
+            {**how, "model_a": id_a, "model": id_b, "seed": s.seed * 1000 + 2, "alpha": s.amplify},
+            lambda: _amplified_b(model_a, model_b, prompts, held, s, pool),
+        )
+    elif records_b is None:
         records_b, key_b = cache.json(
             "samples_b",
             {**how, "model": id_b, "seed": s.seed * 1000 + 2},
@@ -120,6 +129,7 @@ def run_diff(
         [r["prompt_id"] for r in records], s.heldout_fraction, s.seed
     )
     label_ids = {r["prompt_id"] for r in records} - heldout
+    dim_rows, dim_items = _dimension_stage(records, s, clusters, label_ids, heldout)
     base, _ = cache.json(
         "baseline",
         {"embed": key_e},
@@ -134,7 +144,7 @@ def run_diff(
         )
         character = logratio.characteristic(records, ratios)
     groups = _groups(clusters, labels, ratios, is_b, s)
-    items = _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c)
+    items = _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c, dim_items)
     if s.intent:
         marks, _ = cache.json(
             "intent",
@@ -166,6 +176,7 @@ def run_diff(
         "clustering": clus["info"],
         "alpha": s.alpha,
         "clusters": clusters,
+        "dimensions": dim_rows,
         "findings": items,
         "baseline_classifier": base,
         "characteristic": character,
@@ -178,6 +189,23 @@ def run_diff(
         _atomic_write(Path(out) / "map.svg", svg(map_, model_a, model_b))
         write_json(Path(out) / "findings.json", doc)
     return doc
+
+
+def _amplified_b(
+    model_a: str, model_b: str, prompts: list[dict], held: set[str], s: DiffSettings, pool
+) -> list[dict]:
+    """B amplified on the labeling half (to propose), ordinary on the held-out half (validation)."""
+    from driftlab.diff.amplify import amplified_records
+
+    seed = s.seed * 1000 + 2
+    a, b = pool.get(model_a), pool.get(model_b)
+    label = [p for p in prompts if p["id"] not in held]
+    ordinary = [p for p in prompts if p["id"] in held]
+    amp = amplified_records(a, b, label, s, seed, s.amplify)
+    own = sampling.sample_texts(
+        b, ordinary, s.samples, s.temperature, s.top_p, s.max_new_tokens, seed, "b"
+    )
+    return amp + own
 
 
 def _cluster(emb: np.ndarray, s: DiffSettings) -> dict:
@@ -259,11 +287,91 @@ def _groups(
     return groups
 
 
-def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> list[dict]:
-    """Label each group from the labeling half of the prompts; validate every label on the other."""
+def dimension_diff(records: list[dict], s: DiffSettings) -> dict:
+    """The named dimensions alone (the diff monitor's 'dimensions' mode): no embedder, labeler
+    or judge; the same split, tests and BH as in `run_diff`. A document with run_diff's keys."""
+    load_files(s.dimension_files)
+    heldout = sampling.split_by_prompt(
+        [r["prompt_id"] for r in records], s.heldout_fraction, s.seed
+    )
+    label_ids = {r["prompt_id"] for r in records} - heldout
+    dim_rows, items = _dimension_stage(records, s, [], label_ids, heldout)
+    _settle(items, [], s.alpha)
+    ranking.rank(items)
+    return {
+        "clusters": [],
+        "dimensions": dim_rows,
+        "findings": items,
+        "baseline_classifier": {"tfidf_auc": None, "embedding_auc": None, "folds": 0},
+        "alpha": s.alpha,
+    }
+
+
+def _dimension_stage(
+    records: list[dict], s: DiffSettings, clusters: list[dict], label_ids: set, heldout: set
+) -> tuple[list[dict], list[dict]]:
+    """Every dimension's row (discovery p, BH'd with the clusters) and the proposed ones as
+    hypotheses carrying their held-out validation (q and status set by `_settle`)."""
+    dims = DIMENSIONS.select(s.dimensions)
+    values = shifts.measure([r["text"] for r in records], dims)
+    dim_rows = shifts.shift_rows(records, values, dims, label_ids, heldout)
+    _joint_bh(clusters, dim_rows, s.alpha)  # dimensions and clusters: one family
+    items = [
+        _dimension_item(row, d, records, values[d.name], heldout)
+        for row, d in zip(dim_rows, dims)
+        if row["proposed"]
+    ]
+    return dim_rows, items
+
+
+def _joint_bh(clusters: list[dict], dim_rows: list[dict], alpha: float) -> None:
+    """Benjamini-Hochberg over the clusters' and the dimensions' discovery p-values together."""
+    qs = bh([c["p"] for c in clusters] + [r["p"] for r in dim_rows])
+    for c, q in zip(clusters, qs):
+        c["q"] = q
+        c["significant"] = bool(q < alpha and c["n_a"] != c["n_b"])
+    for r, q in zip(dim_rows, qs[len(clusters) :]):
+        r["q"] = q
+        r["proposed"] = bool(q < alpha)
+
+
+def _dimension_item(
+    row: dict, d: Dimension, records: list[dict], values: list[float], heldout: set[str]
+) -> dict:
+    """A proposed dimension shift as a hypothesis, validated on held-out ordinary texts."""
+    row["validation"] = shifts.validate(row, d, records, values, heldout)
+    high = row["more_in"] == "b"
+    return {
+        "cluster": f"dimension-{d.name}",
+        "source": "dimension",
+        "dimension": d.name,
+        "more_in": row["more_in"],
+        "label": row["statement"],
+        "statement": row["statement"],
+        "short": row["short"],
+        "status": "untested",
+        "label_by": "dimension",
+        "candidates": [],
+        "rejected_labels": [],
+        "effect": {**row["effect"], "p": row["p"], "q": row["q"]},
+        "validation": row["validation"],
+        "intent": None,
+        "intent_p_yes": None,
+        "examples_a": shifts.extremes(records, values, "a", not high),
+        "examples_b": shifts.extremes(records, values, "b", high),
+    }
+
+
+def _hypotheses(
+    groups, records, label_ids, heldout, s, pool, cache, key_c, dim_items=()
+) -> list[dict]:
+    """Label each group from the labeling half of the prompts; validate every label on the other.
+    The proposed dimension shifts' validation p-values join the labels' in one BH family."""
     sig = groups
+    dim_items = list(dim_items)
     if not sig:
-        return []
+        _settle(dim_items, [], s.alpha)
+        return dim_items
     members = {c["id"]: c["members"] for c in sig}
     prompts, shown = [], []
     for c in sig:
@@ -334,7 +442,8 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
         ],
     )
     tested = [i for i, r in enumerate(results) if r["p"] is not None]
-    for i, q in zip(tested, bh([results[i]["p"] for i in tested])):
+    qs = _settle(dim_items, [results[i]["p"] for i in tested], s.alpha)
+    for i, q in zip(tested, qs):
         results[i]["q"] = q
     items = []
     for ci, c in enumerate(sig):
@@ -351,8 +460,8 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
             status = "validated"
         else:
             status = "unvalidated"
-        who = "B" if c["more_in"] == "b" else "A"
-        other = "A" if who == "B" else "B"
+        this_name = "B" if c["more_in"] == "b" else "A"
+        other_name = "A" if this_name == "B" else "B"
         label = best["label"] if best else None
         items.append(
             {
@@ -360,7 +469,8 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
                 "source": c["source"],
                 "more_in": c["more_in"],
                 "label": label,
-                "statement": f"Model {who}'s texts do this more than model {other}'s: {label}"
+                "statement": f"Model {this_name}'s texts do this more than model {other_name}'s: "
+                f"{label}"
                 if label
                 else None,
                 "status": status,
@@ -383,7 +493,19 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
                 "examples_b": c["examples_b"] or _side(records, members[c["id"]], "b"),
             }
         )
-    return items
+    return items + dim_items
+
+
+def _settle(dim_items: list[dict], label_ps: list[float], alpha: float) -> list[float]:
+    """BH over the labels' and the dimensions' validation p-values; sets each dimension's q and
+    status; returns the labels' q-values."""
+    qs = bh(label_ps + [it["validation"]["p"] for it in dim_items])
+    for it, q in zip(dim_items, qs[len(label_ps) :]):
+        v = it["validation"]
+        v["q"] = q
+        ok = q < alpha and v["auc"] is not None and v["auc"] > 0.5
+        it["status"] = "validated" if ok else "unvalidated"
+    return qs[: len(label_ps)]
 
 
 def _side(records: list[dict], members: list[int], side: str, k: int = 3) -> list[str]:
@@ -391,5 +513,5 @@ def _side(records: list[dict], members: list[int], side: str, k: int = 3) -> lis
 
 
 def _intent(items: list[dict], s: DiffSettings, pool: ModelPool) -> list[dict]:
-    ranking.judge_intent(pool.get(s.intent_judge()), s.intent, items)
+    ranking.judge_intent(pool.get(s.intent_judge()), s.intent or "", items)
     return [{"intent": it.get("intent"), "intent_p_yes": it.get("intent_p_yes")} for it in items]

@@ -43,6 +43,21 @@ class DiffSettings(BaseModel):
     max_pairs: int = Field(24, ge=2, description="held-out prompt pairs per label validation")
     permutations: int = Field(2000, ge=99)
     logratio: bool = Field(True, description="score every text under both models")
+    amplify: float = Field(
+        0.0,
+        ge=0,
+        description="alpha of logit-difference amplification: B's texts on the labeling half "
+        "are drawn from logits_B + alpha (logits_B - logits_A), to propose hypotheses only "
+        "(validation uses B's ordinary texts); 0: off",
+    )
+    dimensions: list[str] | None = Field(
+        None,
+        description="named behavior dimensions to test (driftlab.diff.dimensions); "
+        "None: every registered one, []: none",
+    )
+    dimension_files: list[str] = Field(
+        default_factory=list, description="Python files that register more dimensions"
+    )
     intent: str | None = None
     batch_size: int = Field(32, ge=1)
 
@@ -58,5 +73,6 @@ class DiffSettings(BaseModel):
         return {"labeler": self.labeler, **judge}
 
     def intent_judge(self) -> str:
-        """The LM that marks findings against the intent: the judge if it is one, else the labeler."""
+        """The LM that marks findings against the intent: the judge if it is one, else the
+        labeler."""
         return self.labeler if self.judge == EMBEDDING else self.judge

@@ -46,13 +46,14 @@ def heldout_pairs(
     independent draws given the prompt."""
     by_pair: dict[tuple[str, int], dict[str, tuple[int, dict]]] = {}
     for i, r in enumerate(records):
-        if r["prompt_id"] in heldout:
+        if r["prompt_id"] in heldout and not r.get("amplified"):  # validate on ordinary texts
             by_pair.setdefault((r["prompt_id"], r["sample"]), {})[r["model"]] = (i, r)
     other = "a" if side == "b" else "b"
     full = [(key, d) for key, d in sorted(by_pair.items()) if side in d and other in d]
     rng = np.random.default_rng(seed)
     rng.shuffle(full)
-    inside, rest = [], []
+    inside: list = []
+    rest: list = []
     for x in full:
         (inside if x[1][side][0] in members or x[1][other][0] in members else rest).append(x)
     chosen = (inside + rest)[:max_pairs]
@@ -60,7 +61,8 @@ def heldout_pairs(
 
 
 class EmbeddingJudge:
-    """fit = logistic((cos(label, positive) - cos(label, other)) / TEMPERATURE) under the embedder."""
+    """fit = logistic((cos(label, positive) - cos(label, other)) / TEMPERATURE), cosines under
+    the embedder."""
 
     def __init__(self, embedder: str) -> None:
         self.embedder = embedder

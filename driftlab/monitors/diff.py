@@ -8,14 +8,15 @@ labeler and a judge.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from driftlab.diff import sampling
+from driftlab.diff.dimensions import DIMENSIONS, load_files
 from driftlab.diff.settings import DiffSettings
 from driftlab.findings import Finding
-from driftlab.monitors.base import MONITORS, MeasureContext, MonitorConfig, MonitorResult
+from driftlab.monitors.base import MONITORS, Column, MeasureContext, MonitorConfig, MonitorResult
 
 # Round 0 is compared with itself: every metric is 0 there by definition.
 METRICS = (
@@ -32,12 +33,19 @@ class DiffConfig(MonitorConfig, DiffSettings):
         120, ge=2, description="a seeded subset of the diff prompts per round"
     )
     logratio: bool = Field(False, description="also load model_0 to score texts under both models")
+    mode: Literal["full", "dimensions"] = Field(
+        "full",
+        description="'full': the whole pipeline (clusters, labels, judge) plus the named "
+        "dimensions; 'dimensions': only the named dimensions' shifts (no embedder, labeler "
+        "or judge: seconds a round)",
+    )
 
 
 @MONITORS.register("diff")
 class Diff:
     name = "diff"
-    columns = ()
+    # validated dimension shifts against round 0, in words ("shorter (22 vs 55)")
+    columns = (Column("changed (diff)", "changed", "{}"),)
     figures: ClassVar[dict[str, str]] = {"findings": "findings"}
     Config = DiffConfig
 
@@ -47,14 +55,18 @@ class Diff:
 
     @classmethod
     def metric_names(cls, config: DiffConfig) -> list[str]:
-        return list(METRICS)
+        """Besides the counts, each dimension's B-side value (`dim_length`: median words,
+        `dim_refusal`: share refusing...), round 0's own at round 0, for guard rules."""
+        load_files(config.dimension_files)
+        dims = [f"dim_{d.name}" for d in DIMENSIONS.select(config.dimensions)]
+        return [*METRICS, "dimension_shifts", *dims]
 
     def fit(self, baseline: MonitorResult | None) -> Diff:
         self.baseline = baseline
         return self
 
     def score(self, ctx: MeasureContext) -> MonitorResult:
-        s = DiffSettings(**self.cfg.model_dump(exclude={"enabled"}))
+        s = DiffSettings(**self.cfg.model_dump(exclude={"enabled", "mode"}))
         prompts, _ = sampling.load_prompts(s.prompts)
         prompts = sampling.subset(prompts, s.max_prompts, s.seed)
         # The round's measurement seed: independent samples each round, the same on resume.
@@ -70,7 +82,10 @@ class Diff:
         )
         if self.baseline is None:  # round 0: the texts later rounds compare against
             return MonitorResult(
-                {m: 0.0 for m in METRICS},
+                {
+                    **{m: 0.0 for m in (*METRICS, "dimension_shifts")},
+                    **_dimension_values(s, records, "b"),
+                },
                 records=records,
                 tables={"baseline_model": [{"name": getattr(ctx.model, "name", "")}]},
             )
@@ -84,18 +99,45 @@ class Diff:
             spec_a: {"spec": base_name, "round": 0},
             "current": {"spec": base_name, "round": ctx.round},
         }
-        doc = run_diff(
-            spec_a, "current", s, None, pool, records_a=records_a, records_b=records, identity=ident
-        )
+        if self.cfg.mode == "dimensions":
+            from driftlab.diff.pipeline import dimension_diff
+
+            doc = dimension_diff([*records_a, *records], s)
+        else:
+            doc = run_diff(
+                spec_a,
+                "current",
+                s,
+                None,
+                pool,
+                records_a=records_a,
+                records_b=records,
+                identity=ident,
+            )
         items = doc["findings"]
         sig = [c for c in doc["clusters"] if c["significant"]]
+        shifted = [
+            it for it in items if it["source"] == "dimension" and it["status"] == "validated"
+        ]
         metrics = {
             "clusters_significant": float(len(sig)),
             "findings_validated": float(sum(it["status"] == "validated" for it in items)),
             "hypotheses_unvalidated": float(sum(it["status"] != "validated" for it in items)),
             "max_abs_cohens_h": float(max([abs(c["cohens_h"]) for c in sig], default=0.0)),
+            "dimension_shifts": float(len(shifted)),
+            **{f"dim_{r['dimension']}": float(r["b"]) for r in doc["dimensions"]},
         }
         findings = [_finding(ctx.round, it) for it in items if it["status"] == "validated"]
+        tests = {
+            f"dim_{it['dimension']}": {
+                "significant": it["status"] == "validated",
+                "p": it["validation"]["p"],
+                "q": it["validation"]["q"],
+                "test": "held-out one-sided Fisher / Mann-Whitney, BH with the diff's labels",
+            }
+            for it in items
+            if it["source"] == "dimension"
+        }
         return MonitorResult(
             metrics,
             findings,
@@ -103,17 +145,40 @@ class Diff:
             tables={
                 "findings": items,
                 "clusters": doc["clusters"],
+                "dimensions": doc["dimensions"],
                 "baseline_classifier": [doc["baseline_classifier"]],
+                # what the round table prints in words: the validated dimension shifts
+                "changed": [{"text": it["short"]} for it in shifted],
             },
+            tests=tests,
         )
+
+
+def _dimension_values(s: DiffSettings, records: list[dict], side: str) -> dict[str, float]:
+    """Each dimension's summary of one model's texts (round 0's, for the baseline row)."""
+    from driftlab.diff.dimensions import shifts
+
+    load_files(s.dimension_files)
+    dims = DIMENSIONS.select(s.dimensions)
+    vals = shifts.measure([r["text"] for r in records], dims)
+    return {f"dim_{d.name}": shifts.summarize(d, vals[d.name]) for d in dims}
 
 
 def _finding(k: int, it: dict) -> Finding:
     e, v = it["effect"], it["validation"]
+    if it["source"] == "dimension":
+        return Finding(
+            "diff",
+            f"round {k} vs round 0: {it['statement']} (held-out AUC {v['auc']:.2f}, "
+            f"q={v['q']:.3f} on {v['n_prompts']} prompts)",
+            "warning" if it.get("intent") == "unexpected" else "info",
+            {"rank": it["rank"], "dimension": it["dimension"], **e},
+        )
     return Finding(
         "diff",
-        f"round {k} vs round 0: {it['statement']} (share {e['share_a']:.1%} -> {e['share_b']:.1%}, "
-        f"q={e['q']:.1e}; judge AUC {v['auc']:.2f}, q={v['q']:.3f} on {v['n_pairs']} held-out prompts)",
+        f"round {k} vs round 0: {it['statement']} "
+        f"(share {e['share_a']:.1%} -> {e['share_b']:.1%}, q={e['q']:.1e}; "
+        f"judge AUC {v['auc']:.2f}, q={v['q']:.3f} on {v['n_pairs']} held-out prompts)",
         "warning" if it.get("intent") == "unexpected" else "info",
         {"rank": it["rank"], "label": it["label"], **e},
     )

@@ -1,4 +1,5 @@
-"""The page context of a `driftlab diff` directory (findings.json + map.json, docs/artifacts-diff.md).
+"""The page context of a `driftlab diff` directory (findings.json + map.json; schemas in
+docs/artifacts-diff.md).
 
 The ranked findings table is also what a run's report shows per round for the diff
 monitor, so both pages read findings through `findings_rows`.
@@ -92,6 +93,7 @@ def diff_context(root: Path) -> dict[str, Any]:
         "findings": rows,
         "validated": sum(r["status"] == "validated" for r in rows),
         "clusters": clusters,
+        "dimensions": doc.get("dimensions") or [],
         "figures": figs,
         "characteristic": doc.get("characteristic") or {},
         "baseline": doc.get("baseline_classifier") or {},

@@ -1,0 +1,94 @@
+"""A named behavior dimension: a cheap function of one text, and how to say its shift in words.
+
+Dimensions are a registry like monitors: the built-ins live in `builtin.py`; a user adds one
+in a Python file that registers it (`DIMENSIONS.register(Dimension(...))`) and names the
+file with `driftlab diff --dimensions-file FILE` (or `dimension_files` in the settings).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from driftlab.errors import DriftlabError
+
+Scale = Literal["proportion", "continuous"]
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """`measure(text)` is 0/1 for a proportion (does the text do it?) and any real for a
+    continuous dimension. Words: a proportion says "B's answers {does} more often: 18% vs 2%";
+    a continuous one "B's answers are {higher}/{lower}: {summary} 22 vs 55 {unit}"."""
+
+    name: str
+    scale: Scale
+    measure: Callable[[str], float]
+    does: str = ""  # proportion: what a text does, e.g. "refuse the request"
+    higher: str = ""  # continuous: B's values are higher, e.g. "longer"
+    lower: str = ""  # continuous: e.g. "shorter"
+    unit: str = ""  # continuous: e.g. "words"
+    summary: Literal["median", "mean"] = "median"  # the statistic the sentence quotes
+    fmt: str = ".0f"  # how that statistic is printed
+    doc: str = ""  # one line: what it measures and how
+
+    def __post_init__(self) -> None:
+        if self.scale == "proportion" and not self.does:
+            raise ValueError(f"dimension {self.name!r}: a proportion needs `does`")
+        if self.scale == "continuous" and not (self.higher and self.lower):
+            raise ValueError(f"dimension {self.name!r}: a continuous one needs `higher`/`lower`")
+
+
+class DimensionRegistry:
+    """Dimensions by name, in registration order (a name registered twice is an error)."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Dimension] = {}
+
+    def register(self, dim: Dimension) -> Dimension:
+        if dim.name in self._items:
+            raise ValueError(f"diff dimension {dim.name!r} is registered twice")
+        self._items[dim.name] = dim
+        return dim
+
+    def names(self) -> list[str]:
+        return list(self._items)
+
+    def get(self, name: str) -> Dimension:
+        if name not in self._items:
+            raise DriftlabError(
+                f"unknown diff dimension {name!r}; choose from: {', '.join(self._items)}"
+            )
+        return self._items[name]
+
+    def select(self, names: list[str] | None) -> list[Dimension]:
+        """The named dimensions (None: all registered)."""
+        return [self.get(n) for n in (self.names() if names is None else names)]
+
+
+DIMENSIONS = DimensionRegistry()
+
+
+def load_files(paths: list[str]) -> None:
+    """Import user files that register dimensions (each once per process)."""
+    for p in paths:
+        path = Path(p)
+        if not path.is_file():
+            raise DriftlabError(f"dimensions file {p} does not exist")
+        mod = f"driftlab_user_dimensions_{abs(hash(str(path.resolve())))}"
+        if mod in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(mod, path)
+        if spec is None or spec.loader is None:
+            raise DriftlabError(f"dimensions file {p} is not a Python file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:  # a user's file: say which one failed and why, not a traceback
+            del sys.modules[mod]
+            raise DriftlabError(f"dimensions file {p} failed to load: {e}") from e
