@@ -26,13 +26,9 @@ err = Console(stderr=True)
 @app.command()
 def run(
     config: Annotated[Path | None, typer.Argument(help="experiment config (TOML)")] = None,
-    preset: Annotated[
-        str | None, typer.Option(help="a built-in config, e.g. quickstart")
-    ] = None,
+    preset: Annotated[str | None, typer.Option(help="a built-in config, e.g. quickstart")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="run directory")] = None,
-    rounds: Annotated[
-        int | None, typer.Option(min=0, help="override the number of rounds")
-    ] = None,
+    rounds: Annotated[int | None, typer.Option(min=0, help="override the number of rounds")] = None,
     resume: Annotated[
         bool, typer.Option(help="continue the run in --out where it stopped")
     ] = False,
@@ -137,9 +133,7 @@ def diff(
         int | None, typer.Option(min=2, help="a seeded subset of the prompts")
     ] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 96,
-    intent: Annotated[
-        str | None, typer.Option(help="what the fine-tune was meant to do")
-    ] = None,
+    intent: Annotated[str | None, typer.Option(help="what the fine-tune was meant to do")] = None,
     cluster: Annotated[str, typer.Option(help="kmeans (k by silhouette) or hdbscan")] = "kmeans",
     labeler: Annotated[
         str, typer.Option(help="model spec that writes labels")
