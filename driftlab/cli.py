@@ -60,7 +60,8 @@ def run(
     out.print(round_table(result))
     for event in result.get("rollbacks") or []:
         out.print(
-            f"[yellow]rolled back:[/] {escape(event['message'])}; went on from round {event['restored_round']}"
+            f"[yellow]rolled back:[/] {escape(event['message'])}; "
+            f"went on from round {event['restored_round']}"
         )
     if result.get("halt"):
         h = result["halt"]
@@ -71,15 +72,16 @@ def run(
     if result.get("status") == "awaiting_review":
         r = result["review"]
         out.print(
-            f"[yellow]paused for review:[/] round {r['round']} proposed {r['examples']} training examples "
-            f"({r['decided']} decided so far). Review them with\n  driftlab review {out_dir}\nthen finish "
-            f"the review and train on what was accepted with\n  driftlab run --resume --out {out_dir}"
+            f"[yellow]paused for review:[/] round {r['round']} proposed {r['examples']} "
+            f"training examples ({r['decided']} decided so far). Review them with\n"
+            f"  driftlab review {out_dir}\nthen finish the review and train on what was "
+            f"accepted with\n  driftlab run --resume --out {out_dir}"
         )
     out.print(f"artifacts: {out_dir}")
 
 
 def _write_report(out_dir: Path, marker: str) -> None:
-    """Write DIR/report.html once `marker` exists; a report that fails must not hide how the work ended."""
+    """Write DIR/report.html once `marker` exists; a failing report must not hide how work ended."""
     from driftlab.report import write_report
 
     if not (out_dir / marker).exists():
@@ -245,7 +247,7 @@ def w2s(
         Path | None, typer.Option("--out", help="results directory (reruns reuse its cache)")
     ] = None,
 ) -> None:
-    """Weak-to-strong generalization (Burns et al. 2023) on a model ladder: PGR, agreement, experiments."""
+    """Weak-to-strong generalization (Burns et al. 2023) on a model ladder: PGR, agreement, more."""
     from driftlab.w2s import load_w2s_config, run_w2s
     from driftlab.w2s.results import tables
 
@@ -300,8 +302,8 @@ def review(
         return
     s = open_review(run_dir).finish(name, undecided)
     out.print(
-        f"round {s['round']} reviewed by {', '.join(s['reviewers']) or 'nobody'}: {s['accepted']} accepted, "
-        f"{s['edited']} edited, {s['rejected']} rejected, {s['undecided']} undecided "
+        f"round {s['round']} reviewed by {', '.join(s['reviewers']) or 'nobody'}: "
+        f"{s['accepted']} accepted, {s['edited']} edited, {s['rejected']} rejected, {s['undecided']} undecided "
         f"({s['finished']['undecided']}ed): {s['trained']} of {s['proposed']} rows to train on"
     )
     out.print(f"train on them with: driftlab run --resume --out {run_dir}")
@@ -329,7 +331,7 @@ def probes_build(
     ] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    """Write new probe items with a model, filter malformed, off-task and duplicate ones, store a version."""
+    """Write probe items with a model, drop malformed, off-task and duplicate ones, store a version."""
     from driftlab.models.spec import check_model, load_model
     from driftlab.probes.build import build
     from driftlab.probes.sets import check_kind
@@ -343,7 +345,8 @@ def probes_build(
     c = m["counts"]
     out.print(
         f"{kind} set {m['version']} ({m['items']} items) -> {out_file}: {c['generated']} written, "
-        f"{c['malformed']} malformed, {c['off_task']} off task, {c['duplicates']} duplicates, {c['kept']} kept"
+        f"{c['malformed']} malformed, {c['off_task']} off task, {c['duplicates']} duplicates, "
+        f"{c['kept']} kept"
     )
 
 

@@ -153,6 +153,6 @@ def describe(hit: dict) -> str:
     """The sentence the CLI and run.json give for a fired rule."""
     ref = f" ({hit['reference']} {hit['reference_value']:.4g})" if hit.get("reference") else ""
     return (
-        f"rule '{hit['rule']}' fired at round {hit['round']}: {hit['metric']} = {hit['value']:.4g}, "
-        f"threshold {hit['threshold']:.4g}{ref}"
+        f"rule '{hit['rule']}' fired at round {hit['round']}: "
+        f"{hit['metric']} = {hit['value']:.4g}, threshold {hit['threshold']:.4g}{ref}"
     )

@@ -109,7 +109,8 @@ def _principle(item: object, where: str, index: int) -> Principle:
     for key in REQUIRED:
         if key not in item:
             raise DriftlabError(
-                f"{where}: missing {key!r} (every principle needs a critique and a revision request)"
+                f"{where}: missing {key!r} "
+                "(every principle needs a critique and a revision request)"
             )
     for key in REQUIRED + OPTIONAL:
         if key in item and (not isinstance(item[key], str) or not item[key].strip()):

@@ -98,7 +98,7 @@ def critique_and_revise(
     critique_tokens: int,
     desc: str,
 ) -> list[list[dict]]:
-    """For each prompt, one critique-revision pass per principle in its list, each on the last reply.
+    """Per prompt, one critique-revision pass per principle in its list, each on the last reply.
 
     Returns per prompt the passes: principle, critique request, raw critique, revision request,
     raw revision, cleaned revision and how the revision ended ("stop" or "length").
