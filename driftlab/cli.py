@@ -303,7 +303,8 @@ def review(
     s = open_review(run_dir).finish(name, undecided)
     out.print(
         f"round {s['round']} reviewed by {', '.join(s['reviewers']) or 'nobody'}: "
-        f"{s['accepted']} accepted, {s['edited']} edited, {s['rejected']} rejected, {s['undecided']} undecided "
+        f"{s['accepted']} accepted, {s['edited']} edited, {s['rejected']} rejected, "
+        f"{s['undecided']} undecided "
         f"({s['finished']['undecided']}ed): {s['trained']} of {s['proposed']} rows to train on"
     )
     out.print(f"train on them with: driftlab run --resume --out {run_dir}")
@@ -331,7 +332,7 @@ def probes_build(
     ] = None,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
-    """Write probe items with a model, drop malformed, off-task and duplicate ones, store a version."""
+    """Write probe items with a model, drop malformed, off-task and duplicate ones; store a set."""
     from driftlab.models.spec import check_model, load_model
     from driftlab.probes.build import build
     from driftlab.probes.sets import check_kind

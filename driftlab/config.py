@@ -285,7 +285,7 @@ def _allowed_keys(cls: type[BaseModel] | None, path: tuple) -> list[str]:
 def read_config(
     cls: type[BaseModel], path: str | Path | None, preset: str | None, presets: list[str]
 ) -> tuple[Any, str]:
-    """(validated `cls`, where it came from) from a TOML file or a shipped preset named in `presets`."""
+    """(validated `cls`, its origin) from a TOML file or a shipped preset named in `presets`."""
     if preset is not None:
         if preset not in presets:
             raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(presets)}")

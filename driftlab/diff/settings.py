@@ -58,5 +58,5 @@ class DiffSettings(BaseModel):
         return {"labeler": self.labeler, **judge}
 
     def intent_judge(self) -> str:
-        """The LM that marks findings against the intent: the judge if it is one, else the labeler."""
+        """The LM that marks findings against the intent: the judge if there is one, else labeler."""
         return self.labeler if self.judge == EMBEDDING else self.judge

@@ -58,7 +58,7 @@ def heldout_pairs(
 
 
 class EmbeddingJudge:
-    """fit = logistic((cos(label, positive) - cos(label, other)) / TEMPERATURE) under the embedder."""
+    """fit = logistic((cos(label, positive) - cos(label, other)) / TEMPERATURE), embedder's cos."""
 
     def __init__(self, embedder: str) -> None:
         self.embedder = embedder

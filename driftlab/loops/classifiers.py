@@ -55,7 +55,7 @@ def _chat(prompt: str, response: str, question: str) -> list[dict[str, str]]:
 
 
 def judge_classify(model: Generator, cases: list[tuple[str, str]], threshold: float) -> list[dict]:
-    """The model's own verdict per (prompt, response): score = P(failure), with the raw log-probs."""
+    """The model's own verdict per (prompt, response): score = P(failure), and the raw log-probs."""
     chats, options = [], []
     for prompt, response in cases:
         for question in (_HARMFUL, _SAFE):

@@ -83,7 +83,7 @@ JudgePrompt = Annotated[str, AfterValidator(_check)]
 
 
 def fill(template: str, **fields: str) -> str:
-    """Substitute placeholders literally: a brace inside a user's prompt must not break formatting."""
+    """Substitute placeholders literally: a brace in a user's prompt must not break formatting."""
     for key, value in fields.items():
         template = template.replace("{" + key + "}", value)
     return template

@@ -319,7 +319,7 @@ class SelfRewarding:
                     },
                 )
             )
-        else:  # pairs of equal length (e.g. both cut off at max_new_tokens) say nothing about length
+        else:  # pairs of equal length (both cut off at max_new_tokens, say) tell nothing of length
             differ = [(c, r) for c, r in zip(lengths["chosen"], lengths["rejected"]) if c != r]
             longer = sum(c > r for c, r in differ) / len(differ) if differ else 0.5
             if len(differ) >= 4 and (longer >= 0.75 or longer <= 0.25):

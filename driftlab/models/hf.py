@@ -76,7 +76,7 @@ class HFModel:
         return self
 
     def merge_adapter(self, adapter: str | Path) -> None:
-        """Stack one round's LoRA adapter onto the current weights (merge, then drop LoRA layers)."""
+        """Stack one round's LoRA adapter onto the current weights (merge, drop the LoRA layers)."""
         from peft import PeftModel
 
         peft_model = PeftModel.from_pretrained(self.model, str(adapter))

@@ -173,7 +173,8 @@ class JSONClient:
                 if attempt == self.retry.max_retries:
                     self.record("gave_up", path=path, tag=tag, attempts=attempt + 1)
                     raise DriftlabError(
-                        f"{url}: gave up after {attempt + 1} attempts; last failure: {e.kind} ({e.detail})"
+                        f"{url}: gave up after {attempt + 1} attempts; "
+                        f"last failure: {e.kind} ({e.detail})"
                         + (f"; every attempt is logged in {self.log_path}" if self.log_path else "")
                     ) from None
                 # another server is up: retry there at once; else back off as with one server

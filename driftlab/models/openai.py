@@ -266,7 +266,7 @@ class OpenAIModel:
         return self._tokenizer
 
     def text_prefix(self) -> str:
-        """The model's BOS text when its tokenizer does not add BOS itself (nor would the server)."""
+        """The model's BOS text when its tokenizer does not add BOS itself (so the server won't)."""
         if not self.cfg.template:
             return ""
         tok = self._template()

@@ -119,7 +119,7 @@ def prompt_logprob_sum(request_output: Any, first: int) -> tuple[float, int]:
 
 
 class VLLMModel:
-    """A Generator over one `vllm.LLM` engine (tensor parallel across `tensor_parallel_size` GPUs)."""
+    """A Generator over one `vllm.LLM` engine (tensor parallel over `tensor_parallel_size` GPUs)."""
 
     def __init__(self, config: VLLMConfig) -> None:
         try:
@@ -155,7 +155,7 @@ class VLLMModel:
         return [to_completions(o) for o in outs]
 
     def logprobs(self, chats: list[Chat], completions: list[str]) -> list[float]:
-        """Sum log p(completion | chat): the chat rendered by the model's template, then the completion."""
+        """Sum log p(completion | chat): the chat in the model's template, then the completion."""
         tok = self.llm.get_tokenizer()
         rows = []
         for chat, comp in zip(chats, completions, strict=True):
