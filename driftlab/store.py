@@ -112,7 +112,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def parse_jsonl_lines(text: str, where: str) -> Iterator[tuple[str, Any]]:
-    """('FILE, line N', object) per non-blank line of a user's JSONL file; bad JSON names the line."""
+    """('FILE, line N', object) per non-blank line of a user's JSONL file; bad JSON names a line."""
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue

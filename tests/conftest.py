@@ -72,15 +72,17 @@ def metrics_are_declared(monkeypatch):
     from driftlab.loops import LOOPS
     from driftlab.monitors import MONITORS
 
+    def checking(cls, run, field):
+        def checked(self, ctx):
+            out = run(self, ctx)
+            known = cls.metric_names(self.cfg)
+            extra = [k for k in getattr(out, field) if unknown_metric(k, known)]
+            assert not extra, f"{cls.__name__} reports metrics it does not declare: {extra}"
+            return out
+
+        return checked
+
     for registry, method, field in ((LOOPS, "run_round", "stats"), (MONITORS, "score", "metrics")):
         for name in registry.names():
             cls = registry.get(name)
-
-            def checked(self, ctx, _run=getattr(cls, method), _cls=cls, _field=field):
-                out = _run(self, ctx)
-                known = _cls.metric_names(self.cfg)
-                extra = [k for k in getattr(out, _field) if unknown_metric(k, known)]
-                assert not extra, f"{_cls.__name__} reports metrics it does not declare: {extra}"
-                return out
-
-            monkeypatch.setattr(cls, method, checked)
+            monkeypatch.setattr(cls, method, checking(cls, getattr(cls, method), field))

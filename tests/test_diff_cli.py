@@ -119,7 +119,7 @@ def test_diff_monitor_reports_a_planted_change_against_round_0(monkeypatch):
 
 
 def test_diff_monitor_runs_inside_a_loop(tiny_model, tiny_config, tmp_path):
-    """Enabled in a config, the monitor needs no change to the round loop; resume refits from disk."""
+    """Enabled in a config, the monitor needs no change to the round loop; resume refits on disk."""
     from driftlab.config import load_config
     from driftlab.experiment import run_experiment
     from driftlab.store import read_json

@@ -61,7 +61,8 @@ def open_report(driver, path: Path) -> list[dict]:
     driver.get(path.resolve().as_uri())
     WebDriverWait(driver, 30).until(
         lambda d: d.execute_script(
-            "return document.readyState === 'complete' && [...document.querySelectorAll('.plotly-graph-div')]"
+            "return document.readyState === 'complete' && "
+            "[...document.querySelectorAll('.plotly-graph-div')]"
             ".every(g => g.querySelector('.main-svg'))"
         )
     )
@@ -489,7 +490,7 @@ def test_w2s_report_plots_accuracy_by_size_and_pgr_with_cis(tmp_path, browser):
         ".map(t => [t.type, t.name, t.y.length,"
         "           t.error_y.array.filter(v => v !== null).length])"
     )
-    # 6 (weak, strong) pairs per loss; the 3 pairs with the supervisor as its own student have PGR null.
+    # 6 (weak, strong) pairs per loss; the 3 with the supervisor as its own student have PGR null.
     assert bars == [["bar", "xent", 6, 3], ["bar", "confidence", 6, 3]]
     assert visible_rows(browser, "w2s-table") == 12
     choose(browser, "w2s-table", "loss", "xent")
@@ -497,7 +498,7 @@ def test_w2s_report_plots_accuracy_by_size_and_pgr_with_cis(tmp_path, browser):
 
 
 def diff_findings() -> dict:
-    """A small findings.json after docs/artifacts-diff.md: 3 clusters, one validated finding, one hypothesis."""
+    """A small findings.json (docs/artifacts-diff.md): 3 clusters, a validated finding, a guess."""
     clusters = [
         {
             "id": 0,

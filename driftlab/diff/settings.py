@@ -58,5 +58,5 @@ class DiffSettings(BaseModel):
         return {"labeler": self.labeler, **judge}
 
     def intent_judge(self) -> str:
-        """The LM that marks findings against the intent: the judge if there is one, else labeler."""
+        """The LM that marks findings against the intent: the judge if any, else the labeler."""
         return self.labeler if self.judge == EMBEDDING else self.judge

@@ -30,7 +30,7 @@ class Principle:
     comparison: str | None = None
 
     def choice_question(self) -> str:
-        """The RL-CAI comparison question; derived from the critique request if the file has none."""
+        """The RL-CAI comparison question; from the critique request if the file has none."""
         return self.comparison or f"Which reply does better on this point: {self.critique}"
 
 

@@ -116,7 +116,7 @@ def key_text(kind: str, item: dict) -> str:
 
 
 def expand(kind: str, draft: dict, existing: list[dict], tag: str) -> list[dict]:
-    """Final items of one accepted draft (a concept gives two prompts; a template one pair per attribute)."""
+    """Items of an accepted draft (a concept: two prompts; a template: a pair per attribute)."""
     if kind == "reflectivity":
         return [{"id": tag, "group": tag, **draft}]
     if kind == "semantic":
@@ -175,7 +175,7 @@ def build(
     embedder: str = "minilm-l6",
     max_new_tokens: int = 96,
 ) -> dict[str, Any]:
-    """Extend the set at `base` (default: the shipped one) with up to `n` new items; returns the manifest."""
+    """Extend the set at `base` (default: the shipped one) by up to `n` new items; the manifest."""
     from driftlab.models.embed import embed
 
     check_kind(kind)

@@ -1,4 +1,5 @@
-"""The page context of a `driftlab diff` directory (findings.json + map.json, docs/artifacts-diff.md).
+"""The page context of a `driftlab diff` directory (findings.json + map.json, see
+docs/artifacts-diff.md).
 
 The ranked findings table is also what a run's report shows per round for the diff
 monitor, so both pages read findings through `findings_rows`.

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS finished (
     round     INTEGER PRIMARY KEY,
     reviewer  TEXT NOT NULL,
     at        TEXT NOT NULL,
-    undecided TEXT NOT NULL CHECK (undecided IN ('accept', 'reject'))  -- what examples nobody decided became
+    -- what examples nobody decided became
+    undecided TEXT NOT NULL CHECK (undecided IN ('accept', 'reject'))
 );
 """
 DECISIONS = ("accept", "reject", "edit")

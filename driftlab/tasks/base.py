@@ -30,7 +30,7 @@ class Problem:
 
 @dataclass(frozen=True)
 class Exemplar:
-    """A worked example used as a few-shot prompt (part of the prompt, like the paper's exemplars)."""
+    """A worked example used as a few-shot prompt (part of the prompt, as the paper's exemplars)."""
 
     question: str
     rationale: str
@@ -42,7 +42,7 @@ class Task(Protocol):
     exemplars: list[Exemplar]
 
     def problems(self, split: str, n: int) -> list[Problem]:
-        """n problems of a split ("train" questions for the loop, "eval" held out), deterministic."""
+        """n problems of a split ("train" questions for the loop, "eval" held out), deterministic"""
         ...
 
     def extract(self, text: str) -> str | None:

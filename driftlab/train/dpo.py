@@ -42,7 +42,7 @@ Reference = Literal["current", "initial"]
 
 @dataclass
 class DPOResult(TrainResult):
-    """TrainResult plus DPO's implicit-reward margin and accuracy (chosen rewarded above rejected)."""
+    """TrainResult plus DPO's implicit-reward margin and accuracy (chosen rewarded > rejected)."""
 
     margins: list[float] = field(default_factory=list)
     accuracies: list[float] = field(default_factory=list)
@@ -84,7 +84,7 @@ def train_dpo(
     on_trainer: Callable | None = None,
     **context,
 ) -> DPOResult:
-    """Train a fresh LoRA adapter on (prompt, chosen, rejected) rows, save it, merge it into `model`.
+    """Train a fresh LoRA adapter on (prompt, chosen, rejected) rows, save it, merge it in `model`.
 
     Rows are TRL conversational preference rows: `prompt` a chat, `chosen`/`rejected` one
     assistant message each.

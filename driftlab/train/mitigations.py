@@ -94,7 +94,7 @@ def dedup_exact(rows: list[dict]) -> list[dict]:
 def dedup_embedding(
     rows: list[dict], threshold: float, embed: Callable[[list[str]], Any]
 ) -> list[dict]:
-    """Greedy near-duplicate removal: keep a row unless it is within `threshold` cosine of a kept one."""
+    """Greedy near-duplicate removal: keep a row unless within `threshold` cosine of a kept one."""
     import numpy as np
 
     if len(rows) < 2:

@@ -18,7 +18,7 @@ __all__ = ["W2SConfig", "load_w2s_config", "run_w2s"]
 
 
 def run_w2s(cfg: W2SConfig, out: Path) -> dict:
-    """Train every unit the config asks for (skipping cached ones); write and return results.json."""
+    """Train every unit the config asks for (cached ones skipped); write and return results.json."""
     from driftlab.w2s.pipeline import model_info_path, run_pipeline
     from driftlab.w2s.results import build_results
 

@@ -93,7 +93,8 @@ def students(
 
 def _bootstrap(runner: Runner, units: dict, task: Task, split: Split, seed: int, rank: int) -> None:
     """Chains weak -> every rung between -> strong. At an intermediate rung: cross-fitted labels for
-    the next rung; at the last rung: the student. Chains without an intermediate are the baseline."""
+    the next rung; at the last rung: the student. Chains without an intermediate are the baseline.
+    """
     cfg = runner.cfg
     chains = units.setdefault("chain", {})
     for weak, strong in cfg.pair_list():
@@ -224,7 +225,7 @@ def generative_tune(rung: Rung, task: Task, cfg: GenerativeConfig) -> None:
     rung.info["tuned"] = f"generative:{task.name}:{cfg.model_dump_json()}"  # its own feature cache
 
 
-# ---- few-shot prompting ---------------------------------------------------------------------------
+# ---- few-shot prompting -------------------------------------------------------------------------
 
 
 def prompting(runner: Runner, units: dict, task: Task, name: str) -> None:
@@ -262,7 +263,7 @@ def prompting(runner: Runner, units: dict, task: Task, name: str) -> None:
                 "shot_labels": None if labels is None else labels.tolist(),
             }
 
-            def compute(labels=labels):
+            def compute(labels=labels, mode=mode, sup=sup, test=test, shot_idx=shot_idx):
                 nonlocal lm
                 if lm is None:
                     from transformers import AutoModelForCausalLM
@@ -285,7 +286,8 @@ def prompting(runner: Runner, units: dict, task: Task, name: str) -> None:
                 )
                 acc = float(((scores > 0) == task.labels[test]).mean())
                 progress.log(
-                    f"  prompt {task.name} {name} {mode}{' <- ' + sup if sup else ''}: acc {acc:.3f}"
+                    f"  prompt {task.name} {name} {mode}{' <- ' + sup if sup else ''}: "
+                    f"acc {acc:.3f}"
                 )
                 return {"test_idx": test, "scores": np.round(scores, 4).tolist(), "test_acc": acc}
 

@@ -51,7 +51,7 @@ def _layers(model: nn.Module, kind: str) -> nn.ModuleList:
 
 
 def truncate(base: nn.Module, kind: str, depth: float) -> nn.Module:
-    """Keep the first `depth` share of the blocks (at least one); a decoder's final norm still applies."""
+    """Keep the first `depth` share of the blocks (at least one); a decoder's final norm stays."""
     layers = _layers(base, kind)
     keep = max(1, round(depth * len(layers)))
     if keep == len(layers):
@@ -76,7 +76,7 @@ def pool(h: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
 
 
 class Classifier(nn.Module):
-    """body (a transformers base model, or None for a probe) + pooling + standardization + Linear(hidden, 2)."""
+    """body (a transformers base model, None for a probe) + pooling + standardizing + Linear."""
 
     def __init__(self, body: nn.Module | None, hidden: int, pooling: str) -> None:
         super().__init__()
@@ -130,7 +130,7 @@ class Standardize(nn.Module):
 
 @dataclass
 class Features:
-    """Model inputs for every text of one task: token ids, cached hidden states or pooled vectors."""
+    """Model inputs for every text of a task: token ids, cached hidden states or pooled vectors."""
 
     mode: str  # "tokens" | "hidden" | "pooled"
     rows: list[torch.Tensor]  # per text: ids [T], hidden [T, H] or pooled [H]
@@ -225,7 +225,7 @@ class Rung:
         return feats
 
     def _disk_path(self, texts: list[str], max_length: int) -> Path:
-        """Frozen-prefix outputs depend only on the weights, the cut and the texts: cached across runs."""
+        """Frozen-prefix outputs depend only on the weights, cut and texts: cached across runs."""
         from driftlab.models.builtin import cache_root
 
         c = self.cfg

@@ -179,7 +179,7 @@ class Runner:
             desc = f"{spec['role']} {task.name} {spec['model']}" + (
                 f" <- {spec['supervisor']}" if spec.get("supervisor") else ""
             )
-            # curves (and early stopping) only for students: supervisors and ceilings are scored once
+            # curves (and early stopping) for students only: supervisors, ceilings are scored once
             res = trainer.fit(
                 model,
                 feats,
@@ -196,7 +196,8 @@ class Runner:
             final = {k: np.asarray(v) for k, v in res.checkpoints[-1]["probs"].items()}
             acc = float(((final["test"] > 0.5) == task.labels[split.test]).mean())
             progress.log(
-                f"  {desc} ({loss_name}, seed {spec['seed']}): test acc {acc:.3f} ({res.seconds:.0f}s)"
+                f"  {desc} ({loss_name}, seed {spec['seed']}): "
+                f"test acc {acc:.3f} ({res.seconds:.0f}s)"
             )
             return {
                 "train_idx": list(map(int, train_idx)),

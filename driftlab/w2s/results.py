@@ -154,7 +154,7 @@ def _truth_rows(cfg, by_name, units) -> list[dict]:
     out = []
     for role, split in (("weak", "a"), ("ceiling", "b")):
         groups = defaultdict(list)
-        for (task, variant, model, seed), u in units[role].items():
+        for (task, variant, model, _seed), u in units[role].items():
             if model != "synthetic":
                 groups[(task, variant, model)].append(u)
         for (task, variant, model), us in groups.items():
@@ -174,7 +174,7 @@ def _truth_rows(cfg, by_name, units) -> list[dict]:
 
 def _prompt_rows(cfg, by_name, units) -> list[dict]:
     groups = defaultdict(list)
-    for (task, model, mode, sup, seed), u in units["prompt"].items():
+    for (task, model, mode, sup, _seed), u in units["prompt"].items():
         groups[(task, model, mode, sup)].append(u)
     out = []
     for (task, model, mode, sup), us in groups.items():
@@ -213,7 +213,8 @@ def short(name: str) -> str:
 def tables(results: dict) -> list[Table]:
     gap = results["config"].get("min_gap", 0)
     main = Table(
-        title=f"weak-to-strong: {results['name']} (test accuracy %; PGR with 95% CI over seeds x test items; "
+        title=f"weak-to-strong: {results['name']} "
+        "(test accuracy %; PGR with 95% CI over seeds x test items; "
         f"'-' where ceiling - weak < {100 * gap:g} points)"
     )
     for col in (

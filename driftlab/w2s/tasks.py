@@ -94,7 +94,8 @@ def facts(
             Item(f"The capital of {country} is {wrong_cap}.", 0, cont),
             Item(f"{capital} is the capital city of {country}.", 1, cont),
             Item(
-                f"{rng.choice(same if difficulty == 'hard' else other)} is the capital city of {country}.",
+                f"{rng.choice(same if difficulty == 'hard' else other)} "
+                f"is the capital city of {country}.",
                 0,
                 cont,
             ),
@@ -146,7 +147,10 @@ def sizes(
                 continue
             a, b, ma, mb = (x, y, mx, my) if rng.random() < 0.5 else (y, x, my, mx)
             heavier = rng.random() < 0.5 if mixed_phrasing else True
-            text = f"{_article(a).capitalize()} is {'heavier' if heavier else 'lighter'} than {_article(b)}."
+            text = (
+                f"{_article(a).capitalize()} is {'heavier' if heavier else 'lighter'} "
+                f"than {_article(b)}."
+            )
             label = int((ma > mb) == heavier)
             group = f"ratio~1e{int(math.log10(ratio))}"
             held = _held_out(x, "sizes", test_frac) or _held_out(y, "sizes", test_frac)
@@ -239,9 +243,12 @@ def sciq(seed: int = 0, max_pool: int = 1000, max_test: int = 500) -> TaskData:
 def boolq(seed: int = 0, max_pool: int = 1000, max_test: int = 500) -> TaskData:
     """BoolQ: a passage and a yes/no question; the label is the answer."""
     ds = _load_hub("google/boolq")
-    fmt = lambda r, rng: Item(
-        f"Passage: {r['passage']}\nQuestion: {r['question']}?", int(r["answer"]), "boolq"
-    )  # noqa: E731
+
+    def fmt(r, rng) -> Item:
+        return Item(
+            f"Passage: {r['passage']}\nQuestion: {r['question']}?", int(r["answer"]), "boolq"
+        )
+
     return _hub_task(
         "boolq",
         "google/boolq",
@@ -257,7 +264,7 @@ def boolq(seed: int = 0, max_pool: int = 1000, max_test: int = 500) -> TaskData:
 
 @W2S_TASKS.register("anthropic_hh")
 def anthropic_hh(seed: int = 0, max_pool: int = 1000, max_test: int = 500) -> TaskData:
-    """Anthropic HH-RLHF: the chosen (1) or the rejected (0) conversation, as the paper's reward-model task."""
+    """Anthropic HH-RLHF: chosen (1) or rejected (0) conversations: the paper's reward-model task"""
     ds = _load_hub("Anthropic/hh-rlhf")
 
     def fmt(r, rng):

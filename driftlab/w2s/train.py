@@ -56,7 +56,7 @@ def fit(
     final_sets: dict[str, list[int]] | None = None,
     curve: bool = True,
 ) -> FitResult:
-    """Train on (train_idx, targets = P(class 1)); evaluate `eval_sets` every 1/evals_per_epoch epoch
+    """Train on (train_idx, targets = P(class 1)); evaluate `eval_sets` each 1/evals_per_epoch epoch
     (only at the end without `curve`), and `final_sets` too at the end."""
     if len(train_idx) != len(targets):
         raise ValueError("one target per training item")
