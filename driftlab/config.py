@@ -11,7 +11,7 @@ import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar, get_type_hints
 
 import tomli_w
 from pydantic import (
@@ -30,6 +30,9 @@ from driftlab.models.builtin import check_name
 from driftlab.models.spec import check_model
 from driftlab.review.settings import ReviewConfig
 from driftlab.train.mitigations import MitigationConfig
+
+if TYPE_CHECKING:
+    from driftlab.monitors.base import MonitorConfig
 
 
 class Section(BaseModel):
@@ -138,11 +141,11 @@ class MeasuredConfig(Section):
     monitors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     guard: GuardConfig = GuardConfig()
 
-    def monitor_settings(self) -> dict[str, BaseModel]:
+    def monitor_settings(self) -> dict[str, MonitorConfig]:
         """Each enabled monitor's typed config: defaults unless the config names it."""
         from driftlab.monitors import MONITORS
 
-        out = {}
+        out: dict[str, MonitorConfig] = {}
         for name in MONITORS.names():
             body = dict(self.monitors.get(name, {}))
             cfg = _validate(MONITORS.get(name).Config, body, f"monitors.{name}")
@@ -171,7 +174,7 @@ class MeasuredConfig(Section):
         self.guard.check_metrics(self.metric_names())
         named = [("model.name", self.model.name)] if self.model.name else []
         for name, cfg in self.monitor_settings().items():  # e.g. the diff monitor's labeler
-            specs = getattr(cfg, "model_specs", dict)()
+            specs: dict[str, str] = getattr(cfg, "model_specs", dict)()
             named += [(f"monitors.{name}.{key}", spec) for key, spec in specs.items()]
         for where, spec in named:
             try:
@@ -230,7 +233,7 @@ def build_from_settings(factory, settings: dict[str, Any], where: str, extra_key
     """
     target = factory.__init__ if inspect.isclass(factory) else factory
     hints = get_type_hints(target)
-    fields = {}
+    fields: dict[str, Any] = {}
     for name, p in inspect.signature(factory).parameters.items():
         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
             default = ... if p.default is p.empty else p.default
@@ -243,7 +246,10 @@ def build_from_settings(factory, settings: dict[str, Any], where: str, extra_key
     return factory(**{k: getattr(valid, k) for k in settings})
 
 
-def _validate(cls: type[BaseModel], body: dict[str, Any], where: str) -> BaseModel:
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validate(cls: type[M], body: dict[str, Any], where: str) -> M:
     try:
         return cls.model_validate(body)
     except ValidationError as e:
@@ -291,6 +297,8 @@ def read_config(
             raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(presets)}")
         text = resources.files("driftlab.presets").joinpath(f"{preset}.toml").read_text()
         source = f"preset {preset}"
+    elif path is None:
+        raise ConfigError("give a config file or a preset")
     else:
         p = Path(path)
         if not p.is_file():

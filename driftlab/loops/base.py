@@ -53,12 +53,15 @@ class RoundData:
 
 class Loop(Protocol):
     Config: ClassVar[type[BaseModel]]
-    trainer: ClassVar[Literal["sft", "dpo"]]
+    # which trainer the round's rows go to; some loops choose it from their config
+    trainer: Literal["sft", "dpo"]
 
-    def __init__(self, config: BaseModel) -> None: ...
+    # `config` is an instance of the class's own `Config`: typed Any, as a parameter type
+    # cannot narrow in an implementation.
+    def __init__(self, config: Any) -> None: ...
 
     @classmethod
-    def metric_names(cls, config: BaseModel) -> list[str]:
+    def metric_names(cls, config: Any) -> list[str]:
         """The keys of `RoundData.stats` under `config` (the round table's loop.* columns)."""
         ...
 

@@ -22,7 +22,7 @@ import math
 import random
 import re
 import statistics
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -195,7 +195,7 @@ def preference(lp_ab: tuple[float, float], lp_ba: tuple[float, float]) -> dict[s
 
 @LOOPS.register("constitutional")
 class Constitutional:
-    Config = ConstitutionalConfig
+    Config: ClassVar[type[BaseModel]] = ConstitutionalConfig
 
     @classmethod
     def metric_names(cls, config: ConstitutionalConfig) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -102,8 +102,8 @@ def format_examples(
 
 @LOOPS.register("lmsi")
 class LMSI:
-    Config = LMSIConfig
-    trainer = "sft"
+    Config: ClassVar[type[BaseModel]] = LMSIConfig
+    trainer: Literal["sft", "dpo"] = "sft"
 
     @classmethod
     def metric_names(cls, config: LMSIConfig) -> list[str]:

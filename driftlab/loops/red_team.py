@@ -22,7 +22,7 @@ import json
 import random
 import statistics
 from importlib import resources
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -98,7 +98,7 @@ class RedTeamConfig(BaseModel):
 
 @LOOPS.register("red_team")
 class RedTeam:
-    Config = RedTeamConfig
+    Config: ClassVar[type[BaseModel]] = RedTeamConfig
 
     @classmethod
     def metric_names(cls, config: RedTeamConfig) -> list[str]:

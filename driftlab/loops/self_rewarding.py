@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -123,8 +123,8 @@ def score_histogram(values: list[float], low: int = 0, high: int = 5) -> dict[st
 
 @LOOPS.register("self_rewarding")
 class SelfRewarding:
-    Config = SelfRewardingConfig
-    trainer = "dpo"
+    Config: ClassVar[type[BaseModel]] = SelfRewardingConfig
+    trainer: Literal["sft", "dpo"] = "dpo"
 
     @classmethod
     def metric_names(cls, config: SelfRewardingConfig) -> list[str]:

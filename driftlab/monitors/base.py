@@ -8,7 +8,7 @@ plain data, stored per round, so a resumed run refits from disk.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -110,17 +110,19 @@ class Monitor(Protocol):
     name: ClassVar[str]
     Config: ClassVar[type[MonitorConfig]]
 
-    def __init__(self, config: MonitorConfig) -> None: ...
+    # `config` is an instance of the class's own `Config` (a MonitorConfig subclass): typed Any,
+    # as a parameter type cannot narrow in an implementation.
+    def __init__(self, config: Any) -> None: ...
 
     @classmethod
-    def metric_names(cls, config: MonitorConfig) -> list[str]:
+    def metric_names(cls, config: Any) -> list[str]:
         """Every metric `score` may report under `config`, so guard rules are checked at load.
 
         A `*` stands for a part the data decides (a probe subtask, a bias attribute).
         """
         ...
 
-    def fit(self, baseline: MonitorResult | None) -> Monitor: ...
+    def fit(self, baseline: MonitorResult | None) -> Self: ...
 
     def score(self, ctx: MeasureContext) -> MonitorResult: ...
 

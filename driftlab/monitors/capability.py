@@ -7,7 +7,7 @@ comparing two proportions as if the samples were independent.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -15,7 +15,13 @@ from pydantic import Field
 from driftlab.findings import Finding
 from driftlab.intervals import bootstrap, interval, wilson
 from driftlab.loops.lmsi import majority_vote
-from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
+from driftlab.monitors.base import (
+    MONITORS,
+    EvalSampling,
+    MeasureContext,
+    MonitorConfig,
+    MonitorResult,
+)
 
 
 class CapabilityConfig(EvalSampling):
@@ -58,8 +64,8 @@ def mcnemar(before: list[bool], after: list[bool]) -> tuple[int, int, float]:
 
 @MONITORS.register("capability")
 class Capability:
-    name = "capability"
-    Config = CapabilityConfig
+    name: ClassVar[str] = "capability"
+    Config: ClassVar[type[MonitorConfig]] = CapabilityConfig
 
     def __init__(self, config: CapabilityConfig) -> None:
         self.cfg = config

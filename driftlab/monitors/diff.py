@@ -8,6 +8,8 @@ labeler and a judge.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from driftlab.diff import sampling
@@ -34,8 +36,8 @@ class DiffConfig(MonitorConfig, DiffSettings):
 
 @MONITORS.register("diff")
 class Diff:
-    name = "diff"
-    Config = DiffConfig
+    name: ClassVar[str] = "diff"
+    Config: ClassVar[type[MonitorConfig]] = DiffConfig
 
     def __init__(self, config: DiffConfig) -> None:
         self.cfg = config

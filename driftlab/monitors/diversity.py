@@ -11,13 +11,20 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from driftlab.findings import Finding
 from driftlab.intervals import bootstrap, interval, mean_ci
-from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
+from driftlab.monitors.base import (
+    MONITORS,
+    EvalSampling,
+    MeasureContext,
+    MonitorConfig,
+    MonitorResult,
+)
 
 
 class DiversityConfig(EvalSampling):
@@ -83,8 +90,8 @@ def entropy(items: list) -> float:
 
 @MONITORS.register("diversity")
 class Diversity:
-    name = "diversity"
-    Config = DiversityConfig
+    name: ClassVar[str] = "diversity"
+    Config: ClassVar[type[MonitorConfig]] = DiversityConfig
 
     def __init__(self, config: DiversityConfig) -> None:
         self.cfg = config

@@ -14,7 +14,7 @@ accuracy shows it. On the model's greedy answers to the held-out set this monito
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field
@@ -26,7 +26,13 @@ from driftlab.loops.scores import parse_score
 from driftlab.loops.self_rewarding import expected_scores, score_histogram
 from driftlab.models.base import Generator, SamplingParams
 from driftlab.models.spec import ModelSpec
-from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
+from driftlab.monitors.base import (
+    MONITORS,
+    EvalSampling,
+    MeasureContext,
+    MonitorConfig,
+    MonitorResult,
+)
 
 
 class JudgeConfig(EvalSampling):
@@ -48,8 +54,8 @@ class JudgeConfig(EvalSampling):
 
 @MONITORS.register("judge")
 class Judge:
-    name = "judge"
-    Config = JudgeConfig
+    name: ClassVar[str] = "judge"
+    Config: ClassVar[type[MonitorConfig]] = JudgeConfig
 
     def __init__(self, config: JudgeConfig) -> None:
         self.cfg = config

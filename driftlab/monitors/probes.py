@@ -8,6 +8,8 @@ judged favourability / same-meaning verdicts from a model that does not drift.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from driftlab.findings import Finding
@@ -73,8 +75,9 @@ class _ProbeMonitor:
 
 @MONITORS.register("bias")
 class Bias(_ProbeMonitor):
-    name = kind = "bias"
-    Config = BiasConfig
+    name: ClassVar[str] = "bias"
+    kind = "bias"
+    Config: ClassVar[type[MonitorConfig]] = BiasConfig
     cfg: BiasConfig
 
     @classmethod
@@ -97,9 +100,9 @@ class Bias(_ProbeMonitor):
 
 @MONITORS.register("semantic_drift")
 class SemanticDrift(_ProbeMonitor):
-    name = "semantic_drift"
+    name: ClassVar[str] = "semantic_drift"
     kind = "semantic"
-    Config = SemanticConfig
+    Config: ClassVar[type[MonitorConfig]] = SemanticConfig
     cfg: SemanticConfig
 
     @classmethod
@@ -136,8 +139,9 @@ class SemanticDrift(_ProbeMonitor):
 
 @MONITORS.register("reflectivity")
 class Reflectivity(_ProbeMonitor):
-    name = kind = "reflectivity"
-    Config = ReflectivityConfig
+    name: ClassVar[str] = "reflectivity"
+    kind = "reflectivity"
+    Config: ClassVar[type[MonitorConfig]] = ReflectivityConfig
     cfg: ReflectivityConfig
 
     @classmethod

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -57,8 +57,8 @@ def load_passages(path: str | None, shipped: str = "human.txt") -> list[str]:
 
 @MONITORS.register("reference_ppl")
 class ReferencePPL:
-    name = "reference_ppl"
-    Config = ReferencePPLConfig
+    name: ClassVar[str] = "reference_ppl"
+    Config: ClassVar[type[MonitorConfig]] = ReferencePPLConfig
 
     def __init__(self, config: ReferencePPLConfig) -> None:
         self.cfg = config
