@@ -91,7 +91,7 @@ def _from_toml(text: str, where: str) -> Constitution:
 
 
 def _from_jsonl(text: str, where: str, name: str) -> Constitution:
-    principles = []
+    principles: list[Principle] = []
     for line_where, item in parse_jsonl_lines(text, where):
         principles.append(_principle(item, line_where, len(principles) + 1))
     return _finish(name, principles, where)

@@ -22,7 +22,7 @@ import math
 import random
 import re
 import statistics
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -228,7 +228,7 @@ class Constitutional:
     def __init__(self, config: ConstitutionalConfig) -> None:
         self.cfg = config
         self.constitution: Constitution = load_constitution(config.constitution)
-        self.trainer = "sft" if config.mode == "sl" else "dpo"
+        self.trainer: Literal["sft", "dpo"] = "sft" if config.mode == "sl" else "dpo"
         self.train_context = {"reference": config.reference, "beta": config.beta}
 
     def run_round(self, ctx: RoundContext) -> RoundData:
@@ -350,13 +350,13 @@ class Constitutional:
                 continue
             principle = rng.choice(self.constitution.principles)
             asked.append((i, principle))
-            q = principle.choice_question()
+            question = principle.choice_question()
             for first, second in ((a.text, b.text), (b.text, a.text)):
-                chat = choice_prompt(p, first, second, q)
+                chat = choice_prompt(p, first, second, question)
                 chats += [chat, chat]
                 options += list(CHOICES)
         lps = option_logprobs(ctx.model, chats, options, f"round {ctx.round}: AI feedback")
-        prefs = {}
+        prefs: dict[int, tuple[Principle, dict[str, Any]]] = {}
         for n, (i, principle) in enumerate(asked):
             la, lb, la2, lb2 = lps[4 * n : 4 * n + 4]
             prefs[i] = (
@@ -366,6 +366,7 @@ class Constitutional:
         proposals, train, reasons, chosen_len, rejected_len = [], [], [], [], []
         for i, (q, p, (a, b)) in enumerate(zip(ctx.questions, prompts, pairs, strict=True)):
             pref = prefs.get(i)
+            row: dict[str, Any]
             if pref is None:
                 reason, row = "identical replies", {}
             else:

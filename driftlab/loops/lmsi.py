@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,7 +34,7 @@ class LMSIConfig(BaseModel):
     sample_fewshot: bool = Field(True, description="sample with few-shot exemplars (as the paper)")
     exemplars: int | None = Field(None, ge=1, description="how many of the task's exemplars to use")
     formats: list[Format] = Field(
-        default_factory=lambda: ["cot", "direct", "cot_fewshot", "direct_fewshot"],
+        default_factory=lambda: list(get_args(Format)),
         min_length=1,
         description="the paper's mixed training formats",
     )
@@ -161,7 +161,7 @@ class LMSI:
                 if keep
                 else f"vote share {share:.2f} < {cfg.min_vote_share}"
             )
-            paths = []
+            paths: list[str] = []
             for i, (c, a) in enumerate(zip(comps, answers)):
                 limit = cfg.max_paths_per_question
                 taken = keep and a == majority and (limit is None or len(paths) < limit)
@@ -181,7 +181,7 @@ class LMSI:
                     }
                 )
             shares.append(share)
-            if keep:
+            if keep and majority is not None:
                 for row in format_examples(
                     task, q.text, paths, majority, cfg.formats, cfg.exemplars
                 ):
@@ -231,7 +231,7 @@ class LMSI:
             desc=f"round {ctx.round}: writing questions",
         )[0]
         seen = {q.text for q in ctx.questions}
-        out = []
+        out: list[Question] = []
         for c in comps:
             text = re.sub(r"^\s*Problem:\s*", "", c.text).split("\n\n")[0].strip()
             if (

@@ -262,7 +262,8 @@ class RedTeam:
         )
         check_of = iter(checks)
 
-        train, reasons = [], {}
+        train: list[dict] = []
+        reasons: dict[str, int] = {}
         for n, (t, [reply], verdict) in enumerate(zip(tests, replies, verdicts, strict=True)):
             row = {
                 "kind": "test",
@@ -285,7 +286,7 @@ class RedTeam:
                     "empty revision"
                     if not rev
                     else "revision still flagged"
-                    if cfg.require_clean_revision and check["flagged"]
+                    if cfg.require_clean_revision and check is not None and check["flagged"]
                     else "selected"
                 )
                 row.update(

@@ -193,9 +193,10 @@ class SelfRewarding:
         judged = self.judge(ctx, judge_chats)
         judgements = {(qi, ci): rows for (qi, ci, _), rows in zip(flat, judged, strict=True)}
 
-        train, values, reasons, gaps, lengths = [], [], [], [], {"chosen": [], "rejected": []}
+        train, values, reasons, gaps = [], [], [], []
+        lengths: dict[str, list[int]] = {"chosen": [], "rejected": []}
         for qi, ((q, source), comps) in enumerate(zip(questions, samples, strict=True)):
-            means = []
+            means: list[float | None] = []
             for ci in range(len(comps)):
                 ok = [j["score"] for j in judgements[qi, ci] if j["score"] is not None]
                 values += ok
@@ -221,8 +222,10 @@ class SelfRewarding:
                         "reason": reason,
                     }
                 )
-            if reason == "kept":
-                gaps.append(means[chosen] - means[rejected])
+            if chosen is not None and rejected is not None:  # reason == "kept"
+                hi, lo = means[chosen], means[rejected]
+                assert hi is not None and lo is not None  # build_pair pairs scored candidates
+                gaps.append(hi - lo)
                 lengths["chosen"].append(comps[chosen].num_tokens)
                 lengths["rejected"].append(comps[rejected].num_tokens)
                 train.append(
@@ -279,7 +282,7 @@ class SelfRewarding:
         outs = ctx.model.generate(
             chats, params, desc=f"round {ctx.round}: judging ({cfg.judge_samples} per candidate)"
         )
-        rows = []
+        rows: list[list[dict]] = []
         for samples in outs:
             rows.append([])
             for o in samples:
@@ -347,7 +350,7 @@ class SelfRewarding:
             desc=f"round {ctx.round}: writing prompts",
             lead="Here are some tasks a user gave an AI assistant.",
         )
-        new = []
+        new: list[Question] = []
         for a in attempts:
             if a["prompt"] is not None:
                 new.append(Question(f"gen-{ctx.round}-{len(new)}", a["prompt"]))
