@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,12 @@ class Experiment:
             self._model_round = head
         return self.model
 
+    def _policy(self) -> Generator:
+        """What loops and monitors sample: the model `_use` or training last bound."""
+        if self.policy is None:
+            raise RuntimeError("no model is loaded yet")
+        return self.policy
+
     def _lineage(self, k: int) -> list[Path]:
         """The adapters stacked on the base, in order, to make model_k."""
         if k == 0:
@@ -238,6 +245,7 @@ class Experiment:
             return {"promoted": True, "head": k}, {}
         g = self.cfg.guard
         messages = [describe(h) for h in hits]
+        verdict: dict[str, Any]
         if g.action == "halt":
             verdict = {
                 "halt": {
@@ -271,7 +279,7 @@ class Experiment:
             return read_jsonl(s.artifact(k, "train.jsonl")), read_json(s.artifact(k, "loop.json"))
         ctx = RoundContext(
             k,
-            self.policy,
+            self._policy(),
             self._loop_task(),
             round_questions(self.pool, self.cfg.task.train_size, k),
             step_seed(self.cfg.seed, k, "propose"),
@@ -331,10 +339,11 @@ class Experiment:
             "train_from": "base" if from_base else f"round {self.head}",
             "mitigations": mitigation,
         }
-        if from_base:  # the data came from the parent; the weights start again from model_0
-            self.model = self._load_initial()
+        # from base: the data came from the parent; the weights start again from model_0
+        model = self._load_initial() if from_base else self._use(self.head)
+        self.model = model
         if adapter.exists():  # trained before a resume
-            self.model.merge_adapter(adapter)
+            model.merge_adapter(adapter)
             write_json(s.artifact(k, "lineage.json"), lineage)
             return read_json(adapter / "train_stats.json")
         t = self.cfg.train
@@ -342,7 +351,7 @@ class Experiment:
         seed = step_seed(self.cfg.seed, k, "train")
         with atomic_dir(adapter) as tmp:  # adapter, stats and rows appear together or not at all
             result = trainer(
-                self.model,
+                model,
                 rows,
                 self.cfg.train,
                 tmp,
@@ -386,7 +395,7 @@ class Experiment:
         ancestors = [
             read_jsonl(self.store.artifact(j, "train.jsonl")) for j in self._ancestry(self.head)
         ]
-        embed_fn = None
+        embed_fn: Callable[[list[str]], Any] | None = None
         if m.dedup == "embedding":
             from driftlab.models.embed import embed as embed_fn
         return mix(
@@ -423,7 +432,7 @@ class Experiment:
         def policy() -> Generator:
             if k == 0:
                 self._use(0)
-            return self.policy  # later rounds: the model just trained
+            return self._policy()  # later rounds: the model just trained
 
         return self.measurer.measure(k, policy)
 
@@ -450,6 +459,8 @@ def run_experiment(
 ) -> dict[str, Any]:
     if resume:
         exp = Experiment.resume(out, rounds)
+    elif cfg is None:
+        raise ValueError("a new run needs a config")
     else:
         if rounds is not None:
             cfg.rounds = rounds
