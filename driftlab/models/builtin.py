@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from driftlab.errors import DriftlabError
 
@@ -160,7 +161,7 @@ def _dequantized(spec: BuiltinModel) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}-", dir=_mkdir(target.parent)))
     try:
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(
+        model: Any = AutoModelForCausalLM.from_pretrained(
             str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
         )
         # The weights are already plain fp32; forget the GGUF quantizer so they can be saved.

@@ -145,9 +145,9 @@ class JSONClient:
             self.limiter.wait()
             self.record("request", path=path, tag=tag, attempt=attempt, **where)
             try:
-                data = self._attempt(url, body)
+                reply = self._attempt(url, body)
                 try:
-                    data = parse(data)
+                    data = parse(reply)
                 except (KeyError, TypeError, ValueError, IndexError) as e:
                     raise _Retryable(
                         "bad_reply", f"unexpected reply ({type(e).__name__}: {e})"

@@ -54,7 +54,7 @@ class VLLMConfig:
     @classmethod
     def from_spec(cls, spec: str, **options: Any) -> VLLMConfig:
         model, _, query = spec.partition("?")
-        types = {f.name: f.type for f in fields(cls) if f.name != "model"}
+        types = {f.name: str(f.type) for f in fields(cls) if f.name != "model"}
         settings = {}
         for key, value in [*parse_qsl(query, keep_blank_values=True), *options.items()]:
             if key not in types:
