@@ -336,5 +336,5 @@ def list_presets() -> list[str]:
     )
 
 
-def dump_config(cfg: ExperimentConfig) -> str:
+def dump_config(cfg: BaseModel) -> str:
     return tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True))

@@ -27,7 +27,8 @@ EXIT_TRIPWIRE = 3  # `driftlab watch` exit status when a tripwire fired (2: bad 
 
 
 class BaseModelConfig(ModelConfig):
-    name: str | None = Field(
+    # optional here, unlike a run's model: a watch may take its first checkpoint as round 0
+    name: str | None = Field(  # type: ignore[assignment]
         None,
         description="base model: round 0, and what adapters apply to; "
         "unset: the first checkpoint is round 0",

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import datasets
 from datasets import Dataset
@@ -116,7 +116,7 @@ def train_dpo(
         trainer.remove_callback(PrinterCallback)
         if on_trainer is not None:  # a launched worker adds its logging here
             on_trainer(trainer)
-        prepared = trainer.train_dataset
+        prepared = cast(Dataset, trainer.train_dataset)  # the tokenized copy of ours
         tokens = sum(
             len(p) + len(c) + len(r)
             for p, c, r in zip(

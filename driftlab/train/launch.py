@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,7 @@ def launched(trainer: str, processes: int, accelerate_config: str | None = None)
         adapter_dir: Path,
         seed: int,
         desc: str,
-        lineage: list[Path] = (),
+        lineage: Sequence[Path] = (),
         initial_model=None,
         **context,
     ) -> LaunchedResult:
@@ -147,6 +147,7 @@ def run_workers(stage: Path, processes: int, user_config: str | None, desc: str,
             env=env,
             start_new_session=True,
         )  # own group: stopped whole
+        assert proc.stdout is not None  # stdout=PIPE
         try:
             for line in proc.stdout:
                 if line.startswith(MARK):

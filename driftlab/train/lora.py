@@ -6,6 +6,8 @@ bf16 matmul is ~600x slower than fp32 and checkpointing only costs time, so both
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import torch
@@ -86,15 +88,16 @@ class ProgressCallback(TrainerCallback):
     def __init__(self, desc: str) -> None:
         self.desc = desc
         self.losses: list[float] = []
-        self._ctx = None
-        self._advance = None
+        self._ctx: AbstractContextManager | None = None
+        self._advance: Callable[[int], None] | None = None
 
     def on_train_begin(self, args, state, control, **kw):
         self._ctx = progress.task(self.desc, total=state.max_steps, unit="steps")
         self._advance = self._ctx.__enter__()
 
     def on_step_end(self, args, state, control, **kw):
-        self._advance(1)
+        if self._advance is not None:
+            self._advance(1)
 
     def on_log(self, args, state, control, logs=None, **kw):
         if logs and "loss" in logs:

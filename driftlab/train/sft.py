@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import datasets
 from datasets import Dataset
@@ -89,7 +90,8 @@ def _train(
     trainer.remove_callback(PrinterCallback)  # our progress bar replaces its log lines
     if on_trainer is not None:
         on_trainer(trainer)
-    tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
+    prepared = cast(Dataset, trainer.train_dataset)  # the tokenized copy of ours
+    tokens = sum(len(x) for x in prepared["input_ids"])
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start

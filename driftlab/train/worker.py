@@ -67,7 +67,7 @@ class RowLog:
 
 def main(job_path: str) -> None:
     stage = Path(job_path).parent
-    job = read_json(job_path)
+    job = read_json(Path(job_path))
     rank, local = int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0))
     device = f"cuda:{local}" if job["device"] == "cuda" else "cpu"
     out = stage / f"rank{rank}"
