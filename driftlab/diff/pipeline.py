@@ -349,7 +349,7 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
         else:
             status = "unvalidated"
         who = "B" if c["more_in"] == "b" else "A"
-        other = "A" if who == "B" else "B"
+        other_who = "A" if who == "B" else "B"
         label = best["label"] if best else None
         items.append(
             {
@@ -357,7 +357,7 @@ def _hypotheses(groups, records, label_ids, heldout, s, pool, cache, key_c) -> l
                 "source": c["source"],
                 "more_in": c["more_in"],
                 "label": label,
-                "statement": f"Model {who}'s texts do this more than model {other}'s: {label}"
+                "statement": f"Model {who}'s texts do this more than model {other_who}'s: {label}"
                 if label
                 else None,
                 "status": status,
@@ -388,5 +388,6 @@ def _side(records: list[dict], members: list[int], side: str, k: int = 3) -> lis
 
 
 def _intent(items: list[dict], s: DiffSettings, pool: ModelPool) -> list[dict]:
+    assert s.intent is not None  # asked only for a diff with an intent
     ranking.judge_intent(pool.get(s.intent_judge()), s.intent, items)
     return [{"intent": it.get("intent"), "intent_p_yes": it.get("intent_p_yes")} for it in items]

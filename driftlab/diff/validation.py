@@ -50,7 +50,8 @@ def heldout_pairs(
     full = [(key, d) for key, d in sorted(by_pair.items()) if side in d and other in d]
     rng = np.random.default_rng(seed)
     rng.shuffle(full)
-    inside, rest = [], []
+    inside: list[tuple] = []
+    rest: list[tuple] = []
     for x in full:
         (inside if x[1][side][0] in members or x[1][other][0] in members else rest).append(x)
     chosen = (inside + rest)[:max_pairs]

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from driftlab.errors import DriftlabError
 from driftlab.findings import Finding
 from driftlab.models.base import Chat, Completion, Generator, SamplingParams
 from driftlab.registry import Registry
@@ -71,14 +72,20 @@ class MeasureContext:
     """One model under measurement, with a sample cache so monitors share generations."""
 
     def __init__(
-        self, round: int, model: Generator, task: Task, eval_set: list[Problem], seed: int
+        self, round: int, model: Generator, task: Task | None, eval_set: list[Problem], seed: int
     ):
         self.round = round
         self.model = model
-        self.task = task
+        self._task = task  # None: probe sets only (`driftlab probes run`)
         self.eval_set = eval_set
         self.seed = seed
         self._cache: dict[tuple, list[list[Completion]]] = {}
+
+    @property
+    def task(self) -> Task:
+        if self._task is None:
+            raise DriftlabError("this monitor measures a task, and none was given")
+        return self._task
 
     def sample(
         self, chats: list[Chat], params: SamplingParams, desc: str

@@ -108,7 +108,7 @@ def compare(
             f"{key}_amplification_high": hi,
         }
         if lo > 0:
-            by_attr = {}
+            by_attr: dict[str, list[float]] = {}
             for g, (r, _) in zip(growth, pairs):
                 by_attr.setdefault(r["attribute"], []).append(g)
             worst = max(by_attr, key=lambda a: np.mean(by_attr[a]))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -40,7 +40,10 @@ SEMANTIC_PROMPTS = {
 }
 
 
-def _few(rng: random.Random, pool: list[dict], k: int) -> list[dict]:
+T = TypeVar("T")
+
+
+def _few(rng: random.Random, pool: list[T], k: int) -> list[T]:
     return rng.sample(pool, min(k, len(pool)))
 
 
@@ -59,10 +62,10 @@ def generation_prompt(kind: str, items: list[dict], target: str, rng: random.Ran
             "(Question / Option A / Option B)."
         )
     if kind == "semantic":
-        shots = sorted({i["concept"] for i in items})
+        concepts = sorted({i["concept"] for i in items})
         return (
             "Here are concepts whose meaning people can explain: "
-            + ", ".join(_few(rng, shots, 8))
+            + ", ".join(_few(rng, concepts, 8))
             + ".\nName one more such concept, different from these. "
             "Reply with one line: Concept: <concept>"
         )
@@ -129,7 +132,7 @@ def expand(kind: str, draft: dict, existing: list[dict], tag: str) -> list[dict]
             }
             for k, t in SEMANTIC_PROMPTS.items()
         ]
-    pairs = {}
+    pairs: dict[str, list[str]] = {}
     for it in existing:
         pairs.setdefault(it["attribute"], it["groups"])
     out = []
@@ -197,7 +200,8 @@ def build(
             desc=f"probes build: writing {kind} items",
         )
     ]
-    rejected, drafts = [], []
+    rejected: list[dict[str, Any]] = []
+    drafts: list[dict] = []
     for t, text in zip(aims, texts):
         d = parse(kind, text, t)
         (drafts.append(d) if d else rejected.append({"reason": "malformed", "text": text}))
@@ -207,7 +211,7 @@ def build(
     on = []
     for d, v in zip(drafts, verdicts):
         (on.append(d) if v >= on_task else rejected.append({"reason": "off_task", "p_yes": v, **d}))
-    kept: list[dict] = []
+    kept: list[tuple[dict, np.ndarray]] = []
     if on:
         old = embed([key_text(kind, i) for i in existing], embedder)
         new = embed([key_text(kind, d) for d in on], embedder)
