@@ -175,7 +175,8 @@ def synthetic_supervisor(task: Task, split: Split, kind: str, rate: float, seed:
         groups = sorted(set(task.groups))
         rng.shuffle(groups)
         b_groups = np.array([task.groups[i] for i in split.b_train])
-        chosen, best = [], 0.0
+        chosen: list = []
+        best = 0.0
         for g in groups:
             share = np.isin(b_groups, chosen + [g]).mean()
             if abs(share - rate) < abs(best - rate):
@@ -244,7 +245,10 @@ def prompting(runner: Runner, units: dict, task: Task, name: str) -> None:
         shots = rng.choice(len(split.b_train), pcfg.shots, replace=False)
         shot_idx = [split.b_train[i] for i in shots]
         test = split.test[: pcfg.n_test]
-        modes = [("zero_shot", None, None), ("fewshot_true", None, task.labels[shot_idx])]
+        modes: list[tuple[str, str | None, np.ndarray | None]] = [
+            ("zero_shot", None, None),
+            ("fewshot_true", None, task.labels[shot_idx]),
+        ]
         for weak in cfg.ladder[: cfg.ladder.index(name)]:
             w = units["weak"][(task.name, "baseline", weak, seed)]
             modes.append(

@@ -27,6 +27,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -46,11 +47,11 @@ ENCODER_TYPES = {
 }
 
 
-def _layers(model: nn.Module, kind: str) -> nn.ModuleList:
+def _layers(model: Any, kind: str) -> nn.ModuleList:  # a transformers base model
     return model.encoder.layer if kind == "encoder" else model.layers
 
 
-def truncate(base: nn.Module, kind: str, depth: float) -> nn.Module:
+def truncate(base: Any, kind: str, depth: float) -> Any:
     """Keep the first `depth` share of the blocks (at least one); a decoder's final norm stays."""
     layers = _layers(base, kind)
     keep = max(1, round(depth * len(layers)))
@@ -87,6 +88,7 @@ class Classifier(nn.Module):
     def pooled(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         if "pooled" in batch:
             return batch["pooled"]
+        assert self.body is not None  # without a body, the features come pooled
         out = self.body(**batch, return_dict=True)
         return pool(out.last_hidden_state, batch["attention_mask"], self.pooling)
 
@@ -104,7 +106,7 @@ class Classifier(nn.Module):
                 for s in range(0, len(idx), batch_size)
             ]
         )
-        self.head[0].fit(x)
+        cast(Standardize, self.head[0]).fit(x)
         self.train(was)
 
 
@@ -114,6 +116,9 @@ class Standardize(nn.Module):
     of times larger than the rest; a per-text LayerNorm divides the informative small ones by
     that scale and a linear head then barely moves in a few dozen steps (SmolLM2-135M stayed at
     chance on facts where a standardized probe on the same features reaches ~70%)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, hidden: int) -> None:
         super().__init__()
@@ -155,8 +160,8 @@ class Rung:
 
     name: str
     kind: str  # "encoder" | "decoder"
-    tokenizer: object
-    base: nn.Module
+    tokenizer: Any
+    base: Any  # a transformers base model (no LM head): its attributes depend on the architecture
     cfg: ModelConfig
     info: dict
     _features: dict = field(default_factory=dict)

@@ -31,7 +31,7 @@ def build_results(
     cfg: W2SConfig, tasks, units: dict, model_info: list[dict], wall: float, config: dict
 ) -> dict:
     by_name = {t.name: t for t in tasks}
-    groups = defaultdict(dict)
+    groups: dict[tuple, dict] = defaultdict(dict)
     for (task, variant, weak, strong, loss, seed), u in units["student"].items():
         groups[(task, variant, weak, strong, loss)][seed] = u
     rows = []

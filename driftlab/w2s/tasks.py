@@ -83,7 +83,8 @@ def facts(
     rng = random.Random(f"facts:{seed}")
     rows = parse(COUNTRIES)
     conts = sorted({r[2] for r in rows})
-    pool, test = [], []
+    pool: list[Item] = []
+    test: list[Item] = []
     for country, capital, cont in rows:
         same = [r[1] for r in rows if r[2] == cont and r[0] != country]
         other = [r[1] for r in rows if r[2] != cont]
@@ -139,7 +140,8 @@ def sizes(
         raise ConfigError("tasks.sizes.min_ratio: must be at least 1")
     rng = random.Random(f"sizes:{seed}")
     things = [(n, float(m)) for n, m in parse(MASSES)]
-    pool, test = [], []
+    pool: list[Item] = []
+    test: list[Item] = []
     for i, (x, mx) in enumerate(things):
         for y, my in things[i + 1 :]:
             ratio = max(mx, my) / min(mx, my)
