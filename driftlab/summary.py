@@ -1,4 +1,7 @@
-"""The per-round table printed at the end of a run (and by `driftlab report` in the terminal)."""
+"""The per-round table printed at the end of `driftlab run` and `driftlab watch`.
+
+The HTML report (report/run.py) shows the same legend under its own round table.
+"""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ log-softmax at every prompt position (measured: 12 GB and minutes for 288 judge 
   ... "Score: 5", "Yes"/"No") share one forward pass: the shared tokens are scored once and
   each option adds its own last-token log-probability.
 
-Any other backend falls back to its own `logprobs`.
+A policy sampled by a server (models/policy.py's ServedPolicy) is scored by its transformers
+`scorer`; any other backend falls back to its own `logprobs`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""What a model backend must do: sample, score texts, and carry per-round adapters."""
+"""What a model backend must do: sample chats and score texts (`Generator`).
+
+Per-round adapters are not part of it: HFModel merges them (`merge_adapter`), and a policy
+sampler binds a lineage to an engine (models/policy.py).
+"""
 
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ class Completion:
 
 @runtime_checkable
 class Generator(Protocol):
-    """A model that answers chats. Implemented by the transformers backend (and servers later)."""
+    """Answers chats and scores texts: HFModel, VLLMModel, OpenAIModel and ServedPolicy do."""
 
     name: str
 

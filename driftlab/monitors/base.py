@@ -2,7 +2,9 @@
 
 `__init__` stores settings; `fit(baseline)` takes round 0's stored result (None while
 measuring round 0 itself) and returns self; `score(ctx)` measures one model. Results are
-plain data, stored per round, so a resumed run refits from disk.
+plain data, stored per round, so a resumed run refits from disk. `metric_names(config)`
+lists every metric `score` may report, so guard rules are checked when a config loads.
+`MeasureContext` holds the model under measurement and a sample cache the monitors share.
 """
 
 from __future__ import annotations
