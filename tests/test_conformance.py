@@ -24,16 +24,32 @@ from driftlab.train import TRAINERS, get_trainer
 
 # ---- loops ------------------------------------------------------------------------------------
 
-# Every loop's costly settings, made small where a loop has them; the rest stay defaults.
-SMALL = {"samples": 3, "candidates": 2, "judge_samples": 1, "zero_shot": 2, "few_shot": 1}
+# Every loop's costly settings made small where a loop has them, and its filters opened so that
+# a random model's replies still make training rows; the rest stay defaults.
+SMALL = {
+    "samples": 3,
+    "candidates": 2,
+    "judge_samples": 1,
+    "judge_mode": "expected",
+    "zero_shot": 2,
+    "few_shot": 1,
+    "drop_truncated": False,
+    "threshold": 0.01,
+    "require_clean_revision": False,
+}
+# the loops whose trainer depends on a setting, run both ways
+VARIANTS = [(n, {}) for n in LOOPS.names()] + [
+    ("constitutional", {"mode": "rl"}),
+    ("red_team", {"train_on": "dpo"}),
+]
 ROW_KEYS = {"sft": {"prompt", "completion"}, "dpo": {"prompt", "chosen", "rejected"}}
 
 
-def small_config(cls):
+def small_config(cls, **extra):
     fields = cls.Config.model_fields
     body = {k: v for k, v in SMALL.items() if k in fields}
     body |= {k: 8 for k in fields if k.endswith("max_new_tokens")}
-    return cls.Config.model_validate(body)
+    return cls.Config.model_validate(body | extra)
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +67,12 @@ def round_ctx(model):
     return RoundContext(1, model, loop_task, questions, seed=0)
 
 
-@pytest.mark.parametrize("name", LOOPS.names())
-def test_every_loop_honours_the_contract(name, round_ctx):
+def test_every_registered_loop_is_tested():
+    assert {n for n, _ in VARIANTS} == set(LOOPS.names())
+
+
+@pytest.mark.parametrize(("name", "extra"), VARIANTS)
+def test_every_loop_honours_the_contract(name, extra, round_ctx):
     cls = LOOPS.get(name)
     default = cls.Config.model_validate({})  # the defaults are a valid config
     assert cls.Config.model_validate(default.model_dump()) == default
@@ -62,12 +82,13 @@ def test_every_loop_honours_the_contract(name, round_ctx):
     assert declared and len(set(declared)) == len(declared)
     assert all(isinstance(n, str) for n in declared)
 
-    cfg = small_config(cls)
+    cfg = small_config(cls, **extra)
     loop = cls(cfg)
     assert loop.trainer in ROW_KEYS
     data = loop.run_round(round_ctx)
     assert isinstance(data, RoundData) and data.proposals
     assert all(isinstance(p, dict) for p in data.proposals)
+    assert data.train  # the filters above are open: some rows to train on
     for row in data.train:
         assert ROW_KEYS[loop.trainer] <= row.keys(), row.keys()
     assert data.stats and not [k for k in data.stats if unknown_metric(k, cls.metric_names(cfg))]
