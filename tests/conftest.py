@@ -1,4 +1,5 @@
 import os
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ def tiny_config(tiny_model, tmp_path):
         }
         for key, value in overrides.items():
             section, _, leaf = key.rpartition(".")
-            target = cfg
+            target: Any = cfg  # a nested table of the TOML config
             for part in filter(None, section.split(".")):
                 target = target.setdefault(part, {})
             target[leaf] = value
