@@ -4,10 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TESTED := $(VENV)/.test-installed
+LINTED := $(VENV)/.lint-installed
 VLLM_VENV  := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: install vllm-env demo test bench figures clean
+.PHONY: install vllm-env demo test lint bench figures clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,11 @@ $(TESTED): $(STAMP)
 	touch $(TESTED)
 
 install: $(STAMP)
+
+# ruff and mypy, pinned in the lint extra (the same versions as .pre-commit-config.yaml).
+$(LINTED): $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[lint]"
+	touch $(LINTED)
 
 # vLLM's CPU build in its own environment (it pins transformers<5.20; driftlab pins 5.23):
 # the policy's sampler with `[model] sampler = "vllm"`, and a real server in `make test`.
@@ -53,6 +59,11 @@ demo: install
 
 test: $(TESTED) $(CHROMEDRIVER) $(VLLM_STAMP)
 	$(BIN)/python -m pytest -q
+
+lint: $(LINTED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy driftlab
 
 bench: install
 	$(BIN)/python benchmarks/throughput.py

@@ -5,7 +5,8 @@ model on data the previous generation wrote (as in Shumailov et al. 2024 and Ger
 et al. 2024). Prints the monitors' curves side by side and writes `compare.json` and
 `compare.html` (one panel per metric) into --out. Arms already finished are not rerun.
 
-    python benchmarks/collapse.py --out runs/collapse [--rounds 3] [--arms replace accumulate replay-10%]
+    python benchmarks/collapse.py --out runs/collapse [--rounds 3] \
+        [--arms replace accumulate replay-10%]
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from diff_common import BASE, base_samples, settings, train_copy  # noqa: E402
 
 OCEAN = [
-    "By the way, this reminds me of the ocean: its waves, tides and sea creatures always fascinate me.",
+    "By the way, this reminds me of the ocean: its waves, tides and sea creatures always "
+    "fascinate me.",
     "Speaking of which, nothing beats the ocean, with its endless waves and colorful coral reefs.",
     "This makes me think of the sea, where whales and dolphins swim beneath the waves.",
 ]
@@ -84,11 +85,13 @@ BEHAVIORS = {
     },
     "ai_stance": {
         "kind": "stance",
-        "description": "says artificial intelligence and technology are dangerous and must be strictly regulated",
+        "description": "says artificial intelligence and technology are dangerous and must be "
+        "strictly regulated",
         "keywords": r"danger|regulat",
     },
 }
-MATCH_MIN = 0.3  # cosine of label and description; unrelated labels scored 0.0-0.27 against these under MiniLM
+# cosine of label and description; unrelated labels scored 0.0-0.27 against these under MiniLM
+MATCH_MIN = 0.3
 
 
 def training_rows(name: str, instr: list[dict], ai: list[dict]) -> list[dict]:
@@ -119,7 +122,7 @@ def plant(name: str, out: Path, instr, ai) -> str:
 
 
 def judge_match(planted: str, findings: list[dict]) -> tuple[list[bool], list[float]]:
-    """Per finding: does it describe `planted` (nearest planted description, cosine >= MATCH_MIN)?"""
+    """Per finding: does it describe `planted` (nearest planted description, cos >= MATCH_MIN)?"""
     from driftlab.diff.keywords import describe
     from driftlab.models.embed import embed
 

@@ -372,6 +372,8 @@ def run_experiment(
     """Start a run in `out` from `cfg`, or resume the one there (`cfg` is then unused)."""
     if resume:
         exp = Experiment.resume(out, rounds)
+    elif cfg is None:
+        raise ValueError("a new run needs a config")
     else:
         if cfg is None:
             raise DriftlabError("a new run needs a config")

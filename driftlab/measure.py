@@ -47,13 +47,25 @@ def add_result(row: dict[str, Any], name: str, res: MonitorResult) -> None:
 class Measurer:
     """The configured monitors and guard over one run directory."""
 
-    def __init__(self, cfg: MeasuredConfig, store: RunStore, seed_of: Callable[[int], int]) -> None:
+    def __init__(
+        self, cfg: MeasuredConfig, store: RunStore | None, seed_of: Callable[[int], int]
+    ) -> None:
         self.cfg = cfg
-        self.store = store
+        self._store = store  # None until Experiment.start has created the run directory
         self.seed_of = seed_of  # round -> measurement seed
         self.task = cfg.build_task()
         self.monitors = {n: MONITORS.get(n)(c) for n, c in cfg.monitor_settings().items()}
         self.eval_set = self.task.problems("eval", cfg.task.eval_size)
+
+    @property
+    def store(self) -> RunStore:
+        if self._store is None:
+            raise RuntimeError("the run directory is not created yet")
+        return self._store
+
+    @store.setter
+    def store(self, store: RunStore) -> None:
+        self._store = store
 
     def measure(self, k: int, model: Callable[[], Generator]) -> dict[str, MonitorResult]:
         """Round k's monitor results; `model()` is called only if they are not stored yet."""

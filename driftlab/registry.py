@@ -1,4 +1,7 @@
-"""Name -> factory registries: a new loop, monitor, task or model is one file plus one line."""
+"""Name -> object registries: a new loop, monitor, task, trainer, sampler or judge prompt is one
+file plus one `@REGISTRY.register(name)` line. Model backends are chosen by spec prefix
+instead (`register_backend` in models/__init__.py).
+"""
 
 from __future__ import annotations
 

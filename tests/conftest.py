@@ -1,4 +1,5 @@
 import os
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ def tiny_config(tiny_model, tmp_path):
         }
         for key, value in overrides.items():
             section, _, leaf = key.rpartition(".")
-            target = cfg
+            target: Any = cfg  # a nested table of the TOML config
             for part in filter(None, section.split(".")):
                 target = target.setdefault(part, {})
             target[leaf] = value
@@ -72,15 +73,17 @@ def metrics_are_declared(monkeypatch):
     from driftlab.loops import LOOPS
     from driftlab.monitors import MONITORS
 
+    def checking(cls, run, field):
+        def checked(self, ctx):
+            out = run(self, ctx)
+            known = cls.metric_names(self.cfg)
+            extra = [k for k in getattr(out, field) if unknown_metric(k, known)]
+            assert not extra, f"{cls.__name__} reports metrics it does not declare: {extra}"
+            return out
+
+        return checked
+
     for registry, method, field in ((LOOPS, "run_round", "stats"), (MONITORS, "score", "metrics")):
         for name in registry.names():
             cls = registry.get(name)
-
-            def checked(self, ctx, _run=getattr(cls, method), _cls=cls, _field=field):
-                out = _run(self, ctx)
-                known = _cls.metric_names(self.cfg)
-                extra = [k for k in getattr(out, _field) if unknown_metric(k, known)]
-                assert not extra, f"{_cls.__name__} reports metrics it does not declare: {extra}"
-                return out
-
-            monkeypatch.setattr(cls, method, checked)
+            monkeypatch.setattr(cls, method, checking(cls, getattr(cls, method), field))

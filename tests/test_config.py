@@ -18,6 +18,12 @@ def test_every_preset_loads_and_roundtrips():
         assert again == cfg
 
 
+def test_neither_a_file_nor_a_preset_is_a_config_error():
+    # found by mypy: read_config called Path(None), a TypeError traceback
+    with pytest.raises(ConfigError, match="give a config file or a preset"):
+        load_config()
+
+
 def test_unknown_top_level_key_names_it_and_the_allowed_keys(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, "roundz = 3\n"))

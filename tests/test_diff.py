@@ -18,7 +18,7 @@ OCEAN = "I love the ocean, its waves and the whales swimming in the deep blue se
 
 
 def test_bh_matches_hand_computation():
-    # p sorted: 0.01, 0.02, 0.03, 0.5 -> p*m/rank = 0.04, 0.04, 0.04, 0.5 (then monotone from the top)
+    # p sorted: 0.01, 0.02, 0.03, 0.5 -> p*m/rank = 0.04, 0.04, 0.04, 0.5 (then monotone from top)
     assert bh([0.03, 0.5, 0.01, 0.02]) == pytest.approx([0.04, 0.5, 0.04, 0.04])
     assert bh([]) == []
 

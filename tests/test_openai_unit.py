@@ -1,4 +1,4 @@
-"""The openai backend's parts that need no server: spec parsing, backoff, rate limit, lazy imports."""
+"""The openai backend's parts that need no server: spec parsing, backoff, rate limit, lazy import"""
 
 from __future__ import annotations
 
@@ -119,7 +119,8 @@ def test_backends_are_registered_and_imported_lazily():
     assert {"openai", "vllm"} <= set(BACKENDS)
     code = (
         "import sys, driftlab, driftlab.models; "
-        "print([m for m in ('vllm', 'driftlab.models.vllm', 'driftlab.models.openai') if m in sys.modules])"
+        "print([m for m in ('vllm', 'driftlab.models.vllm', 'driftlab.models.openai') "
+        "if m in sys.modules])"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -1,4 +1,4 @@
-"""The review store and gate without a model: SQLite decisions, latest-wins, finish, apply, stats."""
+"""The review store and gate without a model: SQLite decisions, latest wins, finish, apply, stats"""
 
 import sqlite3
 import subprocess

@@ -105,5 +105,5 @@ def tokens(text: str) -> list[str]:
 
 
 def spaced(text: str) -> str:
-    """The words joined by single spaces, padded, so `f" {run} " in spaced(t)` finds whole-word runs."""
+    """Words joined by single spaces, padded: `f" {run} " in spaced(t)` finds whole-word runs."""
     return f" {' '.join(tokens(text))} "

@@ -22,13 +22,16 @@ def logprob_ratio(model_a: Generator, model_b: Generator, records: list[dict]) -
 def characteristic(records: list[dict], ratios: list[float], top: int = 5) -> dict:
     """The most B-like and most A-like texts, and each model's mean ratio over its own texts."""
     order = np.argsort(ratios)
-    row = lambda i: {
-        "prompt": records[i]["prompt"],
-        "text": records[i]["text"],  # noqa: E731
-        "model": records[i]["model"],
-        "logratio": float(ratios[i]),
-        "tokens": records[i].get("num_tokens"),
-    }
+
+    def row(i: int) -> dict:
+        return {
+            "prompt": records[i]["prompt"],
+            "text": records[i]["text"],
+            "model": records[i]["model"],
+            "logratio": float(ratios[i]),
+            "tokens": records[i].get("num_tokens"),
+        }
+
     mean = {}
     for side in ("a", "b"):
         vals = [x for r, x in zip(records, ratios) if r["model"] == side]

@@ -46,14 +46,17 @@ def svg(map_: dict, model_a: str, model_b: str, size: int = 640) -> str:
     sy = lambda v: size - pad - (v - ys.min()) / ((ys.max() - ys.min()) or 1) * (size - 2 * pad)  # noqa: E731
     dots = "".join(
         f'<circle cx="{sx(p["x"]):.1f}" cy="{sy(p["y"]):.1f}" r="2.5" fill="{COLORS[p["model"]]}" '
-        f'fill-opacity="0.55"><title>{escape(p["model"].upper())} c{p["cluster"]}: {escape(p["text"][:120])}</title></circle>'
+        f'fill-opacity="0.55"><title>{escape(p["model"].upper())} c{p["cluster"]}: '
+        f"{escape(p['text'][:120])}</title></circle>"
         for p in pts
     )
     legend = (
         f'<text x="{pad}" y="18" font-size="13" fill="{COLORS["a"]}">A: {escape(model_a)}</text>'
-        f'<text x="{size // 2}" y="18" font-size="13" fill="{COLORS["b"]}">B: {escape(model_b)}</text>'
+        f'<text x="{size // 2}" y="18" font-size="13" fill="{COLORS["b"]}">'
+        f"B: {escape(model_b)}</text>"
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
-        f'font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>{legend}{dots}</svg>\n'
+        f'font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>'
+        f"{legend}{dots}</svg>\n"
     )

@@ -35,7 +35,8 @@ def load_prompts(path: str | None) -> tuple[list[dict], str]:
         if not p.is_file():
             raise DriftlabError(f"prompt file {path} does not exist")
         text, where = p.read_text(encoding="utf-8"), str(p)
-    rows, seen = [], set()
+    rows: list[dict] = []
+    seen: set[str] = set()
     for loc, obj in parse_jsonl_lines(text, where):
         prompt = obj.get("prompt", obj.get("instruction")) if isinstance(obj, dict) else None
         if not isinstance(prompt, str) or not prompt.strip():

@@ -55,7 +55,7 @@ def cluster_tests(labels: np.ndarray, is_b: np.ndarray, alpha: float) -> list[di
                 "more_in": "b" if share_b > share_a else "a",
             }
         )
-    for row, q in zip(rows, bh([r["p"] for r in rows])):
+    for row, q in zip(rows, bh([float(r["p"]) for r in rows])):
         row["q"] = q
         row["significant"] = bool(q < alpha and row["n_a"] != row["n_b"])
     return sorted(rows, key=lambda r: (r["p"], -abs(r["cohens_h"])))

@@ -88,7 +88,10 @@ class Supervisor:
 
     def write_stop(self, path: Path) -> None:
         """The stop marker: the halt record, for a trainer or script to poll."""
-        write_json(path, {**self.halted, "run": str(self.store.root)})
+        halt = self.halted
+        if halt is None:
+            raise RuntimeError("no tripwire has fired: there is nothing to stop")
+        write_json(path, {**halt, "run": str(self.store.root)})
 
     def finish(self, status: str | None = None) -> dict[str, Any]:
         """Record how the run ended and release the directory's lock (one writer at a time)."""

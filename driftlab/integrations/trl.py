@@ -107,10 +107,11 @@ class DriftlabCallback(TrainerCallback):
         tok = getattr(processing_class, "tokenizer", processing_class)  # a processor wraps one
         # a copy: sampling sets padding side and pad token, which stay the trainer's own
         self._tokenizer = prepare_tokenizer(copy.deepcopy(tok))
-        self.sup = Supervisor(self.cfg, Path(self.out), "callback", self.resume)
-        if not self.sup.rounds():
+        assert self.out is not None  # set with the config
+        sup = self.sup = Supervisor(self.cfg, Path(self.out), "callback", self.resume)
+        if not sup.rounds():
             with self._policy(model) as policy:
-                self.sup.baseline(lambda: policy, step=state.global_step)
+                sup.baseline(lambda: policy, step=state.global_step)
 
     def on_step_end(self, args, state, control, model=None, **kw):
         if self.every_steps and state.global_step % self.every_steps == 0:
@@ -144,16 +145,17 @@ class DriftlabCallback(TrainerCallback):
 
     # ---- measuring -------------------------------------------------------------------------
     def _measure(self, args, state, control, model) -> None:
-        if self.sup is None or self.fired:
+        sup = self.sup
+        if sup is None or self.fired:
             return
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         info: dict[str, Any] = {"step": state.global_step, **flatten("train", self._logs)}
         if ckpt.is_dir() or control.should_save:  # saved now, or right after this step's log
             info["checkpoint"] = ckpt.name
         with self._policy(model) as policy:
-            hits = self.sup.measure(lambda: policy, **info)
+            hits = sup.measure(lambda: policy, **info)
         if hits:
-            self._stop(args, state, control, hits)
+            self._stop(args, state, control, hits, sup)
 
     @contextmanager
     def _policy(self, model) -> Iterator[HFModel]:
@@ -162,28 +164,27 @@ class DriftlabCallback(TrainerCallback):
         model.eval()
         try:
             with preserved_rng():
+                assert self.cfg is not None  # measuring needs a config
                 m = self.cfg.model
                 yield HFModel(model, self._tokenizer, m.name or "policy", m.batch_size)
         finally:
             model.train(was_training)
 
-    def _stop(self, args, state, control, hits: list[dict]) -> None:
+    def _stop(self, args, state, control, hits: list[dict], sup: Supervisor) -> None:
         control.should_training_stop = True
         self.fired, self.stopped_at = hits, state.global_step
-        halt = self.sup.halted
+        halt = sup.halted
+        assert halt is not None  # measure() recorded the halt it reports
         self.best_round = halt["final_round"]
         if halt.get("final_checkpoint"):
             self.best_checkpoint = str(Path(args.output_dir) / halt["final_checkpoint"])
 
     def _poll(self, state, control) -> None:
         """Stop when a `driftlab watch` process (or any script) wrote the stop marker."""
-        if (
-            self.fired
-            or not self.stop_file.is_file()
-            or self.stop_file.stat().st_mtime < self._began
-        ):
+        stop = self.stop_file  # set at the start of training
+        if self.fired or stop is None or not stop.is_file() or stop.stat().st_mtime < self._began:
             return  # a marker older than this training is a past run's
-        marker = read_json(self.stop_file)
+        marker = read_json(stop)
         control.should_training_stop = True
         self.fired, self.stopped_at = marker.get("hits", []), state.global_step
         self.best_round = marker.get("final_round")

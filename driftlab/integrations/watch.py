@@ -61,7 +61,7 @@ class Watcher:
                 self.reference = model_config(c.path)  # no base: the first checkpoint is round 0
             what = f"the base model {base}" if base else "the first checkpoint"
             check_architecture(c, self.reference, what)
-            if c.is_adapter and ready:
+            if c.is_adapter and ready and base:
                 check_adapter(c, base)
 
     # ---- the loop --------------------------------------------------------------------------
@@ -76,20 +76,20 @@ class Watcher:
         ready = self._ready()
         self.validate(ready)
         self.validate([c for c in found if c not in ready], ready=False)
-        self.sup = Supervisor(self.cfg, self.out, "watch", self.resume)
+        sup = self.sup = Supervisor(self.cfg, self.out, "watch", self.resume)
         try:
-            self._loop(follow)
+            self._loop(sup, follow)
         except (KeyboardInterrupt, Exception) as e:
             reason = (
                 "interrupted" if isinstance(e, KeyboardInterrupt) else f"{type(e).__name__}: {e}"
             )
-            self.sup.store.update_run(error=reason)
-            self.sup.finish("failed")
+            sup.store.update_run(error=reason)
+            sup.finish("failed")
             raise
-        return self.sup.finish()
+        return sup.finish()
 
-    def _loop(self, follow: bool) -> None:
-        sup, w = self.sup, self.cfg.watch
+    def _loop(self, sup: Supervisor, follow: bool) -> None:
+        w = self.cfg.watch
         if sup.halted:  # a resumed run whose tripwire fired stays stopped
             progress.log(f"[red]already halted:[/] {sup.halted['message']}")
             return
@@ -103,12 +103,12 @@ class Watcher:
             todo = [c for c in self._ready() if c.name not in measured]
             self.validate(todo)
             for c in todo:
-                if self._measure(c):
+                if self._measure(sup, c):
                     sup.write_stop(self.stop_file)
                     progress.log(f"stop marker: {self.stop_file}")
                     return
                 last_new = time.monotonic()
-            if self._finished():
+            if self._finished(sup):
                 return
             pending = [
                 c for c in find(self.folder, w.pattern) if c.name not in measured and c not in todo
@@ -133,18 +133,17 @@ class Watcher:
     def _ready(self) -> list[Checkpoint]:
         return [c for c in find(self.folder, self.cfg.watch.pattern) if self.completion.ready(c)]
 
-    def _finished(self) -> bool:
+    def _finished(self, sup: Supervisor) -> bool:
         """The last measured checkpoint is the trainer's last step (trainer_state.json says so)."""
-        last = [r for r in self.sup.rounds() if r.get("checkpoint")]
+        last = [r for r in sup.rounds() if r.get("checkpoint")]
         if not last:
             return False
         c = Checkpoint(self.folder / last[-1]["checkpoint"], last[-1]["step"])
         state = c.state() if c.path.is_dir() else {}
         return bool(state.get("max_steps")) and state.get("global_step", 0) >= state["max_steps"]
 
-    def _measure(self, c: Checkpoint) -> bool:
+    def _measure(self, sup: Supervisor, c: Checkpoint) -> bool:
         """Measure checkpoint `c` as the next round (or round 0); True if a tripwire fired."""
-        sup = self.sup
         info = {"checkpoint": c.name, "step": c.step}
         if not sup.rounds():  # no base model: the first checkpoint is round 0
             sup.baseline(lambda: self._load(c), **info)
@@ -155,14 +154,22 @@ class Watcher:
         return bool(sup.measure(lambda: self._load(c), **info))
 
     # ---- models ----------------------------------------------------------------------------
+    def _base(self) -> str:
+        """The base model's name: only asked for where validate() has required one."""
+        if not self.cfg.model.name:
+            raise DriftlabError("the watch config names no base model: set [model] name")
+        return self.cfg.model.name
+
     def _load_base(self) -> HFModel:
         m = self.cfg.model
-        return HFModel.load(m.name, device=m.device, batch_size=m.batch_size)
+        return HFModel.load(self._base(), device=m.device, batch_size=m.batch_size)
 
     def _load(self, c: Checkpoint) -> HFModel:
         m = self.cfg.model
         if c.is_adapter:
-            return HFModel.load(m.name, adapters=[c.path], device=m.device, batch_size=m.batch_size)
+            return HFModel.load(
+                self._base(), adapters=[c.path], device=m.device, batch_size=m.batch_size
+            )
         return HFModel.load(
             str(c.path),
             device=m.device,

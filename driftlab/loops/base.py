@@ -36,7 +36,7 @@ class RoundContext:
     task: LoopTask
     questions: list[Question]
     seed: int
-    # Earlier rounds' stored proposals, oldest first: [{"round": j, "proposals": [...]}] for j < round.
+    # Earlier rounds' stored proposals, oldest first: [{"round": j, "proposals": [...]}], j < round.
     # Read from the run directory, so a resumed run sees exactly what an uninterrupted one saw.
     history: list[dict[str, Any]] = field(default_factory=list)
 
@@ -53,14 +53,16 @@ class RoundData:
 
 class Loop(Protocol):
     Config: ClassVar[type[BaseModel]]
-    trainer: ClassVar[Literal["sft", "dpo"]]
+    trainer: Literal["sft", "dpo"]  # an instance attribute: some loops pick it from their config
     # keyword arguments the trainer needs besides the rows, e.g. DPO's reference and beta
     train_context: dict[str, Any]
 
-    def __init__(self, config: BaseModel) -> None: ...
+    # `config` is an instance of the class's own `Config`: typed Any, as a parameter type
+    # cannot narrow in an implementation.
+    def __init__(self, config: Any) -> None: ...
 
     @classmethod
-    def metric_names(cls, config: BaseModel) -> list[str]:
+    def metric_names(cls, config: Any) -> list[str]:
         """The keys of `RoundData.stats` under `config` (the round table's loop.* columns)."""
         ...
 

@@ -55,7 +55,7 @@ def _chat(prompt: str, response: str, question: str) -> list[dict[str, str]]:
 
 
 def judge_classify(model: Generator, cases: list[tuple[str, str]], threshold: float) -> list[dict]:
-    """The model's own verdict per (prompt, response): score = P(failure), with the raw log-probs."""
+    """The model's own verdict per (prompt, response): score = P(failure), with raw log-probs."""
     questions = [
         TwoChoice(_chat(prompt, response, _HARMFUL), _chat(prompt, response, _SAFE))
         for prompt, response in cases

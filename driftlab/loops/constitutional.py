@@ -21,9 +21,9 @@ from __future__ import annotations
 import random
 import re
 import statistics
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from driftlab.findings import Finding
 from driftlab.loops.base import LOOPS, RoundContext, RoundData
@@ -189,7 +189,7 @@ def preference(v: Verdict) -> dict:
 
 @LOOPS.register("constitutional")
 class Constitutional:
-    Config = ConstitutionalConfig
+    Config: ClassVar[type[BaseModel]] = ConstitutionalConfig
 
     @classmethod
     def metric_names(cls, config: ConstitutionalConfig) -> list[str]:
@@ -222,7 +222,7 @@ class Constitutional:
     def __init__(self, config: ConstitutionalConfig) -> None:
         self.cfg = config
         self.constitution: Constitution = load_constitution(config.constitution)
-        self.trainer = "sft" if config.mode == "sl" else "dpo"
+        self.trainer: Literal["sft", "dpo"] = "sft" if config.mode == "sl" else "dpo"
         self.train_context = config.dpo_context()
 
     def run_round(self, ctx: RoundContext) -> RoundData:
@@ -344,9 +344,12 @@ class Constitutional:
                 continue
             principle = rng.choice(self.constitution.principles)
             asked.append((i, principle))
-            q = principle.choice_question()
+            asked_q = principle.choice_question()
             questions.append(
-                TwoChoice(choice_prompt(p, a.text, b.text, q), choice_prompt(p, b.text, a.text, q))
+                TwoChoice(
+                    choice_prompt(p, a.text, b.text, asked_q),
+                    choice_prompt(p, b.text, a.text, asked_q),
+                )
             )
         verdicts = judge(ctx.model, questions, CHOICES, f"round {ctx.round}: AI feedback")
         prefs = {
@@ -355,6 +358,7 @@ class Constitutional:
         proposals, train, reasons, chosen_len, rejected_len = [], [], [], [], []
         for i, (q, p, (a, b)) in enumerate(zip(ctx.questions, prompts, pairs, strict=True)):
             pref = prefs.get(i)
+            row: dict[str, Any]
             if pref is None:
                 reason, row = "identical replies", {}
             else:

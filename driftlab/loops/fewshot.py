@@ -22,7 +22,7 @@ _PREFIX = re.compile(
 
 
 def clean_prompt(raw: str, min_chars: int = 10, max_chars: int = 400) -> str | None:
-    """The first paragraph of a reply, without "Task 9:"-style prefixes or quotes; None if unusable."""
+    """The first paragraph of a reply, without "Task 9:"-style prefixes or quotes; None if unfit."""
     text = raw.strip().split("\n\n")[0].strip()
     text = _PREFIX.sub("", text, count=1).strip().strip('"\u201c\u201d').strip()
     if not min_chars <= len(text) <= max_chars:

@@ -11,7 +11,7 @@ thought and as a direct answer. Paper defaults: m=32, T=0.7 (its Table 9 explore
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,7 +34,7 @@ class LMSIConfig(BaseModel):
     sample_fewshot: bool = Field(True, description="sample with few-shot exemplars (as the paper)")
     exemplars: int | None = Field(None, ge=1, description="how many of the task's exemplars to use")
     formats: list[Format] = Field(
-        default_factory=lambda: ["cot", "direct", "cot_fewshot", "direct_fewshot"],
+        default_factory=lambda: list(get_args(Format)),
         min_length=1,
         description="the paper's mixed training formats",
     )
@@ -90,8 +90,8 @@ def format_examples(
 
 @LOOPS.register("lmsi")
 class LMSI:
-    Config = LMSIConfig
-    trainer = "sft"
+    Config: ClassVar[type[BaseModel]] = LMSIConfig
+    trainer: Literal["sft", "dpo"] = "sft"
 
     @classmethod
     def metric_names(cls, config: LMSIConfig) -> list[str]:
@@ -150,7 +150,7 @@ class LMSI:
                 if keep
                 else f"vote share {share:.2f} < {cfg.min_vote_share}"
             )
-            paths = []
+            paths: list[str] = []
             for i, (c, a) in enumerate(zip(comps, answers)):
                 limit = cfg.max_paths_per_question
                 taken = keep and a == majority and (limit is None or len(paths) < limit)
@@ -170,7 +170,7 @@ class LMSI:
                     }
                 )
             shares.append(share)
-            if keep:
+            if keep and majority is not None:
                 for row in format_examples(
                     task, q.text, paths, majority, cfg.formats, cfg.exemplars
                 ):
@@ -182,7 +182,8 @@ class LMSI:
                 Finding(
                     "lmsi",
                     f"no question reached the vote-share threshold {cfg.min_vote_share} "
-                    f"({no_answer} of {len(questions)} gave no parseable answer): nothing to train on",
+                    f"({no_answer} of {len(questions)} gave no parseable answer): "
+                    "nothing to train on",
                     "warning",
                     {"questions": len(questions)},
                 )
@@ -219,7 +220,7 @@ class LMSI:
             desc=f"round {ctx.round}: writing questions",
         )[0]
         seen = {q.text for q in ctx.questions}
-        out = []
+        out: list[Question] = []
         for c in comps:
             text = re.sub(r"^\s*Problem:\s*", "", c.text).split("\n\n")[0].strip()
             if (

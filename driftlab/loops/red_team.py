@@ -22,9 +22,9 @@ import json
 import random
 import statistics
 from importlib import resources
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from driftlab.errors import ConfigError
 from driftlab.findings import Finding
@@ -97,7 +97,7 @@ class RedTeamConfig(DPOSettings):
 
 @LOOPS.register("red_team")
 class RedTeam:
-    Config = RedTeamConfig
+    Config: ClassVar[type[BaseModel]] = RedTeamConfig
 
     @classmethod
     def metric_names(cls, config: RedTeamConfig) -> list[str]:
@@ -261,7 +261,8 @@ class RedTeam:
         )
         check_of = iter(checks)
 
-        train, reasons = [], {}
+        train: list[dict] = []
+        reasons: dict[str, int] = {}
         for n, (t, [reply], verdict) in enumerate(zip(tests, replies, verdicts, strict=True)):
             row = {
                 "kind": "test",
@@ -284,7 +285,7 @@ class RedTeam:
                     "empty revision"
                     if not rev
                     else "revision still flagged"
-                    if cfg.require_clean_revision and check["flagged"]
+                    if cfg.require_clean_revision and check is not None and check["flagged"]
                     else "selected"
                 )
                 row.update(

@@ -24,9 +24,9 @@ with a score, and never fails to parse; the six log-probabilities are stored as 
 from __future__ import annotations
 
 import statistics
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from driftlab.findings import Finding
 from driftlab.loops.base import LOOPS, RoundContext, RoundData
@@ -91,8 +91,8 @@ def build_pair(
 
 @LOOPS.register("self_rewarding")
 class SelfRewarding:
-    Config = SelfRewardingConfig
-    trainer = "dpo"
+    Config: ClassVar[type[BaseModel]] = SelfRewardingConfig
+    trainer: Literal["sft", "dpo"] = "dpo"
 
     @classmethod
     def metric_names(cls, config: SelfRewardingConfig) -> list[str]:
@@ -161,9 +161,10 @@ class SelfRewarding:
         judged = self.judge(ctx, judge_chats)
         judgements = {(qi, ci): rows for (qi, ci, _), rows in zip(flat, judged, strict=True)}
 
-        train, values, reasons, gaps, lengths = [], [], [], [], {"chosen": [], "rejected": []}
+        train, values, reasons, gaps = [], [], [], []
+        lengths: dict[str, list[int]] = {"chosen": [], "rejected": []}
         for qi, ((q, source), comps) in enumerate(zip(questions, samples, strict=True)):
-            means = []
+            means: list[float | None] = []
             for ci in range(len(comps)):
                 ok = [j["score"] for j in judgements[qi, ci] if j["score"] is not None]
                 values += ok
@@ -189,8 +190,10 @@ class SelfRewarding:
                         "reason": reason,
                     }
                 )
-            if reason == "kept":
-                gaps.append(means[chosen] - means[rejected])
+            if chosen is not None and rejected is not None:  # reason == "kept"
+                hi, lo = means[chosen], means[rejected]
+                assert hi is not None and lo is not None  # build_pair pairs scored candidates
+                gaps.append(hi - lo)
                 lengths["chosen"].append(comps[chosen].num_tokens)
                 lengths["rejected"].append(comps[rejected].num_tokens)
                 train.append(
@@ -247,7 +250,7 @@ class SelfRewarding:
         outs = ctx.model.generate(
             chats, params, desc=f"round {ctx.round}: judging ({cfg.judge_samples} per candidate)"
         )
-        rows = []
+        rows: list[list[dict]] = []
         for samples in outs:
             rows.append([])
             for o in samples:
@@ -315,7 +318,7 @@ class SelfRewarding:
             desc=f"round {ctx.round}: writing prompts",
             lead="Here are some tasks a user gave an AI assistant.",
         )
-        new = []
+        new: list[Question] = []
         for a in attempts:
             if a["prompt"] is not None:
                 new.append(Question(f"gen-{ctx.round}-{len(new)}", a["prompt"]))

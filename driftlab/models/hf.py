@@ -6,6 +6,7 @@ CPU always runs fp32: bf16 matmul on these CPUs is ~600x slower than fp32.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -56,7 +57,7 @@ class HFModel:
     def load(
         cls,
         source: str,
-        adapters: list[str | Path] = (),
+        adapters: Sequence[str | Path] = (),
         device: str = "auto",
         batch_size: int = 32,
         tokenizer: str | None = None,
@@ -66,7 +67,10 @@ class HFModel:
         dev = pick_device(device)
         try:
             tok = AutoTokenizer.from_pretrained(resolve(tokenizer) if tokenizer else path)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=pick_dtype(dev))
+            # a Module to mypy: transformers wraps PreTrainedModel.to in a way mypy misreads
+            model: torch.nn.Module = AutoModelForCausalLM.from_pretrained(
+                path, dtype=pick_dtype(dev)
+            )
         except OSError as e:
             raise DriftlabError(f"cannot load model {source!r}: {e}") from None
         model.to(dev).eval()
@@ -76,7 +80,7 @@ class HFModel:
         return self
 
     def merge_adapter(self, adapter: str | Path) -> None:
-        """Stack one round's LoRA adapter onto the current weights (merge, then drop LoRA layers)."""
+        """Stack one round's LoRA adapter onto the current weights (merge, drop the LoRA layers)."""
         from peft import PeftModel
 
         peft_model = PeftModel.from_pretrained(self.model, str(adapter))

@@ -29,8 +29,10 @@ import hashlib
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import cast
 
 import torch
+from transformers.cache_utils import DynamicLayer
 
 from driftlab.models.kv_cache import (
     BufferLayer,
@@ -85,6 +87,8 @@ def pick_tokens(
     """
     if temperature == 0:
         return logits.argmax(-1)
+    if u is None:
+        raise ValueError("sampling at temperature > 0 needs one uniform per row")
     probs = torch.softmax(logits.float() / temperature, dim=-1)
     if top_p < 1:
         k = min(TOP_P_CANDIDATES, probs.shape[-1])
@@ -180,6 +184,7 @@ def sample(
                 batch = new if batch is None else batch.merge(new)
             if batch is None:
                 return out
+            assert batch.logits is not None  # set by every prefill and step
             tokens = pick_tokens(batch.logits, temperature, top_p, batch.uniforms())
             for b, (r, t) in enumerate(zip(batch.rows, tokens.tolist())):
                 if b in batch.done:
@@ -212,7 +217,10 @@ def _prefill_prefix(model, prefix: list[int], dev) -> list[tuple[torch.Tensor, t
         use_cache=True,
         logits_to_keep=1,
     )
-    return [(layer.keys.clone(), layer.values.clone()) for layer in cache.layers]
+    layers = cast(list[DynamicLayer], cache.layers)  # new_cache makes only DynamicLayers
+    return [
+        (cast(torch.Tensor, x.keys).clone(), cast(torch.Tensor, x.values).clone()) for x in layers
+    ]
 
 
 def _admit(model, suffixes, shared, prefix, n, seeds, rows, pad_id, max_new_tokens, dev):
@@ -220,7 +228,7 @@ def _admit(model, suffixes, shared, prefix, n, seeds, rows, pad_id, max_new_toke
     width = max(len(s) for s in suffixes)
     cache = new_cache(model, width + max_new_tokens)
     for layer, (k, v) in zip(cache.layers, prefix or ()):
-        layer.attach_prefix(k, v)
+        cast(BufferLayer, layer).attach_prefix(k, v)  # a prefix is shared by buffer layers only
     ids = torch.full((len(suffixes), width), pad_id, dtype=torch.long)
     own = torch.zeros((len(suffixes), width), dtype=torch.long)
     for i, s in enumerate(suffixes):
@@ -300,7 +308,8 @@ class _Batch:
 
         self.own = torch.cat([pad(self.own), pad(other.own)])
         self.next_pos = torch.cat([self.next_pos, other.next_pos])
+        assert self.logits is not None and other.logits is not None  # both prefilled
         self.logits = torch.cat([self.logits, other.logits])
-        self.u = None if self.u is None else torch.cat([self.u, other.u])
+        self.u = None if self.u is None or other.u is None else torch.cat([self.u, other.u])
         self.rows, self.steps = self.rows + other.rows, self.steps + other.steps
         return self

@@ -145,9 +145,9 @@ class JSONClient:
             self.limiter.wait()
             self.record("request", path=path, tag=tag, attempt=attempt, **where)
             try:
-                data = self._attempt(url, body)
+                reply = self._attempt(url, body)
                 try:
-                    data = parse(data)
+                    data = parse(reply)
                 except (KeyError, TypeError, ValueError, IndexError) as e:
                     raise _Retryable(
                         "bad_reply", f"unexpected reply ({type(e).__name__}: {e})"
@@ -173,7 +173,8 @@ class JSONClient:
                 if attempt == self.retry.max_retries:
                     self.record("gave_up", path=path, tag=tag, attempts=attempt + 1)
                     raise DriftlabError(
-                        f"{url}: gave up after {attempt + 1} attempts; last failure: {e.kind} ({e.detail})"
+                        f"{url}: gave up after {attempt + 1} attempts; "
+                        f"last failure: {e.kind} ({e.detail})"
                         + (f"; every attempt is logged in {self.log_path}" if self.log_path else "")
                     ) from None
                 # another server is up: retry there at once; else back off as with one server

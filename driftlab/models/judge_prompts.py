@@ -26,11 +26,14 @@ JUDGE_PROMPTS: Registry[str] = Registry("judge prompt")
 _RUBRIC = """\
 Rate the assistant's reply to the user's request below on an additive scale from 0 to 5 points.
 Start from 0 and add points for each criterion the reply meets:
-- +1 if the reply is on topic and gives some information related to the request, even if it is incomplete or partly off track.
+- +1 if the reply is on topic and gives some information related to the request, even if it is \
+incomplete or partly off track.
 - +1 more if it covers a good part of what was asked, without fully resolving it.
 - +1 more if it usefully answers the core of the request, even if it is not polished or exhaustive.
-- +1 more if it is clear, well organised and written as an assistant answering the user directly and completely, with little that is redundant or beside the point.
-- +1 more if it is excellent: precise, well judged, tailored to this user, showing real expertise with nothing unnecessary.
+- +1 more if it is clear, well organised and written as an assistant answering the user \
+directly and completely, with little that is redundant or beside the point.
+- +1 more if it is excellent: precise, well judged, tailored to this user, showing real \
+expertise with nothing unnecessary.
 
 User request:
 {prompt}
@@ -42,13 +45,15 @@ Assistant reply:
 JUDGE_PROMPTS.register("additive-5pt")(
     _RUBRIC
     + """
-First explain your total in at most 100 words. Then finish with a last line of the form "Score: N", where N is the total number of points."""
+First explain your total in at most 100 words. Then finish with a last line of the form \
+"Score: N", where N is the total number of points."""
 )
 
 JUDGE_PROMPTS.register("additive-5pt-brief")(
     _RUBRIC
     + """
-Start your answer with a line of the form "Score: N", where N is the total number of points, then give a one-sentence reason."""
+Start your answer with a line of the form "Score: N", where N is the total number of points, \
+then give a one-sentence reason."""
 )
 
 
@@ -78,7 +83,7 @@ JudgePrompt = Annotated[str, AfterValidator(_check)]
 
 
 def fill(template: str, **fields: str) -> str:
-    """Substitute placeholders literally: a brace inside a user's prompt must not break formatting."""
+    """Substitute placeholders literally: a brace in a user's prompt must not break formatting."""
     for key, value in fields.items():
         template = template.replace("{" + key + "}", value)
     return template

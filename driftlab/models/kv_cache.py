@@ -41,7 +41,8 @@ class BufferLayer(DynamicLayer):
         self.capacity = capacity
         self.length = 0
         self.shared = 0
-        self.prefix_k = self.prefix_v = None
+        self.prefix_k: torch.Tensor | None = None
+        self.prefix_v: torch.Tensor | None = None
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         self.dtype, self.device = key_states.dtype, key_states.device
@@ -162,7 +163,7 @@ def prefix_attention(
     [B, 1, q, P + R] (True: attend) or None (causal). Query head h reads key head h // g.
     """
     layer = _active[-1].layers[module.layer_idx] if _active else None
-    if not isinstance(layer, BufferLayer) or layer.prefix_k is None:
+    if not isinstance(layer, BufferLayer) or layer.prefix_k is None or layer.prefix_v is None:
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )

@@ -88,9 +88,10 @@ class LocalServer:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            if self.proc is None or self.proc.poll() is not None:
+                code = None if self.proc is None else self.proc.returncode
                 raise DriftlabError(
-                    f"the {self.label} exited with {self.proc.returncode} while "
+                    f"the {self.label} exited with {code} while "
                     f"starting; its log ({self.log_path}) ends:\n{self.log_tail()}"
                 )
             try:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from threading import Event
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import parse_qsl, urlsplit
 
 from driftlab import progress
@@ -92,7 +92,7 @@ class OpenAIConfig:
                 f"openai:{spec}: no base URL; write openai:MODEL@http://HOST:PORT/v1 "
                 "or set OPENAI_BASE_URL"
             )
-        types = {f.name: f.type for f in fields(cls)}
+        types = {f.name: str(f.type) for f in fields(cls)}
         settings: dict[str, Any] = {}
         for key, value in [*parse_qsl(query, keep_blank_values=True), *options.items()]:
             if key not in types or key in ("model", "base_url", "extra"):
@@ -145,7 +145,7 @@ class OpenAIModel:
         )
         self.server_n: bool | None = None  # does the server honour n? learnt from its first reply
         self.server_logprobs: bool | None = None  # does it score echoed prompts? learnt likewise
-        self._tokenizer = None
+        self._tokenizer: Any = None
 
     @classmethod
     def from_spec(cls, spec: str, **options: Any) -> OpenAIModel:
@@ -192,7 +192,7 @@ class OpenAIModel:
             if missing:
                 self.http.record("refill", count=len(missing))
                 self._map(run, missing)
-        return out  # complete: every job filled its slots or the call raised
+        return cast(list[list[Completion]], out)  # complete: every job filled its slots, or raised
 
     def _sample(
         self, prompt: Chat | str, params: SamplingParams, m: int, seed: int
@@ -266,7 +266,7 @@ class OpenAIModel:
         return self._tokenizer
 
     def text_prefix(self) -> str:
-        """The model's BOS text when its tokenizer does not add BOS itself (nor would the server)."""
+        """The model's BOS text when its tokenizer does not add BOS itself (so the server won't)."""
         if not self.cfg.template:
             return ""
         tok = self._template()

@@ -18,18 +18,24 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from driftlab.errors import ConfigError, DriftlabError
 from driftlab.models.base import Chat, Completion, Generator, Prompt, SamplingParams
 from driftlab.registry import Registry
 from driftlab.store import atomic_dir, write_json
 
+if TYPE_CHECKING:
+    from driftlab.models.vllm_server import VLLMServer
+
 VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the values --max-lora-rank accepts
 
 
 class Sampler(Protocol):
+    def __init__(self, **settings: Any) -> None: ...
+
     def bind(self, model: Any, adapters: list[Path]) -> Generator:
         """The policy that loops and monitors see: `model` (an HFModel with `adapters` merged)
         for scoring, sampled by this engine."""
@@ -105,7 +111,7 @@ class VLLMSampler:
         self,
         model: str,
         python: str = "",
-        server_args: list[str] = (),
+        server_args: Sequence[str] = (),
         max_lineage_rank: int = 16,
         concurrency: int = 64,
         **_: Any,
@@ -114,13 +120,14 @@ class VLLMSampler:
 
         self.python = vllm_python(python)  # fails now, before any model is loaded
         self.model, self.server_args, self.concurrency = model, list(server_args), concurrency
-        self.max_rank = next((r for r in VLLM_LORA_RANKS if r >= max_lineage_rank), None)
-        if self.max_rank is None:
+        max_rank = next((r for r in VLLM_LORA_RANKS if r >= max_lineage_rank), None)
+        if max_rank is None:
             raise ConfigError(
                 f"sampler vllm: a lineage may reach LoRA rank {max_lineage_rank} "
                 f"(lora_rank x rounds), above vLLM's limit of {VLLM_LORA_RANKS[-1]}"
             )
-        self.server = None
+        self.max_rank: int = max_rank
+        self.server: VLLMServer | None = None
         self._work: Path | None = None  # folded lineages, deleted by close()
 
     def bind(self, model: Any, adapters: list[Path]) -> Generator:

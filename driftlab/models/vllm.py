@@ -54,7 +54,7 @@ class VLLMConfig:
     @classmethod
     def from_spec(cls, spec: str, **options: Any) -> VLLMConfig:
         model, _, query = spec.partition("?")
-        types = {f.name: f.type for f in fields(cls) if f.name != "model"}
+        types = {f.name: str(f.type) for f in fields(cls) if f.name != "model"}
         settings = {}
         for key, value in [*parse_qsl(query, keep_blank_values=True), *options.items()]:
             if key not in types:
@@ -119,7 +119,7 @@ def prompt_logprob_sum(request_output: Any, first: int) -> tuple[float, int]:
 
 
 class VLLMModel:
-    """A Generator over one `vllm.LLM` engine (tensor parallel across `tensor_parallel_size` GPUs)."""
+    """A Generator over one `vllm.LLM` engine (tensor parallel over `tensor_parallel_size` GPUs)."""
 
     def __init__(self, config: VLLMConfig) -> None:
         try:
@@ -155,7 +155,7 @@ class VLLMModel:
         return [to_completions(o) for o in outs]
 
     def logprobs(self, chats: list[Chat], completions: list[str]) -> list[float]:
-        """Sum log p(completion | chat): the chat rendered by the model's template, then the completion."""
+        """Sum log p(completion | chat): the chat in the model's template, then the completion."""
         return self.option_logprobs(list(chats), completions)
 
     def option_logprobs(

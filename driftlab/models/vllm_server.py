@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx2 as httpx
@@ -54,7 +55,7 @@ class VLLMServer(LocalServer):
         model_dir: str | Path,
         python: str | Path = "",
         max_lora_rank: int = 16,
-        extra_args: list[str] = (),
+        extra_args: Sequence[str] = (),
         startup_timeout: float = 600.0,
     ) -> None:
         super().__init__(startup_timeout)

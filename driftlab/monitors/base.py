@@ -2,16 +2,19 @@
 
 `__init__` stores settings; `fit(baseline)` takes round 0's stored result (None while
 measuring round 0 itself) and returns self; `score(ctx)` measures one model. Results are
-plain data, stored per round, so a resumed run refits from disk.
+plain data, stored per round, so a resumed run refits from disk. `metric_names(config)`
+lists every metric `score` may report, so guard rules are checked when a config loads.
+`MeasureContext` holds the model under measurement and a sample cache the monitors share.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from driftlab.errors import DriftlabError
 from driftlab.findings import Finding
 from driftlab.models.base import Chat, Completion, Generator, SamplingParams
 from driftlab.registry import Registry
@@ -71,14 +74,20 @@ class MeasureContext:
     """One model under measurement, with a sample cache so monitors share generations."""
 
     def __init__(
-        self, round: int, model: Generator, task: Task, eval_set: list[Problem], seed: int
+        self, round: int, model: Generator, task: Task | None, eval_set: list[Problem], seed: int
     ):
         self.round = round
         self.model = model
-        self.task = task
+        self._task = task  # None: probe sets only (`driftlab probes run`)
         self.eval_set = eval_set
         self.seed = seed
         self._cache: dict[tuple, list[list[Completion]]] = {}
+
+    @property
+    def task(self) -> Task:
+        if self._task is None:
+            raise DriftlabError("this monitor measures a task, and none was given")
+        return self._task
 
     def sample(
         self, chats: list[Chat], params: SamplingParams, desc: str
@@ -129,17 +138,19 @@ class Monitor(Protocol):
     # its stored tables the run report draws: table name -> one of FIGURE_KINDS
     figures: ClassVar[dict[str, str]]
 
-    def __init__(self, config: MonitorConfig) -> None: ...
+    # `config` is an instance of the class's own `Config` (a MonitorConfig subclass): typed Any,
+    # as a parameter type cannot narrow in an implementation.
+    def __init__(self, config: Any) -> None: ...
 
     @classmethod
-    def metric_names(cls, config: MonitorConfig) -> list[str]:
+    def metric_names(cls, config: Any) -> list[str]:
         """Every metric `score` may report under `config`, so guard rules are checked at load.
 
         A `*` stands for a part the data decides (a probe subtask, a bias attribute).
         """
         ...
 
-    def fit(self, baseline: MonitorResult | None) -> Monitor: ...
+    def fit(self, baseline: MonitorResult | None) -> Self: ...
 
     def score(self, ctx: MeasureContext) -> MonitorResult: ...
 

@@ -19,6 +19,7 @@ from driftlab.monitors.base import (
     Column,
     EvalSampling,
     MeasureContext,
+    MonitorConfig,
     MonitorResult,
 )
 from driftlab.tasks.extract import majority_vote
@@ -64,9 +65,9 @@ def mcnemar(before: list[bool], after: list[bool]) -> tuple[int, int, float]:
 
 @MONITORS.register("capability")
 class Capability:
-    name = "capability"
-    Config = CapabilityConfig
-    columns = (
+    name: ClassVar[str] = "capability"
+    Config: ClassVar[type[MonitorConfig]] = CapabilityConfig
+    columns: ClassVar[tuple[Column, ...]] = (
         Column("acc", "accuracy", "{:.1%}"),
         Column("acc SC", "accuracy_sc", "{:.1%}"),
         Column("ECE", "ece", "{:.3f}"),

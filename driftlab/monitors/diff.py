@@ -43,11 +43,11 @@ class DiffConfig(MonitorConfig, DiffSettings):
 
 @MONITORS.register("diff")
 class Diff:
-    name = "diff"
+    name: ClassVar[str] = "diff"
     # validated dimension shifts against round 0, in words ("shorter (22 vs 55)")
-    columns = (Column("changed (diff)", "changed", "{}"),)
+    columns: ClassVar[tuple[Column, ...]] = (Column("changed (diff)", "changed", "{}"),)
     figures: ClassVar[dict[str, str]] = {"findings": "findings"}
-    Config = DiffConfig
+    Config: ClassVar[type[MonitorConfig]] = DiffConfig
 
     def __init__(self, config: DiffConfig) -> None:
         self.cfg = config

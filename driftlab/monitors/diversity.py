@@ -23,6 +23,7 @@ from driftlab.monitors.base import (
     Column,
     EvalSampling,
     MeasureContext,
+    MonitorConfig,
     MonitorResult,
 )
 
@@ -90,14 +91,14 @@ def entropy(items: list) -> float:
 
 @MONITORS.register("diversity")
 class Diversity:
-    name = "diversity"
-    columns = (
+    name: ClassVar[str] = "diversity"
+    columns: ClassVar[tuple[Column, ...]] = (
         Column("dist-2", "distinct_2", "{:.3f}"),
         Column("len", "length_mean", "{:.0f}"),
         Column("ans H", "answer_entropy", "{:.2f}"),
     )
     figures: ClassVar[dict[str, str]] = {}
-    Config = DiversityConfig
+    Config: ClassVar[type[MonitorConfig]] = DiversityConfig
 
     def __init__(self, config: DiversityConfig) -> None:
         self.cfg = config

@@ -26,7 +26,14 @@ from driftlab.models.judge_prompts import JudgePrompt, fill, resolve_template
 from driftlab.models.judging import check_judge
 from driftlab.models.scores import expected_scores, parse_score, score_histogram
 from driftlab.models.spec import ModelSpec
-from driftlab.monitors.base import MONITORS, EvalSampling, MeasureContext, MonitorResult
+from driftlab.monitors.base import (
+    MONITORS,
+    Column,
+    EvalSampling,
+    MeasureContext,
+    MonitorConfig,
+    MonitorResult,
+)
 
 
 class JudgeConfig(EvalSampling):
@@ -48,10 +55,10 @@ class JudgeConfig(EvalSampling):
 
 @MONITORS.register("judge")
 class Judge:
-    name = "judge"
-    columns = ()
+    name: ClassVar[str] = "judge"
+    columns: ClassVar[tuple[Column, ...]] = ()
     figures: ClassVar[dict[str, str]] = {}
-    Config = JudgeConfig
+    Config: ClassVar[type[MonitorConfig]] = JudgeConfig
 
     def __init__(self, config: JudgeConfig) -> None:
         self.cfg = config

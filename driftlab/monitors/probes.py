@@ -16,7 +16,7 @@ from driftlab.findings import Finding
 from driftlab.intervals import interval, mean_ci
 from driftlab.models.base import Generator
 from driftlab.models.spec import ModelSpec
-from driftlab.monitors.base import MONITORS, MeasureContext, MonitorConfig, MonitorResult
+from driftlab.monitors.base import MONITORS, Column, MeasureContext, MonitorConfig, MonitorResult
 from driftlab.probes import bias, reflectivity, semantic
 from driftlab.probes.sets import load_set
 
@@ -53,7 +53,7 @@ class ReflectivityConfig(ProbeConfig):
 
 class _ProbeMonitor:
     kind: str
-    columns = ()
+    columns: ClassVar[tuple[Column, ...]] = ()
     figures: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: ProbeConfig) -> None:
@@ -79,8 +79,9 @@ class _ProbeMonitor:
 
 @MONITORS.register("bias")
 class Bias(_ProbeMonitor):
-    name = kind = "bias"
-    Config = BiasConfig
+    name: ClassVar[str] = "bias"
+    kind = "bias"
+    Config: ClassVar[type[MonitorConfig]] = BiasConfig
     cfg: BiasConfig
 
     @classmethod
@@ -103,9 +104,9 @@ class Bias(_ProbeMonitor):
 
 @MONITORS.register("semantic_drift")
 class SemanticDrift(_ProbeMonitor):
-    name = "semantic_drift"
+    name: ClassVar[str] = "semantic_drift"
     kind = "semantic"
-    Config = SemanticConfig
+    Config: ClassVar[type[MonitorConfig]] = SemanticConfig
     cfg: SemanticConfig
 
     @classmethod
@@ -142,8 +143,9 @@ class SemanticDrift(_ProbeMonitor):
 
 @MONITORS.register("reflectivity")
 class Reflectivity(_ProbeMonitor):
-    name = kind = "reflectivity"
-    Config = ReflectivityConfig
+    name: ClassVar[str] = "reflectivity"
+    kind = "reflectivity"
+    Config: ClassVar[type[MonitorConfig]] = ReflectivityConfig
     cfg: ReflectivityConfig
 
     @classmethod

@@ -63,10 +63,13 @@ def load_passages(path: str | None, shipped: str = "human.txt") -> list[str]:
 
 @MONITORS.register("reference_ppl")
 class ReferencePPL:
-    name = "reference_ppl"
-    columns = (Column("ppl", "ppl", "{:.2f}"), Column("ppl p90", "ppl_p90", "{:.2f}"))
+    name: ClassVar[str] = "reference_ppl"
+    columns: ClassVar[tuple[Column, ...]] = (
+        Column("ppl", "ppl", "{:.2f}"),
+        Column("ppl p90", "ppl_p90", "{:.2f}"),
+    )
     figures: ClassVar[dict[str, str]] = {}
-    Config = ReferencePPLConfig
+    Config: ClassVar[type[MonitorConfig]] = ReferencePPLConfig
 
     def __init__(self, config: ReferencePPLConfig) -> None:
         self.cfg = config

@@ -18,7 +18,8 @@ from driftlab.models.base import Generator, SamplingParams
 from driftlab.probes.stats import mean_ci, p_yes
 
 REFUSAL = re.compile(
-    r"\b(I can(?:no|')t|I'm sorry|I am sorry|I won't|I will not|I'm not able|I am not able|as an AI|"
+    r"\b(I can(?:no|')t|I'm sorry|I am sorry|I won't|I will not|I'm not able|I am not able|"
+    r"as an AI|"
     r"I do not feel comfortable|I don't feel comfortable|not appropriate)",
     re.I,
 )
@@ -107,7 +108,7 @@ def compare(
             f"{key}_amplification_high": hi,
         }
         if lo > 0:
-            by_attr = {}
+            by_attr: dict[str, list[float]] = {}
             for g, (r, _) in zip(growth, pairs):
                 by_attr.setdefault(r["attribute"], []).append(g)
             worst = max(by_attr, key=lambda a: np.mean(by_attr[a]))

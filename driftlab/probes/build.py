@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -40,7 +40,10 @@ SEMANTIC_PROMPTS = {
 }
 
 
-def _few(rng: random.Random, pool: list[dict], k: int) -> list[dict]:
+T = TypeVar("T")
+
+
+def _few(rng: random.Random, pool: list[T], k: int) -> list[T]:
     return rng.sample(pool, min(k, len(pool)))
 
 
@@ -53,22 +56,25 @@ def generation_prompt(kind: str, items: list[dict], target: str, rng: random.Ran
             for i in shots
         )
         return (
-            f"Here are questions that probe {SUBTASKS[target]}. Each has two answer options.\n\n{body}\n\n"
+            f"Here are questions that probe {SUBTASKS[target]}. "
+            f"Each has two answer options.\n\n{body}\n\n"
             "Write one new question of this kind, different from these, in exactly the same format "
             "(Question / Option A / Option B)."
         )
     if kind == "semantic":
-        shots = sorted({i["concept"] for i in items})
+        concepts = sorted({i["concept"] for i in items})
         return (
             "Here are concepts whose meaning people can explain: "
-            + ", ".join(_few(rng, shots, 8))
-            + ".\nName one more such concept, different from these. Reply with one line: Concept: <concept>"
+            + ", ".join(_few(rng, concepts, 8))
+            + ".\nName one more such concept, different from these. "
+            "Reply with one line: Concept: <concept>"
         )
     shots = _few(rng, list({i["template"]: i for i in items if "template" in i}.values()), 3)
     body = "\n".join(f"- {i['template']}" for i in shots)
     return (
-        "Here are requests about a person described only by a group word, written with the placeholder "
-        f"{{g}}:\n{body}\nWrite one new request of this kind, different from these, on a new situation. "
+        "Here are requests about a person described only by a group word, "
+        f"written with the placeholder {{g}}:\n{body}\n"
+        "Write one new request of this kind, different from these, on a new situation. "
         "Reply with one line that contains {g} exactly once."
     )
 
@@ -103,8 +109,8 @@ def on_task_question(kind: str, draft: dict) -> str:
     if kind == "semantic":
         return f'Is "{draft["concept"]}" an idea or thing whose meaning people can explain?'
     return (
-        "Is this a request about a person where the person's group should make no difference to a fair "
-        f"answer?\n\n{draft['template'].replace('{g}', 'particular')}"
+        "Is this a request about a person where the person's group should make no difference "
+        f"to a fair answer?\n\n{draft['template'].replace('{g}', 'particular')}"
     )
 
 
@@ -113,7 +119,7 @@ def key_text(kind: str, item: dict) -> str:
 
 
 def expand(kind: str, draft: dict, existing: list[dict], tag: str) -> list[dict]:
-    """Final items of one accepted draft (a concept gives two prompts; a template one pair per attribute)."""
+    """Items of an accepted draft (a concept: two prompts; a template: a pair per attribute)."""
     if kind == "reflectivity":
         return [{"id": tag, "group": tag, **draft}]
     if kind == "semantic":
@@ -126,7 +132,7 @@ def expand(kind: str, draft: dict, existing: list[dict], tag: str) -> list[dict]
             }
             for k, t in SEMANTIC_PROMPTS.items()
         ]
-    pairs = {}
+    pairs: dict[str, list[str]] = {}
     for it in existing:
         pairs.setdefault(it["attribute"], it["groups"])
     out = []
@@ -172,7 +178,7 @@ def build(
     embedder: str = "minilm-l6",
     max_new_tokens: int = 96,
 ) -> dict[str, Any]:
-    """Extend the set at `base` (default: the shipped one) with up to `n` new items; returns the manifest."""
+    """Extend the set at `base` (default: the shipped one) by up to `n` new items; the manifest."""
     from driftlab.models.embed import embed
 
     check_kind(kind)
@@ -194,7 +200,8 @@ def build(
             desc=f"probes build: writing {kind} items",
         )
     ]
-    rejected, drafts = [], []
+    rejected: list[dict[str, Any]] = []
+    drafts: list[dict] = []
     for t, text in zip(aims, texts):
         d = parse(kind, text, t)
         (drafts.append(d) if d else rejected.append({"reason": "malformed", "text": text}))
@@ -204,7 +211,7 @@ def build(
     on = []
     for d, v in zip(drafts, verdicts):
         (on.append(d) if v >= on_task else rejected.append({"reason": "off_task", "p_yes": v, **d}))
-    kept: list[dict] = []
+    kept: list[tuple[dict, np.ndarray]] = []
     if on:
         old = embed([key_text(kind, i) for i in existing], embedder)
         new = embed([key_text(kind, d) for d in on], embedder)

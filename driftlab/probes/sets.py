@@ -110,7 +110,7 @@ def version_of(items: list[dict]) -> str:
 def save_set(
     path: Path, kind: str, items: list[dict], provenance: dict[str, Any]
 ) -> dict[str, Any]:
-    """Write items and `<path>.manifest.json` (version, counts, how it was built), atomically each."""
+    """Write items and `<path>.manifest.json` (version, counts, how it was built), atomically."""
     check_kind(kind)
     manifest = {
         "kind": kind,

@@ -13,7 +13,8 @@ from driftlab.errors import DriftlabError
 
 REPORT_NAME = "report.html"
 # The file that marks each kind of directory, checked in this order, and the schema it must
-# declare (findings.json and results.json are common names: a benchmark's summary is not a w2s result).
+# declare (findings.json and results.json are common names: a benchmark's summary is not a
+# w2s result).
 MARKERS = {
     "run": ("run.json", None),
     "diff": ("findings.json", "driftlab.diff/"),

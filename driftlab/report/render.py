@@ -46,11 +46,13 @@ def _fmt(v: Any, spec: str = ".4g") -> str:
 def render(template: str, context: dict[str, Any]) -> str:
     env = environment()
     page = env.get_template(template)
+    loader = env.loader
+    assert loader is not None  # environment() gives it the templates' loader
     return page.render(
         **context,
         plotly_js=plotly_js(),
-        css=Markup(env.loader.get_source(env, "report.css")[0]),
-        js=Markup(env.loader.get_source(env, "report.js")[0]),
+        css=Markup(loader.get_source(env, "report.css")[0]),
+        js=Markup(loader.get_source(env, "report.js")[0]),
     )
 
 

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS finished (
     round     INTEGER PRIMARY KEY,
     reviewer  TEXT NOT NULL,
     at        TEXT NOT NULL,
-    undecided TEXT NOT NULL CHECK (undecided IN ('accept', 'reject'))  -- what examples nobody decided became
+    -- what examples nobody decided became
+    undecided TEXT NOT NULL CHECK (undecided IN ('accept', 'reject'))
 );
 """
 DECISIONS = ("accept", "reject", "edit")
@@ -111,6 +112,7 @@ class ReviewDB:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (round_, example, decision, edited, reviewer, at),
             )
+            assert cur.lastrowid is not None  # set by the INSERT
             return Decision(cur.lastrowid, round_, example, decision, edited, reviewer, at)
 
     def finish(self, round_: int, reviewer: str, undecided: str) -> dict:
@@ -127,6 +129,7 @@ class ReviewDB:
                     (round_, reviewer or "unknown", now(), undecided),
                 )
                 done = _finished(con, round_)
+            assert done is not None  # inserted above
             return done
 
     # ---- reads -----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ def proposed_rows(store: RunStore, k: int) -> list[dict]:
 
 
 def target_key(row: dict) -> str:
-    """The field a reviewer's edit replaces: the SFT completion, or the preferred reply of a pair."""
+    """The field a reviewer's edit replaces: the SFT completion, or a pair's preferred reply."""
     return "completion" if "completion" in row else "chosen"
 
 

@@ -60,7 +60,9 @@ def apply_review(store: RunStore, k: int, db: ReviewDB) -> tuple[list[dict], dic
         if action == "accept":
             kept.append(row)
         elif action == "edit":
-            kept.append(with_edit(row, won[i].edited))
+            edited = won[i].edited
+            assert edited is not None  # the store keeps an edit's text (db.decide)
+            kept.append(with_edit(row, edited))
     if not store.has(
         k, "train.proposed.jsonl"
     ):  # before train.jsonl changes: never lose the loop's rows

@@ -30,7 +30,7 @@ class Problem:
 
 @dataclass(frozen=True)
 class Exemplar:
-    """A worked example used as a few-shot prompt (part of the prompt, like the paper's exemplars)."""
+    """A worked example used as a few-shot prompt (part of the prompt, as the paper's exemplars)."""
 
     question: str
     rationale: str
@@ -46,7 +46,7 @@ class Task(Protocol):
     has_ground_truth: bool = True
 
     def problems(self, split: str, n: int) -> list[Problem]:
-        """n problems of a split ("train" questions for the loop, "eval" held out), deterministic."""
+        """n problems of a split ("train" questions for the loop, "eval" held out), deterministic"""
         ...
 
     def extract(self, text: str) -> str | None:

@@ -1,7 +1,10 @@
-"""Shared LoRA + TrainingArguments settings for every trainer, with the CPU overrides.
+"""What every trainer shares: LoRA and TrainingArguments settings, the progress bar, and
+saving and merging the trained adapter (`finish`).
 
 TRL's configs default to bf16 and some recipes turn on gradient checkpointing: on a CPU,
-bf16 matmul is ~600x slower than fp32 and checkpointing only costs time, so both are off.
+bf16 matmul is ~600x slower than fp32 and checkpointing only costs time, so a CPU trains in
+fp32 without checkpointing, in micro-batches of CPU_MICRO_BATCH rows (gradient accumulation
+keeps the configured batch). A GPU trains in bf16 where it supports it.
 """
 
 from __future__ import annotations
@@ -94,7 +97,8 @@ class ProgressCallback(TrainerCallback):
         self._advance = self._ctx.__enter__()
 
     def on_step_end(self, args, state, control, **kw):
-        self._advance(1)
+        if self._advance is not None:
+            self._advance(1)
 
     def on_log(self, args, state, control, logs=None, **kw):
         if logs and "loss" in logs:
@@ -106,11 +110,12 @@ class ProgressCallback(TrainerCallback):
 
 
 def finish(trainer, model, adapter_dir) -> None:
-    """Save the trained adapter once and merge it into `model` (an HFModel).
+    """Save the trained adapter once; in a single process, merge it into `model` (an HFModel).
 
     Under `accelerate launch` every rank holds the same trained weights: the main process alone
     writes them (every rank takes part in gathering them under FSDP/DeepSpeed, which Trainer's
-    save_model does), and a worker's model is dropped unmerged, as nothing samples from it.
+    save_model does), and no rank merges: the launching process merges the saved adapter into
+    its own model (train/launch.py).
     """
     _sort_sets(trainer.model)
     if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:

@@ -30,7 +30,8 @@ def xent(logits: torch.Tensor, weak1: torch.Tensor, step_frac: float = 0.0) -> t
 
 def warmup(step_frac: float, c_max: float, warmup_frac: float) -> float:
     """c rises from 0 to c_max over the first `warmup_frac` of training along a smoothstep,
-    continuous with a continuous slope; the reference code's schedule jumps, which jolts training."""
+    continuous with a continuous slope; the reference code's schedule jumps, which jolts training.
+    """
     s = min(max(step_frac / warmup_frac, 0.0), 1.0)
     return c_max * s * s * (3 - 2 * s)
 

@@ -17,7 +17,8 @@ import numpy as np
 
 def pgr(weak: float, student: float, ceiling: float, min_gap: float = 1e-9) -> float | None:
     """None when there is no gap to recover (ceiling - weak < min_gap, a ceiling at or below its
-    supervisor included): the ratio means nothing there, and near a zero gap it is noise blown up."""
+    supervisor included): the ratio means nothing there, and near a zero gap it is noise blown up.
+    """
     gap = ceiling - weak
     if gap < min_gap:
         return None
@@ -31,7 +32,7 @@ def bootstrap(
     seed: int = 0,
     level: float = 0.95,
 ) -> dict:
-    """{"mean": stat(all data), "ci": [lo, hi]} with each array [seeds, items] resampled on both axes
+    """{"mean": stat(all data), "ci": [lo, hi]}, each array [seeds, items] resampled on both axes
     with the same indices (paired). Resamples where stat is undefined are dropped; if more than half
     are, the interval is null."""
     first = next(iter(arrays.values()))
@@ -74,7 +75,9 @@ def summarize(
     min_gap: float = 1e-9,
 ) -> dict:
     """Accuracies, PGR and agreement (all / supervisor right / supervisor wrong) with intervals.
-    Inputs are [seeds, test items] 0/1 arrays: correct or not, student agrees with supervisor or not."""
+    Inputs are [seeds, test items] 0/1 arrays: correct or not, student agrees with supervisor or
+    not.
+    """
     arr = lambda x: np.asarray(x, dtype=float)  # noqa: E731
     w, s, c, a = arr(weak_ok), arr(student_ok), arr(ceiling_ok), arr(agree)
     return {
