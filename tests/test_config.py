@@ -20,7 +20,7 @@ def test_every_preset_loads_and_roundtrips():
 
 def test_neither_a_file_nor_a_preset_is_a_config_error():
     # found by mypy: read_config called Path(None), a TypeError traceback
-    with pytest.raises(ConfigError, match="give a config file or a preset"):
+    with pytest.raises(ConfigError, match="give a CONFIG file or --preset NAME"):
         load_config()
 
 
