@@ -36,7 +36,8 @@ class RoundContext:
     task: LoopTask
     questions: list[Question]
     seed: int
-    # Earlier rounds' stored proposals, oldest first: [{"round": j, "proposals": [...]}] for j < round.
+    # Earlier rounds' stored proposals, oldest first: [{"round": j, "proposals": [...]}]
+    # for j < round.
     # Read from the run directory, so a resumed run sees exactly what an uninterrupted one saw.
     history: list[dict[str, Any]] = field(default_factory=list)
 

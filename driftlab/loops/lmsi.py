@@ -194,7 +194,8 @@ class LMSI:
                 Finding(
                     "lmsi",
                     f"no question reached the vote-share threshold {cfg.min_vote_share} "
-                    f"({no_answer} of {len(questions)} gave no parseable answer): nothing to train on",
+                    f"({no_answer} of {len(questions)} gave no parseable answer): "
+                    "nothing to train on",
                     "warning",
                     {"questions": len(questions)},
                 )

@@ -112,8 +112,9 @@ def _finding(k: int, it: dict) -> Finding:
     e, v = it["effect"], it["validation"]
     return Finding(
         "diff",
-        f"round {k} vs round 0: {it['statement']} (share {e['share_a']:.1%} -> {e['share_b']:.1%}, "
-        f"q={e['q']:.1e}; judge AUC {v['auc']:.2f}, q={v['q']:.3f} on {v['n_pairs']} held-out prompts)",
+        f"round {k} vs round 0: {it['statement']} "
+        f"(share {e['share_a']:.1%} -> {e['share_b']:.1%}, q={e['q']:.1e}; "
+        f"judge AUC {v['auc']:.2f}, q={v['q']:.3f} on {v['n_pairs']} held-out prompts)",
         "warning" if it.get("intent") == "unexpected" else "info",
         {"rank": it["rank"], "label": it["label"], **e},
     )

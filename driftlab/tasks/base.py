@@ -30,7 +30,8 @@ class Problem:
 
 @dataclass(frozen=True)
 class Exemplar:
-    """A worked example used as a few-shot prompt (part of the prompt, like the paper's exemplars)."""
+    """A worked example used as a few-shot prompt (part of the prompt, like the paper's
+    exemplars)."""
 
     question: str
     rationale: str
@@ -46,7 +47,8 @@ class Task(Protocol):
     has_ground_truth: bool = True
 
     def problems(self, split: str, n: int) -> list[Problem]:
-        """n problems of a split ("train" questions for the loop, "eval" held out), deterministic."""
+        """n problems of a split ("train" questions for the loop, "eval" held out),
+        deterministic."""
         ...
 
     def extract(self, text: str) -> str | None:

@@ -25,7 +25,8 @@ SPLITS = ("train", "eval")
 
 
 def read_instructions(path: str | Path | None = None) -> list[dict]:
-    """Rows {"id", "category", "instruction"} of the shipped file or of `path`, checked line by line."""
+    """Rows {"id", "category", "instruction"} of the shipped file or of `path`, checked line
+    by line."""
     if path is None:
         text = (
             resources.files("driftlab.data")
