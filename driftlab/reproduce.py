@@ -134,11 +134,12 @@ def plain_table(run: dict[str, Any]) -> str:
     from driftlab.summary import round_table
 
     table = round_table(run)
-    table.box = None
-    table.title = None
+    legend = table.caption  # one line below the table, not wrapped to its width
+    table.box, table.title, table.caption = None, None, None
     buf = io.StringIO()
     Console(file=buf, width=200, color_system=None).print(table)
-    return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
+    lines = [line.rstrip() for line in buf.getvalue().splitlines()]
+    return "\n".join(lines + ([str(legend)] if legend else [])) + "\n"
 
 
 def _quickstart_run() -> dict[str, Any]:
