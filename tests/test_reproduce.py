@@ -26,7 +26,7 @@ def test_every_figure_file_is_shown_and_says_what_made_it():
         record = json.loads(path.with_suffix(".json").read_text())
         prov = record["provenance"]
         assert prov["commit"] and prov["versions"]["torch"] and prov["machine"]["cpus"]
-        assert record["command"] and record["wall_s"] > 0
+        assert record["command"] and record["wall_s"] >= 0  # 0: read from a finished run
 
 
 def test_a_hand_edited_number_is_caught():
