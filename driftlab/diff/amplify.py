@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from driftlab import progress
+from driftlab.diff.sampling import records
 from driftlab.errors import DriftlabError
 from driftlab.models.base import Chat, Completion, SamplingParams
 from driftlab.models.hf_decode import pick_tokens, sequence_seeds, uniforms
@@ -136,17 +137,4 @@ def amplified_records(
     outs = sample_amplified(
         model_a, model_b, chats, params, alpha, f"diff: sampling model B amplified x{alpha:g}"
     )
-    return [
-        {
-            "model": "b",
-            "prompt_id": p["id"],
-            "category": p["category"],
-            "prompt": p["prompt"],
-            "sample": j,
-            "text": c.text,
-            "num_tokens": c.num_tokens,
-            "amplified": alpha,
-        }
-        for p, comps in zip(prompts, outs, strict=True)
-        for j, c in enumerate(comps)
-    ]
+    return records("b", prompts, outs, amplified=alpha)

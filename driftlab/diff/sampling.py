@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from driftlab.errors import DriftlabError
-from driftlab.models.base import Generator, SamplingParams
+from driftlab.models.base import Completion, Generator, SamplingParams
 from driftlab.models.spec import load_model, parse_spec, spec_identity  # noqa: F401  (pipeline and tests use them from here)
 from driftlab.store import parse_jsonl_lines
 
@@ -83,6 +83,11 @@ def sample_texts(
         n=samples, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed
     )
     outs = model.generate(chats, params, desc=f"diff: sampling model {who.upper()}")
+    return records(who, prompts, outs)
+
+
+def records(who: str, prompts: list[dict], outs: list[list[Completion]], **extra) -> list[dict]:
+    """One text record per sample (docs/artifacts-diff.md), what every later diff step reads."""
     return [
         {
             "model": who,
@@ -92,6 +97,7 @@ def sample_texts(
             "sample": j,
             "text": c.text,
             "num_tokens": c.num_tokens,
+            **extra,
         }
         for p, comps in zip(prompts, outs, strict=True)
         for j, c in enumerate(comps)

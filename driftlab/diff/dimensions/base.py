@@ -34,9 +34,11 @@ class Dimension:
     unit: str = ""  # continuous: e.g. "words"
     summary: Literal["median", "mean"] = "median"  # the statistic the sentence quotes
     fmt: str = ".0f"  # how that statistic is printed
-    doc: str = ""  # one line: what it measures and how
+    doc: str = ""  # one line: what it measures and how (default: `measure`'s docstring)
 
     def __post_init__(self) -> None:
+        if not self.doc:
+            object.__setattr__(self, "doc", (self.measure.__doc__ or "").strip())
         if self.scale == "proportion" and not self.does:
             raise ValueError(f"dimension {self.name!r}: a proportion needs `does`")
         if self.scale == "continuous" and not (self.higher and self.lower):

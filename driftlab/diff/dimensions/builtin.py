@@ -226,11 +226,8 @@ for _d in (
         higher="longer",
         lower="shorter",
         unit="words",
-        doc=n_words.__doc__ or "",
     ),
-    Dimension(
-        "refusal", "proportion", refuses, does="refuse the request", doc=refuses.__doc__ or ""
-    ),
+    Dimension("refusal", "proportion", refuses, does="refuse the request"),
     Dimension(
         "hedging",
         "continuous",
@@ -240,21 +237,17 @@ for _d in (
         unit="hedge words per 100 words",
         summary="mean",
         fmt=".1f",
-        doc=hedges.__doc__ or "",
     ),
-    Dimension(
-        "disclaimer", "proportion", disclaims, does="add a disclaimer", doc=disclaims.__doc__ or ""
-    ),
+    Dimension("disclaimer", "proportion", disclaims, does="add a disclaimer"),
     Dimension(
         "question",
         "proportion",
         asks_user,
         does="ask the user a question",
-        doc=asks_user.__doc__ or "",
     ),
-    Dimension("list", "proportion", lists, does="answer as a list", doc=lists.__doc__ or ""),
-    Dimension("markdown", "proportion", markdown, does="use markdown", doc=markdown.__doc__ or ""),
-    Dimension("code", "proportion", has_code, does="contain code", doc=has_code.__doc__ or ""),
+    Dimension("list", "proportion", lists, does="answer as a list"),
+    Dimension("markdown", "proportion", markdown, does="use markdown"),
+    Dimension("code", "proportion", has_code, does="contain code"),
     Dimension(
         "sentiment",
         "continuous",
@@ -264,7 +257,6 @@ for _d in (
         unit="(mean VADER compound)",
         summary="mean",
         fmt=".2f",
-        doc=sentiment.__doc__ or "",
     ),
     Dimension(
         "first_person",
@@ -275,21 +267,18 @@ for _d in (
         unit="first-person words per 100 words",
         summary="mean",
         fmt=".1f",
-        doc=first_person.__doc__ or "",
     ),
     Dimension(
         "ai_mention",
         "proportion",
         mentions_ai,
         does="say they are an AI",
-        doc=mentions_ai.__doc__ or "",
     ),
     Dimension(
         "language",
         "proportion",
         not_english,
         does="answer in another language than English",
-        doc=not_english.__doc__ or "",
     ),
     Dimension(
         "reading_level",
@@ -299,7 +288,6 @@ for _d in (
         lower="easier to read",
         unit="(Flesch-Kincaid grade)",
         fmt=".1f",
-        doc=reading_grade.__doc__ or "",
     ),
     Dimension(
         "repetition",
@@ -310,14 +298,12 @@ for _d in (
         unit="(share of repeated word 3-grams)",
         summary="mean",
         fmt=".2f",
-        doc=repetition.__doc__ or "",
     ),
     Dimension(
         "praise",
         "proportion",
         praises_user,
         does="flatter the user",
-        doc=praises_user.__doc__ or "",
     ),
 ):
     DIMENSIONS.register(_d)
