@@ -187,8 +187,14 @@ def reward_hack() -> Made:
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"reward-hack example failed:\n{done.stderr[-2000:]}")
-    text = done.stdout.replace(str(ROOT) + "/", "")
-    return Made(text, {"stdout": done.stdout}, "python examples/reward_hack_grpo.py --seed 1")
+    command = "python " + " ".join(cmd[1:4])
+    return Made(script_summary(done.stdout), {"stdout": done.stdout}, command)
+
+
+def script_summary(stdout: str) -> str:
+    """The script's own summary: the trainer's per-step log dicts left out, paths relative."""
+    lines = [line for line in stdout.splitlines() if not line.startswith("{'")]
+    return "\n".join(lines).strip("\n").replace(str(ROOT) + "/", "") + "\n"
 
 
 # --- the command -------------------------------------------------------------------------
