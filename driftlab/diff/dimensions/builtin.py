@@ -25,6 +25,11 @@ def n_words(text: str) -> float:
     return float(len(text.split()))
 
 
+def _per_100_words(pattern: re.Pattern[str], text: str) -> float:
+    n = len(text.split())
+    return 100.0 * len(pattern.findall(text)) / n if n else 0.0
+
+
 def _opening(text: str, chars: int = 240) -> str:
     return text.strip()[:chars]
 
@@ -56,8 +61,7 @@ HEDGE = re.compile(
 
 def hedges(text: str) -> float:
     """Hedge words and phrases (may, might, perhaps, it depends, I think...) per 100 words."""
-    n = len(text.split())
-    return 100.0 * len(HEDGE.findall(text)) / n if n else 0.0
+    return _per_100_words(HEDGE, text)
 
 
 DISCLAIMER = re.compile(
@@ -129,8 +133,7 @@ FIRST_PERSON = re.compile(r"\b(?:I|me|my|mine|myself|I'm|I've|I'd|I'll)\b")
 
 def first_person(text: str) -> float:
     """First-person singular words (I, me, my, myself, I'm...) per 100 words."""
-    n = len(text.split())
-    return 100.0 * len(FIRST_PERSON.findall(text)) / n if n else 0.0
+    return _per_100_words(FIRST_PERSON, text)
 
 
 AI_SELF = re.compile(
