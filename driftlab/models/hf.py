@@ -18,6 +18,7 @@ from driftlab.errors import DriftlabError
 from driftlab.models.base import Chat, Completion, Prompt, SamplingParams
 from driftlab.models.builtin import resolve
 from driftlab.models.hf_decode import sample, sequence_seeds
+from driftlab.models.hf_padded import by_length, tail_logits
 
 hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()  # ours say what is being loaded or sampled
@@ -231,51 +232,24 @@ class HFModel:
     def _score(self, rows: list[tuple[list[int], int]], desc: str) -> list[tuple[float, int]]:
         """Each row is (token ids, index of the first scored token).
 
-        Batches are capped by tokens as well as rows. Rows are left-padded so that every row's
-        scored tokens end in the last column, and only the columns some row scores get logits
-        (`logits_to_keep`): a judge's one-token answer after a long prompt needs one column,
-        not the prompt's [rows, length, 49k vocab]. Each position keeps only its target's
-        log-probability (gather minus logsumexp).
+        Batches are capped by tokens as well as rows, and only the columns some row scores get
+        logits (hf_padded.tail_logits): a judge's one-token answer after a long prompt needs one
+        column, not the prompt's [rows, length, 49k vocab]. Each position keeps only its
+        target's log-probability (gather minus logsumexp).
         """
         pad = self.tokenizer.pad_token_id
-        order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
         out: list[tuple[float, int]] = [(0.0, 0)] * len(rows)
+        lengths = [len(r) for r, _ in rows]
         with progress.task(desc, total=len(rows), unit="texts") as advance:
-            start = 0
-            while start < len(order):
-                # Rows ascend in length, so a batch is as wide as its last row.
-                end = start + 1
-                while (
-                    end < len(order)
-                    and end - start < self.batch_size
-                    and len(rows[order[end]][0]) * (end - start + 1) <= self.score_tokens
-                ):
-                    end += 1
-                idx = order[start:end]
-                width = len(rows[idx[-1]][0])
-                start = end
-                ids = torch.full((len(idx), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(idx), width), dtype=torch.long)
-                for j, i in enumerate(idx):
-                    r = rows[i][0]
-                    ids[j, width - len(r) :] = torch.tensor(r)
-                    mask[j, width - len(r) :] = 1
-                pos = (mask.cumsum(-1) - 1).clamp_(min=0)
-                keep = min(width, max(len(rows[i][0]) - rows[i][1] for i in idx) + 1)  # + the last
-                dev = self.device
-                logits = self.model(
-                    input_ids=ids.to(dev),
-                    attention_mask=mask.to(dev),
-                    position_ids=pos.to(dev),
-                    logits_to_keep=keep,
-                ).logits
-                logits = logits[:, :-1].float()
+            for idx in by_length(lengths, self.batch_size, self.score_tokens):
+                width = lengths[idx[-1]]  # rows ascend in length: a batch is as wide as its last
+                keep = min(width, max(lengths[i] - rows[i][1] for i in idx) + 1)  # + the last
+                ids, logits = tail_logits(self.model, [rows[i][0] for i in idx], pad, keep)
                 target = logits.gather(-1, ids[:, width - keep + 1 :, None].to(self.device))[..., 0]
                 tok_lp = (target - logits.logsumexp(-1)).cpu()
                 del logits
                 for j, i in enumerate(idx):
-                    r, first = rows[i]
-                    lp = tok_lp[j, keep - 1 - (len(r) - first) :]
+                    lp = tok_lp[j, keep - 1 - (lengths[i] - rows[i][1]) :]
                     out[i] = (float(lp.sum()), int(lp.numel()))
                 advance(len(idx))
         return out

@@ -34,6 +34,7 @@ from typing import cast
 import torch
 from transformers.cache_utils import DynamicLayer
 
+from driftlab.models.hf_padded import left_pad
 from driftlab.models.kv_cache import (
     BufferLayer,
     SharedPrefix,
@@ -229,11 +230,7 @@ def _admit(model, suffixes, shared, prefix, n, seeds, rows, pad_id, max_new_toke
     cache = new_cache(model, width + max_new_tokens)
     for layer, (k, v) in zip(cache.layers, prefix or ()):
         cast(BufferLayer, layer).attach_prefix(k, v)  # a prefix is shared by buffer layers only
-    ids = torch.full((len(suffixes), width), pad_id, dtype=torch.long)
-    own = torch.zeros((len(suffixes), width), dtype=torch.long)
-    for i, s in enumerate(suffixes):
-        ids[i, width - len(s) :] = torch.tensor(s)
-        own[i, width - len(s) :] = 1
+    ids, own = left_pad(suffixes, pad_id)  # own: the mask of each row's own tokens
     pos = (shared + own.cumsum(-1) - 1).masked_fill_(own == 0, 1)
     batch = _Batch(cache, shared, own, pos[:, -1] + 1, rows, max_new_tokens, seeds)
     batch.logits = batch.forward(model, ids, pos, dev)

@@ -6,7 +6,7 @@ on its own would compute a full-vocabulary log-softmax at every prompt position 
 12 GB and minutes for 288 judge prompts of ~400 tokens at batch 64 on CPU). Instead:
 
 - rows are left-padded so every option ends at the last position, and only the last few
-  positions' logits are computed (`logits_to_keep`);
+  positions' logits are computed (hf_padded.tail_logits, shared with `HFModel._score`);
 - options of one prompt whose token sequences differ only in their last token ("Score: 0"
   ... "Score: 5", "Yes"/"No") share one forward pass: the shared tokens are scored once and
   each option adds its own last-token log-probability.
@@ -23,6 +23,7 @@ import torch
 
 from driftlab import progress
 from driftlab.models.base import Prompt
+from driftlab.models.hf_padded import by_length, tail_logits
 
 if TYPE_CHECKING:
     from driftlab.models.hf import HFModel
@@ -64,39 +65,17 @@ def _score_tails(
     model, rows: list[tuple[list[int], int, dict[int, int]]], desc: str
 ) -> list[dict[int, float]]:
     """Per row: {pair index: log p of the shared completion head + that pair's last token}."""
-
     pad = model.tokenizer.pad_token_id
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i][0]))
     out: list[dict[int, float]] = [{} for _ in rows]
     with progress.task(desc, total=len(rows), unit="prompts") as advance:
-        for start in range(0, len(order), model.batch_size):
-            idx = order[start : start + model.batch_size]
-            width = max(len(rows[i][0]) for i in idx)
+        for idx in by_length([len(r[0]) for r in rows], model.batch_size):
             keep = max(rows[i][1] for i in idx) + 1
-            ids = torch.full((len(idx), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for j, i in enumerate(idx):  # left padding: every row ends at the last position
-                r = rows[i][0]
-                ids[j, width - len(r) :] = torch.tensor(r)
-                mask[j, width - len(r) :] = 1
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            dev = model.device
-            logits = model.model(
-                input_ids=ids.to(dev),
-                attention_mask=mask.to(dev),
-                position_ids=positions.to(dev),
-                logits_to_keep=keep,
-            ).logits.float()
-            logp = torch.log_softmax(
-                logits[:, :-1], dim=-1
-            ).cpu()  # kept position t predicts token t + 1
-            targets = ids[:, width - keep + 1 :]
-            tok_lp = logp.gather(-1, targets[..., None])[..., 0]
+            ids, logits = tail_logits(model.model, [rows[i][0] for i in idx], pad, keep)
+            logp = torch.log_softmax(logits, dim=-1).cpu()  # kept position t predicts token t + 1
+            tok_lp = logp.gather(-1, ids[:, ids.shape[1] - keep + 1 :, None])[..., 0]
             for j, i in enumerate(idx):
                 n, lasts = rows[i][1], rows[i][2]
-                head = float(
-                    tok_lp[j, keep - 1 - n : keep - 2].sum()
-                )  # completion tokens but the last
+                head = float(tok_lp[j, keep - 1 - n : keep - 2].sum())  # all tokens but the last
                 for pair, last in lasts.items():
                     out[i][pair] = head + float(logp[j, keep - 2, last])
             advance(len(idx))
