@@ -184,17 +184,22 @@ class Decision:
             return {"promoted": True, "head": self.head}
         return {"promoted": False, "head": self.head, "guard": [describe(h) for h in self.hits]}
 
+    def stop(self, **extra: Any) -> dict[str, Any]:
+        """run.json's `halt` record of a round that stopped the run: the rules, the final round
+        (`head`) and why. A supervisor stops on a rollback too: another process trains."""
+        return {
+            "round": self.round,
+            "action": self.action,
+            "hits": self.hits,
+            "final_round": self.head,
+            **extra,
+            "message": self.reason,
+        }
+
     def run_fields(self, rollbacks: list[dict]) -> dict[str, Any]:
         """What run.json records of the decision: a halt, or `rollbacks` with one more event."""
         if self.action == "halt":
-            halt = {
-                "round": self.round,
-                "action": "halt",
-                "hits": self.hits,
-                "final_round": self.head,
-                "message": self.reason,
-            }
-            return {"halt": halt}
+            return {"halt": self.stop()}
         if self.action == "rollback":
             event = {
                 "round": self.round,

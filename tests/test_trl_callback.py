@@ -106,6 +106,9 @@ def test_grpo_stops_at_the_step_the_planted_tripwire_fires(tiny_model, tmp_path)
     # rollback names the best earlier round's checkpoint (round 0 has none: it is the start)
     best = run["halt"]["final_round"]
     assert cb.best_round == best
+    # the guard's decision, as the run engine records a rollback: the round points at the best
+    assert run["halt"]["action"] == "rollback" and run["rounds"][2]["head"] == best
+    assert run["rounds"][2]["guard"] == [run["halt"]["message"]]
     assert cb.best_checkpoint == (str(tmp_path / "ckpt" / "checkpoint-2") if best == 1 else None)
     assert (tmp_path / "run" / "report.html").exists()
 

@@ -3,8 +3,9 @@
 `driftlab watch` and the TRL callback both drive a Supervisor: round 0 is the starting model,
 every later round one checkpoint or training step. The run directory, run.json's round table,
 report.html and the guard are those of `driftlab run` (driftlab.measure); what differs is what
-a fired tripwire does: another process trains, so the supervisor records the rule, names the
-best round (for `action = "rollback"`) and writes a stop marker any script can poll.
+a fired tripwire does: another process trains, so the supervisor obeys `guard.decide` as the
+engine does, and records either action as a halt that names the final round (for
+`action = "rollback"`, the best so far) and writes a stop marker any script can poll.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from driftlab import progress
 from driftlab.config import dump_config
 from driftlab.experiment import step_seed
-from driftlab.guard import describe
+from driftlab.guard import Decision, decide
 from driftlab.integrations.settings import WatchConfig
 from driftlab.measure import Measurer, add_result
 from driftlab.models.base import Generator
@@ -58,32 +59,21 @@ class Supervisor:
         for name, res in self.measurer.measure(k, model).items():
             add_result(row, name, res)
         hits = self.measurer.hits(k, row, self.head)
-        if hits:
-            row.update(promoted=False, head=self.head, guard=[describe(h) for h in hits])
-        else:
-            self.head = k
-            row.update(promoted=True, head=k)
+        decision = decide(k, hits, self.cfg.guard.action, self.head, self.measurer.best_round)
+        self.head = decision.head
+        row.update(decision.promotion())
         # the halt and the round's completion mark in one write: a kill leaves both or neither
-        self.store.record_round(row, **(self._halt(k, hits) if hits else {}))
+        stopped = decision.action != "continue"
+        self.store.record_round(row, **(self._halt(decision) if stopped else {}))
         return hits
 
-    def _halt(self, k: int, hits: list[dict]) -> dict[str, Any]:
-        """What run.json records when round k fires a tripwire: the halt, and the best round
-        so far (round k, not promoted, is never it)."""
-        g = self.cfg.guard
-        final = self.measurer.best_round() if g.action == "rollback" else self.head
-        best = next(r for r in self.rounds() if r["round"] == final)
-        message = "; ".join(describe(h) for h in hits)
+    def _halt(self, decision: Decision) -> dict[str, Any]:
+        """What run.json records when a round fires a tripwire: the guard's decision as a halt
+        (on "rollback", its final round is the best so far: never the round that fired)."""
+        best = next(r for r in self.rounds() if r["round"] == decision.head)
         where = f" ({best['checkpoint']})" if best.get("checkpoint") else ""
-        progress.log(f"[red]tripwire:[/] {message}; best round {final}{where}")
-        halt = {
-            "round": k,
-            "action": g.action,
-            "hits": hits,
-            "final_round": final,
-            "final_checkpoint": best.get("checkpoint"),
-            "message": message,
-        }
+        progress.log(f"[red]tripwire:[/] {decision.reason}; best round {decision.head}{where}")
+        halt = decision.stop(final_checkpoint=best.get("checkpoint"))
         return {"halt": halt, "status": "halted"}
 
     def write_stop(self, path: Path) -> None:
