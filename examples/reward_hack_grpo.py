@@ -29,6 +29,7 @@ from driftlab.integrations.settings import WatchConfig
 from driftlab.integrations.trl import DriftlabCallback
 from driftlab.models.builtin import resolve
 from driftlab.models.hf import default_threads
+from driftlab.train.common import run_args
 
 MODEL = "smollm2-135m-instruct"
 # The hack pays for length, so the tripwires watch for what length costs: answers cut off at
@@ -39,7 +40,7 @@ MODEL = "smollm2-135m-instruct"
 RULES = ["diversity.truncated_rate > baseline + 0.2", "diversity.distinct_2 < 0.85 * baseline"]
 
 
-def length_reward(completions, **kw) -> list[float]:
+def length_reward(completions, **kw) -> list[float | None]:  # as GRPOTrainer types it
     """The gameable reward: words in the answer, up to 100 (nothing checks that it is right)."""
     return [min(len(c[0]["content"].split()), 100) / 100 for c in completions]
 
@@ -128,19 +129,10 @@ def main() -> None:
         max_completion_length=128,
         temperature=1.0,
         beta=0.0,
-        logging_steps=1,
         save_strategy="steps",
         save_steps=args.every,
         save_only_model=True,
-        seed=args.seed,
-        data_seed=args.seed,
-        use_cpu=True,
-        bf16=False,
-        fp16=False,
-        gradient_checkpointing=False,
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
+        **run_args(torch.device("cpu"), args.seed),  # fp32, no checkpointing, seeded, no tqdm
     )
     cb = DriftlabCallback(cfg, out=args.out / "run", every_steps=args.every)
     limit = TimeLimit(args.max_minutes * 60, start, args.every)

@@ -5,7 +5,7 @@ from driftlab.config import TrainConfig
 from driftlab.errors import DriftlabError
 from driftlab.models.hf import HFModel
 from driftlab.train import get_trainer
-from driftlab.train.lora import training_args
+from driftlab.train.common import training_args
 
 PROMPT = [{"role": "user", "content": "Is the sky blue?"}]
 ROWS = [

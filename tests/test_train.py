@@ -3,7 +3,7 @@ import torch
 
 from driftlab.config import TrainConfig
 from driftlab.models.hf import HFModel
-from driftlab.train.lora import training_args
+from driftlab.train.common import training_args
 from driftlab.train.sft import train_sft
 
 
@@ -43,11 +43,11 @@ def test_one_sft_round_changes_the_weights_and_lowers_the_loss(tiny_model, tmp_p
 def test_micro_batches_take_the_same_steps_as_whole_batches(tiny_model, tmp_path, monkeypatch):
     """On CPU a batch of 8 runs as 4 passes of 2 rows (less activation memory): same rows,
     same optimizer steps, same weights up to float summation order."""
-    from driftlab.train import lora
+    from driftlab.train import common
 
-    assert lora.micro_batches(8, on_gpu=False) == (2, 4)
-    assert lora.micro_batches(3, on_gpu=False) == (1, 3)
-    assert lora.micro_batches(8, on_gpu=True) == (8, 1)
+    assert common.micro_batches(8, on_gpu=False) == (2, 4)
+    assert common.micro_batches(3, on_gpu=False) == (1, 3)
+    assert common.micro_batches(8, on_gpu=True) == (8, 1)
     cfg = TrainConfig(batch_size=8, gradient_accumulation=2)
     args = training_args(cfg, "/tmp/x", 0, torch.device("cpu"))
     assert args["per_device_train_batch_size"] == 2 and args["gradient_accumulation_steps"] == 8
@@ -61,7 +61,7 @@ def test_micro_batches_take_the_same_steps_as_whole_batches(tiny_model, tmp_path
     cfg = TrainConfig(epochs=1, batch_size=8, lora_rank=4, lora_dropout=0.0, learning_rate=1e-2)
     weights, results = [], []
     for micro in (8, 2):
-        monkeypatch.setattr(lora, "CPU_MICRO_BATCH", micro)
+        monkeypatch.setattr(common, "CPU_MICRO_BATCH", micro)
         m = HFModel.load(str(tiny_model))
         results.append(train_sft(m, rows, cfg, tmp_path / f"a{micro}", seed=0, desc="t"))
         weights.append(m.model.state_dict())

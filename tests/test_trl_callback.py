@@ -14,19 +14,9 @@ from driftlab.integrations import trl as integration
 from driftlab.integrations.settings import WatchConfig
 from driftlab.integrations.trl import DriftlabCallback
 from driftlab.models.hf import HFModel
+from driftlab.train.common import run_args
 
-CPU = dict(
-    use_cpu=True,
-    bf16=False,
-    fp16=False,
-    gradient_checkpointing=False,
-    report_to="none",
-    disable_tqdm=True,
-    dataloader_num_workers=0,
-    logging_steps=1,
-    seed=7,
-    data_seed=7,
-)
+CPU = run_args(torch.device("cpu"), seed=7)  # what driftlab's own trainers run with
 
 
 def watch_config(tiny_model, rules=(), action="halt") -> WatchConfig:

@@ -2,9 +2,10 @@
 
 A trainer is `fn(model, rows, cfg, adapter_dir, seed, desc, **context) -> TrainResult`: it
 trains a fresh LoRA adapter on top of `model`, saves it to `adapter_dir`, and merges it
-into `model`. `context` carries what some trainers need, e.g. `initial_model` (a loader of
-model_0, for a DPO reference anchored at the start) and `lineage` (the adapters stacked on
-the base to make `model`, from which a launched worker rebuilds it).
+into `model` (train/common.py holds TrainResult and the run every TRL trainer shares).
+`context` carries what some trainers need, e.g. `initial_model` (a loader of model_0, for a
+DPO reference anchored at the start) and `lineage` (the adapters stacked on the base to make
+`model`, from which a launched worker rebuilds it).
 """
 
 from driftlab.registry import Registry

@@ -1,27 +1,58 @@
-"""What every trainer shares: LoRA and TrainingArguments settings, the progress bar, and
-saving and merging the trained adapter (`finish`).
+"""What every trainer shares: `TrainResult`, the TrainingArguments settings, the progress bar,
+and one run of a TRL trainer on a fresh LoRA adapter (`train_adapter`).
 
 TRL's configs default to bf16 and some recipes turn on gradient checkpointing: on a CPU,
 bf16 matmul is ~600x slower than fp32 and checkpointing only costs time, so a CPU trains in
-fp32 without checkpointing, in micro-batches of CPU_MICRO_BATCH rows (gradient accumulation
-keeps the configured batch). A GPU trains in bf16 where it supports it.
+fp32 without checkpointing (`run_args`, which scripts driving TRL themselves use too, e.g.
+examples/reward_hack_grpo.py), in micro-batches of CPU_MICRO_BATCH rows (gradient
+accumulation keeps the configured batch). A GPU trains in bf16 where it supports it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import datasets
 import torch
-from peft import LoraConfig
-from transformers import TrainerCallback
+from datasets import Dataset
+from transformers import PrinterCallback, TrainerCallback
 
 from driftlab import progress
+from driftlab.train.lora import finish, lora_config
 from driftlab.train.settings import TrainConfig
+
+if TYPE_CHECKING:
+    from driftlab.models.hf import HFModel
+
+datasets.disable_progress_bars()
 
 # Rows per forward/backward pass on a CPU. Activations kept for the backward pass grow with the
 # rows of a pass (about 1.3 MB per token for SmolLM2-135M): the configured batch is reached by
 # gradient accumulation over passes of this many rows, the same optimizer steps on the same rows.
 CPU_MICRO_BATCH = 2
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    losses: list[float]
+    tokens: int
+    seconds: float  # wall clock: "seconds" and "tokens_per_s" are store.TIME_FIELDS
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "steps": self.steps,
+            "first_loss": self.losses[0] if self.losses else float("nan"),
+            "last_loss": self.losses[-1] if self.losses else float("nan"),
+            "tokens": self.tokens,
+            "seconds": round(self.seconds, 2),
+            "tokens_per_s": self.tokens / self.seconds if self.seconds else 0.0,
+        }
 
 
 def micro_batches(batch_size: int, on_gpu: bool) -> tuple[int, int]:
@@ -32,42 +63,11 @@ def micro_batches(batch_size: int, on_gpu: bool) -> tuple[int, int]:
     return rows, batch_size // rows
 
 
-def lora_config(cfg: TrainConfig) -> LoraConfig:
-    return LoraConfig(
-        r=cfg.lora_rank,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=cfg.lora_targets,
-        task_type="CAUSAL_LM",
-    )
-
-
-def _sort_sets(peft_model: Any) -> None:
-    """Make the same training write the same bytes.
-
-    PEFT keeps e.g. the resolved `target_modules` as a set and writes it as a list in the
-    set's order, which changes with each process's hash seed: sort such fields first.
-    """
-    for cfg in peft_model.peft_config.values():
-        for key, value in vars(cfg).items():
-            if isinstance(value, (set, frozenset)):
-                setattr(cfg, key, sorted(value))
-
-
-def training_args(
-    cfg: TrainConfig, output_dir: str, seed: int, device: torch.device
-) -> dict[str, Any]:
-    """Keyword arguments common to SFTConfig and DPOConfig."""
+def run_args(device: torch.device, seed: int) -> dict[str, Any]:
+    """TrainingArguments for any transformers/TRL trainer on `device`: the precision above,
+    seeded model init and data order, in-process data loading, no reporting, no tqdm bar."""
     on_gpu = device.type == "cuda"
-    rows, passes = micro_batches(cfg.batch_size, on_gpu)
     return dict(
-        output_dir=output_dir,
-        learning_rate=cfg.learning_rate,
-        num_train_epochs=cfg.epochs,
-        per_device_train_batch_size=rows,
-        gradient_accumulation_steps=cfg.gradient_accumulation * passes,
-        warmup_steps=cfg.warmup_ratio,  # a float < 1 is a fraction of all steps
-        max_length=cfg.max_length,
         seed=seed,
         data_seed=seed,
         bf16=on_gpu and torch.cuda.is_bf16_supported(),
@@ -77,9 +77,26 @@ def training_args(
         dataloader_num_workers=0,
         dataloader_pin_memory=False,
         report_to="none",
-        save_strategy="no",
         logging_steps=1,
-        disable_tqdm=True,  # our own progress bar below
+        disable_tqdm=True,  # ProgressCallback's bar, or the script's own output
+    )
+
+
+def training_args(
+    cfg: TrainConfig, output_dir: str, seed: int, device: torch.device
+) -> dict[str, Any]:
+    """Keyword arguments common to SFTConfig and DPOConfig: `[train]` and `run_args`."""
+    rows, passes = micro_batches(cfg.batch_size, device.type == "cuda")
+    return dict(
+        output_dir=output_dir,
+        learning_rate=cfg.learning_rate,
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=rows,
+        gradient_accumulation_steps=cfg.gradient_accumulation * passes,
+        warmup_steps=cfg.warmup_ratio,  # a float < 1 is a fraction of all steps
+        max_length=cfg.max_length,
+        save_strategy="no",
+        **run_args(device, seed),
     )
 
 
@@ -109,18 +126,48 @@ class ProgressCallback(TrainerCallback):
             self._ctx.__exit__(None, None, None)
 
 
-def finish(trainer, model, adapter_dir) -> None:
-    """Save the trained adapter once; in a single process, merge it into `model` (an HFModel).
+def train_adapter(
+    trainer_cls: Callable[..., Any],
+    config_cls: Callable[..., Any],
+    model: HFModel,
+    data: Dataset,
+    cfg: TrainConfig,
+    adapter_dir: Path,
+    seed: int,
+    callback: ProgressCallback,
+    token_columns: Sequence[str],
+    on_trainer: Callable | None = None,
+    config: dict[str, Any] | None = None,
+    **trainer_kwargs: Any,
+) -> TrainResult:
+    """Train a fresh LoRA adapter on `model` with a TRL trainer, save it, merge it into `model`.
 
-    Under `accelerate launch` every rank holds the same trained weights: the main process alone
-    writes them (every rank takes part in gathering them under FSDP/DeepSpeed, which Trainer's
-    save_model does), and no rank merges: the launching process merges the saved adapter into
-    its own model (train/launch.py).
+    `config` adds the trainer's own settings to `training_args`; `token_columns` are the columns
+    of the tokenized data that count as trained tokens; `on_trainer(trainer)` runs before
+    training (a launched worker adds its logging there). The caller seeds first (set_seed):
+    the LoRA weights are initialised here.
     """
-    _sort_sets(trainer.model)
-    if trainer.is_fsdp_enabled or trainer.is_deepspeed_enabled:
-        trainer.save_model(str(adapter_dir))
-    elif trainer.accelerator.is_main_process:
-        trainer.model.save_pretrained(str(adapter_dir))
-    if trainer.accelerator.num_processes == 1:
-        model.model = trainer.model.merge_and_unload().eval()
+    with tempfile.TemporaryDirectory(prefix="driftlab-trainer-") as work:
+        args = config_cls(**training_args(cfg, work, seed, model.device), **(config or {}))
+        model.tokenizer.padding_side = "right"
+        trainer = trainer_cls(
+            model=model.model,
+            args=args,
+            train_dataset=data,
+            processing_class=model.tokenizer,
+            peft_config=lora_config(cfg),
+            callbacks=[callback],
+            **trainer_kwargs,
+        )
+        trainer.remove_callback(PrinterCallback)  # our progress bar replaces its log lines
+        if on_trainer is not None:
+            on_trainer(trainer)
+        prepared: Any = trainer.train_dataset  # a datasets.Dataset once TRL has tokenized it
+        tokens = sum(len(x) for column in token_columns for x in prepared[column])
+        start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - start
+        finish(trainer, model, adapter_dir)
+    return TrainResult(
+        trainer.state.global_step, callback.losses, int(tokens * cfg.epochs), seconds
+    )

@@ -10,32 +10,26 @@ of PPO. The reference is either
 - "initial": M_0, loaded fresh through the experiment's `initial_model` loader, a KL anchor to
   the starting model across every round (a mitigation against drift).
 
-CPU settings (fp32, no gradient checkpointing) come from `lora.training_args`: DPOConfig
+CPU settings (fp32, no gradient checkpointing) come from `common.training_args`: DPOConfig
 defaults to bf16 and checkpointing, each of which makes a CPU step many times slower.
 """
 
 from __future__ import annotations
 
-import tempfile
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import datasets
 from datasets import Dataset
-from transformers import PrinterCallback, set_seed
+from transformers import set_seed
 from trl import DPOConfig, DPOTrainer
 
 from driftlab.errors import DriftlabError
 from driftlab.models.hf import HFModel
 from driftlab.train import TRAINERS
-from driftlab.train.lora import ProgressCallback, finish, lora_config, training_args
+from driftlab.train.common import ProgressCallback, TrainResult, train_adapter
 from driftlab.train.settings import TrainConfig
-from driftlab.train.sft import TrainResult
-
-datasets.disable_progress_bars()
 
 Reference = Literal["current", "initial"]
 
@@ -102,38 +96,19 @@ def train_dpo(
         if initial_model is None:
             raise DriftlabError("DPO with reference = 'initial' needs a loader of model_0")
         ref_model = initial_model().model.to(model.device).eval()
-    with tempfile.TemporaryDirectory(prefix="driftlab-dpo-") as work:
-        args = DPOConfig(**training_args(cfg, work, seed, model.device), beta=beta)
-        callback = DPOProgress(desc)
-        model.tokenizer.padding_side = "right"
-        trainer = DPOTrainer(
-            model=model.model,
-            ref_model=ref_model,
-            args=args,
-            train_dataset=data,
-            processing_class=model.tokenizer,
-            peft_config=lora_config(cfg),
-            callbacks=[callback],
-        )
-        trainer.remove_callback(PrinterCallback)
-        if on_trainer is not None:  # a launched worker adds its logging here
-            on_trainer(trainer)
-        prepared: Any = trainer.train_dataset  # a datasets.Dataset once TRL has tokenized it
-        tokens = sum(
-            len(p) + len(c) + len(r)
-            for p, c, r in zip(
-                prepared["prompt_ids"], prepared["chosen_ids"], prepared["rejected_ids"]
-            )
-        )
-        start = time.perf_counter()
-        trainer.train()
-        seconds = time.perf_counter() - start
-        finish(trainer, model, adapter_dir)
-    return DPOResult(
-        trainer.state.global_step,
-        callback.losses,
-        int(tokens * cfg.epochs),
-        seconds,
-        callback.margins,
-        callback.accuracies,
+    callback = DPOProgress(desc)
+    result = train_adapter(
+        DPOTrainer,
+        DPOConfig,
+        model,
+        data,
+        cfg,
+        adapter_dir,
+        seed,
+        callback,
+        token_columns=["prompt_ids", "chosen_ids", "rejected_ids"],
+        on_trainer=on_trainer,  # a launched worker adds its logging here
+        config={"beta": beta},
+        ref_model=ref_model,
     )
+    return DPOResult(**asdict(result), margins=callback.margins, accuracies=callback.accuracies)
