@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import nullcontext
+from typing import Any
 
 import pytest
 import torch
@@ -131,6 +132,8 @@ def test_sft_and_dpo_trainers_are_measured_at_each_save(tiny_model, tmp_path, ki
     from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
     prompt = [{"role": "user", "content": "What is 2 plus 3?"}]
+    cls: Any  # SFTTrainer or DPOTrainer
+    args_cls: Any
     if kind == "sft":
         rows = [
             {"prompt": prompt, "completion": [{"role": "assistant", "content": "The answer is 5."}]}
