@@ -77,10 +77,11 @@ class Registry(Generic[T]):
         if self._plugins_read or self.group is None:
             return
         self._plugins_read = True  # a plugin that lists this registry while loading: no loop
+        before = set(self._items)
         try:
             for name, obj, package in plugins(self.group, self.kind, self._check):
-                if self._items.get(name) is obj:  # its module registered it with the decorator
-                    self._origin[name] = package
+                if name not in before and self._items.get(name) is obj:
+                    self._origin[name] = package  # its module used the decorator as well
                     continue
                 if name in self._items:
                     other = self._origin[name]
@@ -111,7 +112,11 @@ class Registry(Generic[T]):
         return sorted(self._items)
 
     def builtin_names(self) -> list[str]:
-        """The names driftlab (or a user's file, in this process) registered: no plugin's."""
+        """The names driftlab (or a user's file, in this process) registered: no plugin's.
+
+        Reads the plugins all the same, so a broken one is reported where defaults are chosen.
+        """
+        self._read_plugins()
         return sorted(n for n in self._items if self._origin[n] == BUILTIN)
 
     def origin(self, name: str) -> str:
