@@ -210,3 +210,28 @@ def test_the_readme_shows_the_example_plugin_verbatim():
     } <= shown
     for path, body in blocks:
         assert body == (ROOT / path).read_text(), f"README's {path} differs from the file"
+
+
+def test_the_readme_layout_names_every_module_and_no_other():
+    """The "Layout and extending" block: one entry per top-level file or folder (two spaces in,
+    continued further in); a folder's entry names each of its modules as FILE.py."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Layout and extending", 1)[1]
+    block = section.split("```\ndriftlab/\n", 1)[1].split("```", 1)[0]
+    entries: dict[str, str] = {}
+    for line in block.splitlines():
+        if re.match(r"  \S", line):
+            key, _, text = line.strip().partition(" ")
+            entries[key] = text
+        else:
+            entries[key] += " " + line.strip()
+    package = ROOT / "driftlab"
+    files = sorted(p.relative_to(package) for p in package.rglob("*.py"))
+    top = {str(p) for p in files if len(p.parts) == 1 and p.name != "__init__.py"}
+    folders = {f"{p.parent.as_posix()}/" for p in files if len(p.parts) > 1}
+    assert {k for k in entries if k.endswith(".py")} == top
+    assert {k for k in entries if k.endswith("/")} == folders
+    for folder in folders:
+        have = {p.name for p in (package / folder).glob("*.py")} - {"__init__.py"}
+        named = set(re.findall(r"\b(\w+\.py)\b", entries[folder])) - {"__init__.py"}
+        assert named == have, f"README layout, {folder}: names {named ^ have} wrongly"
