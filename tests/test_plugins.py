@@ -129,11 +129,14 @@ def test_the_plugins_backend_and_dimension_work(plugin_site, tiny_model):
         "print('tokens', c.num_tokens)\n"
         "print('exclaim', DIMENSIONS.get('exclaim').measure('Yes!'))\n"
         "print('defaults', 'exclaim' in DIMENSIONS.defaults())\n"
+        "chosen = [d.name for d in DIMENSIONS.select(['default', 'length', 'exclaim'])]\n"
+        "print('chosen', chosen == [*DIMENSIONS.defaults(), 'exclaim'])\n"
         "check_generator('cpu:/no/such/folder')\n"
     )
     res = driftlab_cli(plugin_site, code=code)
     assert re.search(r"tokens [1-4]\n", res.stdout), res.stdout + res.stderr
     assert "exclaim 1.0" in res.stdout and "defaults False" in res.stdout
+    assert "chosen True" in res.stdout
     assert "cpu:/no/such/folder: no model folder (config.json) there" in res.stderr
 
 
