@@ -106,6 +106,7 @@ def test_a_run_uses_the_plugins_loop_task_and_monitor(plugin_site, tiny_model, t
     questions = [json.loads(p) for p in proposals]
     assert len(questions) == 4 and all(q["question"].endswith("doubled?") for q in questions)
     assert (tmp_path / "r" / "rounds" / "001" / "adapter" / "adapter_config.json").exists()
+    assert "mean_words" in (tmp_path / "r" / "report.html").read_text()  # the report shows it
 
 
 def test_a_plugin_monitor_runs_only_where_a_config_names_it(plugin_site, tiny_config):
