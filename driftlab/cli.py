@@ -157,7 +157,10 @@ def diff(
     ] = 0.0,
     dimensions: Annotated[
         str | None,
-        typer.Option(help="comma-separated named dimensions to test (default all; 'none': off)"),
+        typer.Option(
+            help="comma-separated named dimensions to test (default: the built-ins and "
+            "files'; 'default,NAME': those plus a plugin's NAME; 'none': off)"
+        ),
     ] = None,
     dimensions_file: Annotated[
         list[Path] | None,
@@ -428,6 +431,27 @@ def presets() -> None:
     for kind, command in shipped.COMMANDS.items():
         for name in shipped.names(kind):
             out.print(f"{name} ({command} --preset {name})")
+
+
+@app.command(name="list")
+def list_registered() -> None:
+    """List the loops, monitors, tasks, model backends and diff dimensions a config can name,
+    each with the package it comes from (driftlab, or an installed plugin)."""
+    from driftlab.diff.dimensions import DIMENSIONS
+    from driftlab.loops import LOOPS
+    from driftlab.models import BACKENDS
+    from driftlab.monitors import MONITORS
+    from driftlab.tasks import TASKS
+
+    table = Table(title="what a config or command can name")
+    for col in ("kind", "name", "from"):
+        table.add_column(col)
+    for registry in (LOOPS, MONITORS, TASKS, BACKENDS):
+        for name in registry.names():
+            table.add_row(registry.kind, name, registry.origin(name))
+    for name in DIMENSIONS.names():
+        table.add_row("diff dimension", name, DIMENSIONS.origin(name))
+    out.print(table)
 
 
 def main() -> None:

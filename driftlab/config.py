@@ -71,17 +71,21 @@ class MeasuredConfig(Section):
     guard: GuardConfig = GuardConfig()
 
     def monitor_settings(self) -> dict[str, MonitorConfig]:
-        """Each enabled monitor's typed config: defaults unless the config names it."""
+        """Each enabled monitor's typed config: defaults unless the config names it.
+
+        Every built-in monitor runs unless disabled; an installed plugin's only where the
+        config names it (`[monitors.NAME]`), so installing a package changes no run.
+        """
         from driftlab.monitors import MONITORS
 
+        for name in self.monitors:
+            MONITORS.get(name)  # unknown monitor names are errors
         out: dict[str, MonitorConfig] = {}
-        for name in MONITORS.names():
+        for name in sorted({*MONITORS.builtin_names(), *self.monitors}):
             body = dict(self.monitors.get(name, {}))
             cfg = validate_section(MONITORS.get(name).Config, body, f"monitors.{name}")
             if cfg.enabled:
                 out[name] = cfg
-        for name in self.monitors:
-            MONITORS.get(name)  # unknown monitor names are errors
         return out
 
     def metric_names(self) -> list[str]:

@@ -116,7 +116,7 @@ def test_reply_parsing_orders_choices_and_cuts_stop_strings():
 
 
 def test_backends_are_registered_and_imported_lazily():
-    assert {"openai", "vllm"} <= set(BACKENDS)
+    assert {"openai", "vllm"} <= set(BACKENDS.names())
     code = (
         "import sys, driftlab, driftlab.models; "
         "print([m for m in ('vllm', 'driftlab.models.vllm', 'driftlab.models.openai') "

@@ -53,7 +53,8 @@ class DiffSettings(BaseModel):
     dimensions: list[str] | None = Field(
         None,
         description="named behavior dimensions to test (driftlab.diff.dimensions); "
-        "None: every registered one, []: none",
+        "None: the built-ins and dimension files' ones ('default' in the list stands for "
+        "them; an installed plugin's are tested only by name), []: none",
     )
     dimension_files: list[str] = Field(
         default_factory=list, description="Python files that register more dimensions"

@@ -69,4 +69,9 @@ class Loop(Protocol):
     def run_round(self, ctx: RoundContext) -> RoundData: ...
 
 
-LOOPS: Registry[type[Loop]] = Registry("loop")
+def _is_loop(obj: object) -> bool:
+    return isinstance(obj, type) and hasattr(obj, "Config") and hasattr(obj, "run_round")
+
+
+# other installed packages add loops under [project.entry-points."driftlab.loops"]
+LOOPS: Registry[type[Loop]] = Registry("loop", "driftlab.loops", _is_loop)

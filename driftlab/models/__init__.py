@@ -1,7 +1,8 @@
 """Model backends. `load_generator` turns a model spec string into a Generator.
 
 A spec is a built-in name, a local path or a hub id (the transformers backend), or
-``PREFIX:REST`` for another backend registered in `BACKENDS`:
+``PREFIX:REST`` for another backend registered in `BACKENDS` (by driftlab, or by another
+installed package through a "driftlab.backends" entry point):
 
     openai:MODEL@http://127.0.0.1:8080/v1    any OpenAI-compatible server (models/openai.py)
     vllm:MODEL?tensor_parallel_size=2         offline batched sampling on GPU (models/vllm.py)
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from driftlab.models.base import Generator
+from driftlab.registry import Registry
 
 # TRL's configs need gradient_checkpointing=False passed by that name, and PEFT reads
 # model.is_gradient_checkpointing when it wraps a model; transformers 5 calls the name
@@ -24,17 +27,26 @@ warnings.filterwarnings(
     "ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning
 )
 
-# prefix (before the first ':') -> loader(rest_of_spec, **options)
-BACKENDS: dict[str, Callable[..., Generator]] = {}
-# prefix -> check(rest_of_spec): parses the spec and raises DriftlabError, loading nothing
-CHECKS: dict[str, Callable[[str], None]] = {}
+
+@dataclass(frozen=True)
+class Backend:
+    """A spec prefix's backend: `load(rest_of_spec, **options)` gives the Generator;
+    `check(rest_of_spec)` parses the spec and raises DriftlabError, loading nothing."""
+
+    load: Callable[..., Generator]
+    check: Callable[[str], None]
+
+
+# prefix (before the first ':') -> its Backend; other installed packages add one as an entry
+# point in "driftlab.backends" (PREFIX = "pkg.module:BACKEND", a Backend instance)
+BACKENDS: Registry[Backend] = Registry(
+    "model backend", "driftlab.backends", lambda obj: isinstance(obj, Backend)
+)
 
 
 def register_backend(prefix: str, check: Callable[[str], None]):
     def deco(loader: Callable[..., Generator]) -> Callable[..., Generator]:
-        if prefix in BACKENDS:
-            raise ValueError(f"backend prefix {prefix!r} is registered twice")
-        BACKENDS[prefix], CHECKS[prefix] = loader, check
+        BACKENDS.register(prefix)(Backend(loader, check))
         return loader
 
     return deco
@@ -74,7 +86,7 @@ def check_generator(spec: str) -> None:
     """
     prefix, sep, rest = spec.partition(":")
     if sep and prefix in BACKENDS:
-        CHECKS[prefix](rest)
+        BACKENDS.get(prefix).check(rest)
         return
     from driftlab.models.builtin import check_name
 
@@ -91,7 +103,7 @@ def load_generator(
     """
     prefix, sep, rest = spec.partition(":")
     if sep and prefix in BACKENDS:
-        return BACKENDS[prefix](rest, **options)
+        return BACKENDS.get(prefix).load(rest, **options)
     from driftlab.models.hf import HFModel
 
     return HFModel.load(spec, device=device, batch_size=batch_size)

@@ -155,4 +155,9 @@ class Monitor(Protocol):
     def score(self, ctx: MeasureContext) -> MonitorResult: ...
 
 
-MONITORS: Registry[type[Monitor]] = Registry("monitor")
+def _is_monitor(obj: object) -> bool:
+    return isinstance(obj, type) and hasattr(obj, "Config") and hasattr(obj, "score")
+
+
+# other installed packages add monitors under [project.entry-points."driftlab.monitors"]
+MONITORS: Registry[type[Monitor]] = Registry("monitor", "driftlab.monitors", _is_monitor)

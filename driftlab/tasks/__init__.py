@@ -1,7 +1,8 @@
 """Tasks: where a loop's questions come from and how its answers are scored.
 
 `build_task("arithmetic", steps=2)` makes a task from a config; a new task is one module that
-registers itself in TASKS, plus one import line below.
+registers itself in TASKS, plus one import line below (or, from another package, one entry
+point in the "driftlab.tasks" group).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from driftlab.registry import Registry
 from driftlab.sections import build_from_settings
 from driftlab.tasks.base import Exemplar, Problem, Question, Task
 
-# Defined before the task modules are imported: each registers itself here on import.
-TASKS: Registry[Callable[..., Task]] = Registry("task")
+# Defined before the task modules are imported: each registers itself here on import. Other
+# installed packages add tasks (a Task class or factory) under "driftlab.tasks" entry points.
+TASKS: Registry[Callable[..., Task]] = Registry("task", "driftlab.tasks")
 
 from driftlab.tasks import (  # noqa: E402,F401  (registration)
     arithmetic,

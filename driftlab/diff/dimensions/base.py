@@ -2,7 +2,8 @@
 
 Dimensions are a registry like monitors: the built-ins live in `builtin.py`; a user adds one
 in a Python file that registers it (`DIMENSIONS.register(Dimension(...))`) and names the
-file with `driftlab diff --dimensions-file FILE` (or `dimension_files` in the settings).
+file with `driftlab diff --dimensions-file FILE` (or `dimension_files` in the settings); an
+installed package registers its own through a "driftlab.dimensions" entry point.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from driftlab.errors import DriftlabError
+from driftlab.registry import BUILTIN, PluginError, plugins
 
 Scale = Literal["proportion", "continuous"]
 
@@ -46,10 +48,20 @@ class Dimension:
 
 
 class DimensionRegistry:
-    """Dimensions by name, in registration order (a name registered twice is an error)."""
+    """Dimensions by name, in registration order (a name registered twice is an error).
+
+    Other installed packages add dimensions as "driftlab.dimensions" entry points (NAME =
+    "pkg.module:DIM", a Dimension named NAME), read the first time a name is missing or all
+    are listed. A plugin's dimension is tested only where it is named (`--dimensions
+    default,NAME`): installing a package does not change what a diff without it measures.
+    """
+
+    group = "driftlab.dimensions"
 
     def __init__(self) -> None:
         self._items: dict[str, Dimension] = {}
+        self._plugin: dict[str, str] = {}  # name -> the package that registered it
+        self._plugins_read = False
 
     def register(self, dim: Dimension) -> Dimension:
         if dim.name in self._items:
@@ -57,19 +69,64 @@ class DimensionRegistry:
         self._items[dim.name] = dim
         return dim
 
+    def _read_plugins(self) -> None:
+        if self._plugins_read:
+            return
+        self._plugins_read = True
+        found = plugins(self.group, "driftlab.diff.dimensions.Dimension", _is_dimension)
+        try:
+            for name, obj, package in found:
+                dim = cast(Dimension, obj)  # _is_dimension said so
+                if dim.name != name:
+                    raise PluginError(
+                        f"plugin package {package!r}: entry point {name!r} in {self.group} "
+                        f"names the dimension {dim.name!r}; the two names must agree"
+                    )
+                if name in self._items:
+                    whose = self._plugin.get(name)
+                    raise PluginError(
+                        f"plugin package {package!r} registers the diff dimension {name!r}, "
+                        "which clashes with "
+                        + (f"package {whose!r}'s" if whose else "a built-in one")
+                        + f"; rename its entry point in {self.group} or uninstall {package}"
+                    )
+                self._items[name], self._plugin[name] = dim, package
+        except PluginError:
+            self._plugins_read = False
+            raise
+
     def names(self) -> list[str]:
+        """Every registered name, plugins' included."""
+        self._read_plugins()
         return list(self._items)
+
+    def origin(self, name: str) -> str:
+        """Who registered `name`: "driftlab" (or a dimension file) or the plugin's package."""
+        self.get(name)
+        return self._plugin.get(name, BUILTIN)
+
+    def defaults(self) -> list[str]:
+        """What a diff tests unless told: the built-ins and this process's dimension files."""
+        return [n for n in self._items if n not in self._plugin]
 
     def get(self, name: str) -> Dimension:
         if name not in self._items:
+            self._read_plugins()
+        if name not in self._items:
             raise DriftlabError(
-                f"unknown diff dimension {name!r}; choose from: {', '.join(self._items)}"
+                f"unknown diff dimension {name!r}; choose from: {', '.join(self.names())}"
             )
         return self._items[name]
 
     def select(self, names: list[str] | None) -> list[Dimension]:
-        """The named dimensions (None: all registered)."""
-        return [self.get(n) for n in (self.names() if names is None else names)]
+        """The named dimensions (None: the defaults; the name "default" stands for them)."""
+        wanted = ["default"] if names is None else names
+        expanded = [d for n in wanted for d in (self.defaults() if n == "default" else [n])]
+        return [self.get(n) for n in dict.fromkeys(expanded)]
+
+
+def _is_dimension(obj: object) -> bool:
+    return isinstance(obj, Dimension)
 
 
 DIMENSIONS = DimensionRegistry()

@@ -1,0 +1,1 @@
+"""An example driftlab plugin: each module is one registered item (see pyproject.toml)."""
