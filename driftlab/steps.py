@@ -8,7 +8,8 @@ in two namings:
 - by place: the engine's `rounds/NNN/train.jsonl`, `metrics.json`, `adapter/` are round k's,
   whatever the inputs (the config is fixed for the run); it calls `once` / `once_dir` on them.
 - by inputs: `key_of` hashes what a step depends on, so a changed setting gets a new file and
-  reruns only that step and what reads it (the diff's `STEP-KEY.json`, w2s `units/KEY.json`).
+  reruns only that step and what reads it (the diff's `STEP-KEY.json`, w2s `units/KEY.json`,
+  the w2s frozen features `w2s-features/KEY.pt` shared across runs).
 
 Why the engine keeps its own sequencing: its steps write several files per round (proposals
 and loop info before the train rows that mark the step done; adapter, stats and rows in one
@@ -67,9 +68,24 @@ def _write_npy(path: Path, value: np.ndarray) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _read_torch(path: Path) -> Any:
+    import torch  # only the w2s features need it
+
+    return torch.load(path)
+
+
+def _write_torch(path: Path, value: Any) -> None:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(value, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 JSON: Format[Any] = Format("json", read_json, write_json)
 JSONL: Format[list[dict]] = Format("jsonl", read_jsonl, write_jsonl)
 NPY: Format[np.ndarray] = Format("npy", np.load, _write_npy)  # arrays too big for JSON
+TORCH: Format[Any] = Format("pt", _read_torch, _write_torch)  # tensors (w2s frozen features)
 
 
 def once(path: Path | None, compute: Callable[[], T], fmt: Format[T] = JSON) -> tuple[T, bool]:
