@@ -5,8 +5,9 @@ The engine only sequences the steps; each lives in its own place: the loop propo
 selects (loops/), mitigations reshape the training set (train/mitigations.py), the lineage
 says which adapters make each round's model (lineage.py), the monitors measure (measure.py),
 the guard decides (guard.decide) and the engine obeys. Each step's artifact is its
-completion marker, and each step draws its seed from (run seed, round, step) alone, so a run
-killed anywhere and resumed ends with the same artifacts as one that never stopped.
+completion marker (steps.py: read if present, else computed and written atomically), and
+each step draws its seed from (run seed, round, step) alone, so a run killed anywhere and
+resumed ends with the same artifacts as one that never stopped.
 """
 
 from __future__ import annotations
@@ -229,7 +230,7 @@ class Experiment:
             return data.train  # `once` writes it last: it marks the step done
 
         rows, done = once(s.artifact(k, TRAIN_ROWS), propose, JSONL)
-        return rows, read_json(s.artifact(k, LOOP_INFO)) if done else info
+        return rows, (read_json(s.artifact(k, LOOP_INFO)) if done else info)  # done: resumed
 
     def _history(self, k: int) -> list[dict]:
         """Earlier rounds' stored proposals (e.g. red-team failures to re-probe), oldest first."""
