@@ -5,8 +5,9 @@ The engine only sequences the steps; each lives in its own place: the loop propo
 selects (loops/), mitigations reshape the training set (train/mitigations.py), the lineage
 says which adapters make each round's model (lineage.py), the monitors measure (measure.py),
 the guard decides (guard.decide) and the engine obeys. Each step's artifact is its
-completion marker, and each step draws its seed from (run seed, round, step) alone, so a run
-killed anywhere and resumed ends with the same artifacts as one that never stopped.
+completion marker (steps.py: read if present, else computed and written atomically), and
+each step draws its seed from (run seed, round, step) alone, so a run killed anywhere and
+resumed ends with the same artifacts as one that never stopped.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from driftlab.models.hf import default_threads, pick_device
 from driftlab.models.policy import SAMPLERS, Sampler
 from driftlab.monitors import MonitorResult
 from driftlab.review import ReviewPending, review_gate
+from driftlab.steps import JSONL, once, once_dir
 from driftlab.store import (
     LOOP_INFO,
     PROPOSALS,
     TRAIN_ROWS,
     RunStore,
-    atomic_dir,
     read_json,
     read_jsonl,
     write_json,
@@ -211,22 +212,25 @@ class Experiment:
     # ---- the steps -------------------------------------------------------------------------
     def _propose(self, k: int, policy: Generator) -> tuple[list[dict], dict]:
         s = self.store
-        if s.has(k, TRAIN_ROWS):
-            return read_jsonl(s.artifact(k, TRAIN_ROWS)), read_json(s.artifact(k, LOOP_INFO))
-        ctx = RoundContext(
-            k,
-            policy,
-            self._loop_task(),
-            round_questions(self.pool, self.cfg.task.train_size, k),
-            step_seed(self.cfg.seed, k, "propose"),
-            history=self._history(k),
-        )
-        data = self.loop.run_round(ctx)
-        info = {"stats": data.stats, "findings": [f.to_dict() for f in data.findings]}
-        write_jsonl(s.artifact(k, PROPOSALS), data.proposals)
-        write_json(s.artifact(k, LOOP_INFO), info)
-        write_jsonl(s.artifact(k, TRAIN_ROWS), data.train)  # last: it marks the step done
-        return data.train, info
+        info: dict[str, Any] = {}
+
+        def propose() -> list[dict]:
+            ctx = RoundContext(
+                k,
+                policy,
+                self._loop_task(),
+                round_questions(self.pool, self.cfg.task.train_size, k),
+                step_seed(self.cfg.seed, k, "propose"),
+                history=self._history(k),
+            )
+            data = self.loop.run_round(ctx)
+            info.update(stats=data.stats, findings=[f.to_dict() for f in data.findings])
+            write_jsonl(s.artifact(k, PROPOSALS), data.proposals)
+            write_json(s.artifact(k, LOOP_INFO), info)
+            return data.train  # `once` writes it last: it marks the step done
+
+        rows, done = once(s.artifact(k, TRAIN_ROWS), propose, JSONL)
+        return rows, (read_json(s.artifact(k, LOOP_INFO)) if done else info)  # done: resumed
 
     def _history(self, k: int) -> list[dict]:
         """Earlier rounds' stored proposals (e.g. red-team failures to re-probe), oldest first."""
@@ -282,28 +286,32 @@ class Experiment:
         if from_base:  # the data came from the parent; the weights start again from model_0
             self.model = self._load(0)
         assert self.model is not None  # loaded by _use(head) at the round's start
-        adapter = self.lineage.adapter(k)
-        if adapter.exists():  # trained before a resume
-            self.model.merge_adapter(adapter)
-            info = read_json(adapter / "train_stats.json")
-        else:
+        model = self.model
+
+        def train(tmp: Path) -> dict[str, Any]:  # adapter, stats and rows appear together or not
             t = self.cfg.train
             trainer = get_trainer(self.loop.trainer, t.processes, t.accelerate_config)
-            with atomic_dir(adapter) as tmp:  # adapter, stats and rows appear together or not
-                result = trainer(
-                    self.model,
-                    rows,
-                    t,
-                    tmp,
-                    step_seed(self.cfg.seed, k, "train"),
-                    desc=f"round {k}: training",
-                    initial_model=lambda: self._load(0),
-                    lineage=stack,
-                    **self.loop.train_context,
-                )
-                info = {**result.summary(), "losses": result.losses}
-                write_json(tmp / "train_stats.json", info)
-                write_jsonl(tmp / "train_rows.jsonl", rows)  # exactly what was trained on
+            result = trainer(
+                model,
+                rows,
+                t,
+                tmp,
+                step_seed(self.cfg.seed, k, "train"),
+                desc=f"round {k}: training",
+                initial_model=lambda: self._load(0),
+                lineage=stack,
+                **self.loop.train_context,
+            )
+            info = {**result.summary(), "losses": result.losses}
+            write_json(tmp / "train_stats.json", info)
+            write_jsonl(tmp / "train_rows.jsonl", rows)  # exactly what was trained on
+            return info
+
+        def trained(adapter: Path) -> dict[str, Any]:  # before a resume
+            model.merge_adapter(adapter)
+            return read_json(adapter / "train_stats.json")
+
+        info = once_dir(self.lineage.adapter(k), train, trained)
         self.lineage.record(k, self.head, from_base, mitigated)
         self._model_round = k
         self.policy = self.sampler.bind(self.model, self.lineage.adapters(k))

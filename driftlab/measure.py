@@ -14,7 +14,8 @@ from typing import Any
 from driftlab.config import MeasuredConfig
 from driftlab.models.base import Generator
 from driftlab.monitors import MONITORS, MeasureContext, MonitorResult
-from driftlab.store import RunStore, read_json, write_json
+from driftlab.steps import once
+from driftlab.store import METRICS, RunStore
 
 
 def flatten(prefix: str, metrics: dict[str, Any]) -> dict[str, float]:
@@ -69,26 +70,24 @@ class Measurer:
 
     def measure(self, k: int, model: Callable[[], Generator]) -> dict[str, MonitorResult]:
         """Round k's monitor results; `model()` is called only if they are not stored yet."""
-        s = self.store
-        if s.has(k, "metrics.json"):
-            stored = read_json(s.artifact(k, "metrics.json"))["monitors"]
-            return {n: MonitorResult.from_dict(d) for n, d in stored.items()}
-        ctx = MeasureContext(k, model(), self.task, self.eval_set, self.seed_of(k))
-        results = {}
-        for name, mon in self.monitors.items():
-            if k == 0:
-                mon.fit(None)
-            results[name] = mon.score(ctx)
-        findings = [f.to_dict() for r in results.values() for f in r.findings]
-        write_json(
-            s.artifact(k, "metrics.json"),
-            {
+        results: dict[str, MonitorResult] = {}
+
+        def score() -> dict[str, Any]:
+            ctx = MeasureContext(k, model(), self.task, self.eval_set, self.seed_of(k))
+            for name, mon in self.monitors.items():
+                if k == 0:
+                    mon.fit(None)
+                results[name] = mon.score(ctx)
+            return {
                 "round": k,
                 "monitors": {n: r.to_dict() for n, r in results.items()},
-                "findings": findings,
-            },
-        )
-        return results
+                "findings": [f.to_dict() for r in results.values() for f in r.findings],
+            }
+
+        doc, stored = once(self.store.artifact(k, METRICS), score)
+        if not stored:
+            return results
+        return {n: MonitorResult.from_dict(d) for n, d in doc["monitors"].items()}
 
     def baseline(self, model: Callable[[], Generator], **info: Any) -> dict[str, MonitorResult]:
         """Measure (or reload) round 0, record its summary row, and fit the monitors on it."""

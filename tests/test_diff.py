@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from driftlab.diff import DiffSettings, ModelPool, run_diff
-from driftlab.diff.cache import StepCache
 from driftlab.diff.stats import bh, cluster_tests, paired_auc, permutation_p
 from driftlab.errors import DriftlabError
 from tests.scripted import Scripted
@@ -60,19 +59,6 @@ def test_paired_auc_and_permutation_p():
     assert permutation_p(np.full(20, 0.9), 500, 0) < 0.01
     null = [permutation_p(np.random.default_rng(s).uniform(0, 1, 20), 200, s) for s in range(30)]
     assert np.mean(np.array(null) < 0.05) <= 0.2
-
-
-def test_step_cache_reuses_and_rekeys(tmp_path):
-    calls = []
-    cache = StepCache(tmp_path)
-    v1, k1 = cache.json("step", {"x": 1}, lambda: calls.append(1) or {"v": 1})
-    v2, k2 = StepCache(tmp_path).json("step", {"x": 1}, lambda: calls.append(2) or {"v": 2})
-    v3, k3 = cache.json("step", {"x": 2}, lambda: calls.append(3) or {"v": 3})
-    assert (v1, v2, v3) == ({"v": 1}, {"v": 1}, {"v": 3}) and calls == [1, 3] and k1 == k2 != k3
-    a, _ = cache.array("emb", {"x": 1}, lambda: np.eye(2))
-    b, _ = StepCache(tmp_path).array("emb", {"x": 1}, lambda: pytest.fail("recomputed"))
-    assert np.array_equal(a, b)
-    assert not list(tmp_path.glob(".*"))  # atomic writes leave no temporary files
 
 
 # ---- the pipeline on scripted models -------------------------------------------------------

@@ -89,6 +89,19 @@ def test_top_blocks_on_cached_states_equal_the_full_model(ladder, rung_index):
     )  # the shared model kept its embeddings
 
 
+def test_frozen_features_are_computed_once_and_read_back_from_disk(ladder, tmp_path):
+    """A second load of the rung (a later run) reads the frozen prefix's outputs from the
+    feature cache (one file, no temporaries) instead of running the model again."""
+    texts = ["An ant is lighter than a cow.", "A car is heavier than an egg."]
+    first = load_rung(ladder[2], RungConfig(train_layers=1)).features("t", texts, 32)
+    files = list((tmp_path / "cache" / "w2s-features").iterdir())
+    assert [f.suffix for f in files] == [".pt"]
+    again = load_rung(ladder[2], RungConfig(train_layers=1))
+    again.base = None  # the model cannot run: the features must come from disk
+    second = again.features("t", texts, 32)
+    assert all(torch.equal(a, b) for a, b in zip(first.rows, second.rows))
+
+
 def test_training_changes_a_copy_never_the_shared_model(ladder):
     from driftlab.w2s.config import FitConfig
     from driftlab.w2s.losses import xent

@@ -12,7 +12,6 @@ import numpy as np
 
 from driftlab import progress
 from driftlab.diff import baseline, clustering, labeling, logratio, ranking, sampling, validation
-from driftlab.diff.cache import StepCache, key_of
 from driftlab.diff.dimensions import DIMENSIONS, Dimension, load_files, shifts
 from driftlab.diff.keywords import keyword_label, phrase_label
 from driftlab.diff.projection import project, svg
@@ -21,6 +20,7 @@ from driftlab.diff.stats import bh, cluster_tests
 from driftlab.models.base import Generator
 from driftlab.models.embed import embed
 from driftlab.models.judging import check_judge
+from driftlab.steps import Steps, key_of
 from driftlab.store import _atomic_write, write_json
 
 SCHEMA = "driftlab.diff/1"
@@ -63,7 +63,7 @@ def run_diff(
     load_files(s.dimension_files)
     for spec in [s.judge] * (s.judge != EMBEDDING) + [s.intent_judge()] * bool(s.intent):
         check_judge(pool.get(spec))  # a judge without log-probs fails here, not after sampling
-    cache = StepCache(Path(out) / "cache" if out is not None else None)
+    cache = Steps(Path(out) / "cache" if out is not None else None)
     ident = identity or {}
     id_a = ident.get(model_a) or sampling.spec_identity(model_a)
     id_b = ident.get(model_b) or sampling.spec_identity(model_b)

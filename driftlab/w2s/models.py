@@ -22,9 +22,6 @@ Always fp32 on CPU: bf16 matmul there is hundreds of times slower.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -33,6 +30,7 @@ import torch
 from torch import nn
 
 from driftlab.errors import DriftlabError
+from driftlab.steps import TORCH, key_of, once
 from driftlab.w2s.config import RungConfig
 
 ENCODER_TYPES = {
@@ -204,33 +202,34 @@ class Rung:
         mode = self.input_mode
         if mode == "tokens":
             feats = Features("tokens", ids, pad)
-        elif (disk := self._disk_path(texts, max_length)).exists():
-            feats = Features(mode, torch.load(disk), pad)
-        else:
-            k = self.cfg.train_layers
-            rows: list[torch.Tensor] = []
-            tok = Features("tokens", ids, pad)
-            self.base.eval()
-            with torch.no_grad():
-                for s in range(0, len(ids), batch_size):
-                    idx = list(range(s, min(s + batch_size, len(ids))))
-                    b = tok.batch(idx)
-                    out = self.base(**b, output_hidden_states=True, return_dict=True)
-                    if mode == "pooled":
-                        rows.extend(pool(out.last_hidden_state, b["attention_mask"], self.pooling))
-                    else:  # input of block L-k: hidden_states[i] is what block i receives
-                        h = out.hidden_states[self.n_layers - k]
-                        rows.extend(
-                            h[j, : int(b["attention_mask"][j].sum())].clone()
-                            for j in range(len(idx))
-                        )
+        else:  # frozen prefix: computed once, read from disk in later runs too
+            disk = self._disk_path(texts, max_length)
+            rows, _ = once(disk, lambda: self._frozen_outputs(ids, pad, batch_size), TORCH)
             feats = Features(mode, rows, pad)
-            disk.parent.mkdir(parents=True, exist_ok=True)
-            tmp = disk.with_suffix(f".tmp{os.getpid()}")
-            torch.save(rows, tmp)
-            os.replace(tmp, disk)  # atomic: a killed run leaves no half file
         self._features[key] = feats
         return feats
+
+    def _frozen_outputs(self, ids: list[torch.Tensor], pad: int, batch_size: int) -> list:
+        """What the frozen prefix outputs per text: pooled vectors, or the hidden states that
+        the trained top blocks read."""
+        mode = self.input_mode
+        k = self.cfg.train_layers
+        rows: list[torch.Tensor] = []
+        tok = Features("tokens", ids, pad)
+        self.base.eval()
+        with torch.no_grad():
+            for s in range(0, len(ids), batch_size):
+                idx = list(range(s, min(s + batch_size, len(ids))))
+                b = tok.batch(idx)
+                out = self.base(**b, output_hidden_states=True, return_dict=True)
+                if mode == "pooled":
+                    rows.extend(pool(out.last_hidden_state, b["attention_mask"], self.pooling))
+                else:  # input of block L-k: hidden_states[i] is what block i receives
+                    h = out.hidden_states[self.n_layers - k]
+                    rows.extend(
+                        h[j, : int(b["attention_mask"][j].sum())].clone() for j in range(len(idx))
+                    )
+        return rows
 
     def _disk_path(self, texts: list[str], max_length: int) -> Path:
         """Frozen-prefix outputs depend only on the weights, the cut and the texts: cached across
@@ -238,7 +237,7 @@ class Rung:
         from driftlab.models.builtin import cache_root
 
         c = self.cfg
-        key = json.dumps(
+        key = key_of(
             [
                 self.name,
                 self.info["path"],
@@ -247,10 +246,10 @@ class Rung:
                 c.train_layers,
                 self.pooling,
                 max_length,
-                hashlib.sha256("\x00".join(texts).encode()).hexdigest(),
+                key_of(texts),
             ]
         )
-        return cache_root() / "w2s-features" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt"
+        return cache_root() / "w2s-features" / f"{key}.pt"
 
     def replace_base(self, base: nn.Module, tuned: str) -> None:
         """Put new weights under this rung (e.g. after generative fine-tuning). The features and

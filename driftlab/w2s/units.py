@@ -1,16 +1,15 @@
 """The w2s units: tasks and their splits, the typed keys of every unit kind, and the runner that
 trains a unit once and reads it from disk after.
 
-A unit is one trained model (or one prompted evaluation), saved as units/HASH.json, HASH a hash
-of every setting it depends on (its spec), so a rerun or a larger sweep trains only what is
-missing. In memory the sweep files each unit under a typed key, one NamedTuple per unit kind,
-which results.py reads back by field name.
+A unit is one trained model (or one prompted evaluation), saved as units/KEY.json, KEY the
+`steps.key_of` hash of every setting it depends on (its spec), so a rerun or a larger sweep
+trains only what is missing. In memory the sweep files each unit under a typed key, one
+NamedTuple per unit kind, which results.py reads back by field name.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,8 @@ import numpy as np
 
 from driftlab import progress
 from driftlab.errors import ConfigError
-from driftlab.store import read_json, write_json
+from driftlab.steps import key_of, once
+from driftlab.store import write_json
 from driftlab.w2s import train as trainer
 from driftlab.w2s.config import W2SConfig
 from driftlab.w2s.generative import generative_tune
@@ -164,11 +164,6 @@ def model_info_path(units: Path, name: str) -> Path:
     return units / f"model-{name.replace('/', '__')}.json"
 
 
-def unit_hash(spec: dict) -> str:
-    """The unit's file name: a hash of its spec, so equal settings find the same file."""
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-
-
 class Runner:
     """Owns the unit cache and the one loaded rung."""
 
@@ -205,16 +200,14 @@ class Runner:
         return self.rung
 
     def unit(self, spec: dict, compute: Callable[[], dict[str, Any]]) -> dict:
-        """Read the unit from cache, or compute and save it (atomically)."""
+        """Read the unit from units/KEY.json, or compute and save it there (atomically)."""
         spec = {**spec, **self.common()}
-        key = unit_hash(spec)
-        path = self.units / f"{key}.json"
-        if path.exists():
-            self.cached += 1
-            return read_json(path)
-        result = {"key": key, "spec": spec, **compute()}
-        write_json(path, result)
-        self.trained += 1
+        key = key_of(spec)
+        result, hit = once(
+            self.units / f"{key}.json", lambda: {"key": key, "spec": spec, **compute()}
+        )
+        self.cached += hit
+        self.trained += not hit
         return result
 
     def train_unit(
