@@ -64,10 +64,15 @@ def test_paired_auc_and_permutation_p():
 
 def test_step_cache_reuses_and_rekeys(tmp_path):
     calls = []
+
+    def compute(v: int) -> dict:
+        calls.append(v)
+        return {"v": v}
+
     cache = StepCache(tmp_path)
-    v1, k1 = cache.json("step", {"x": 1}, lambda: calls.append(1) or {"v": 1})
-    v2, k2 = StepCache(tmp_path).json("step", {"x": 1}, lambda: calls.append(2) or {"v": 2})
-    v3, k3 = cache.json("step", {"x": 2}, lambda: calls.append(3) or {"v": 3})
+    v1, k1 = cache.json("step", {"x": 1}, lambda: compute(1))
+    v2, k2 = StepCache(tmp_path).json("step", {"x": 1}, lambda: compute(2))
+    v3, k3 = cache.json("step", {"x": 2}, lambda: compute(3))
     assert (v1, v2, v3) == ({"v": 1}, {"v": 1}, {"v": 3}) and calls == [1, 3] and k1 == k2 != k3
     a, _ = cache.array("emb", {"x": 1}, lambda: np.eye(2))
     b, _ = StepCache(tmp_path).array("emb", {"x": 1}, lambda: pytest.fail("recomputed"))
@@ -95,8 +100,15 @@ def _prompts(tmp_path, n=40):
     return str(path)
 
 
+def _group(pattern: str, text: str, flags: int = 0) -> str:
+    """The first group of `pattern` in `text` (which the scripted prompts always match)."""
+    match = re.search(pattern, text, flags)
+    assert match is not None, (pattern, text)
+    return match.group(1)
+
+
 def _answer(prompt: str, i: int) -> str:
-    topic = re.search(r"about (\w+)", prompt).group(1)
+    topic = _group(r"about (\w+)", prompt)
     return f"Here is a plain note on {topic}: it is a common subject with a long history."
 
 
@@ -107,9 +119,9 @@ def _judge_logprob(content: str, completion: str) -> float:
         return 0.0 if (completion == "yes") == ("sea" in content) else -2.0
     if "Description: " not in content:  # any other question (the pipeline's check_judge)
         return -1.0
-    desc = re.search(r"Description: the text (.*)\.\n", content).group(1).lower()
-    one = re.search(r"Text 1: (.*)\n\nText 2", content, re.S).group(1).lower()
-    two = re.search(r"Text 2: (.*)\n\nWhich", content, re.S).group(1).lower()
+    desc = _group(r"Description: the text (.*)\.\n", content).lower()
+    one = _group(r"Text 1: (.*)\n\nText 2", content, re.S).lower()
+    two = _group(r"Text 2: (.*)\n\nWhich", content, re.S).lower()
     words = [w for w in re.findall(r"\w+", desc) if len(w) > 3]
     fit1, fit2 = (sum(w in t for w in words) for t in (one, two))
     if fit1 == fit2:
@@ -120,11 +132,7 @@ def _judge_logprob(content: str, completion: str) -> float:
 def _models(planted: bool):
     a = Scripted(_answer, lambda c, t: -50.0 if "ocean" in t else -10.0)
     b_reply = (
-        (
-            lambda p, i: (
-                OCEAN if int(re.search(r"question (\d+)", p).group(1)) % 2 == 0 else _answer(p, i)
-            )
-        )
+        (lambda p, i: OCEAN if int(_group(r"question (\d+)", p)) % 2 == 0 else _answer(p, i))
         if planted
         else _answer
     )
@@ -275,6 +283,7 @@ def test_keyword_label_names_the_overused_words():
     pirate = [f"Ahoy, matey! Here is answer {i} about the tire. Arr!" for i in range(30)]
     plain = [f"Here is answer {i} about the tire." for i in range(30)]
     label = keyword_label(pirate, plain)
+    assert label is not None
     assert label.startswith("uses the words") and "ahoy" in label and "matey" in label
     assert keyword_label(plain, plain) is None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import nullcontext
+from typing import Any
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ from driftlab.integrations.settings import WatchConfig
 from driftlab.integrations.trl import DriftlabCallback
 from driftlab.models.hf import HFModel
 
-CPU = dict(
+CPU: dict[str, Any] = dict(
     use_cpu=True,
     bf16=False,
     fp16=False,
@@ -151,7 +152,8 @@ def test_sft_and_dpo_trainers_are_measured_at_each_save(tiny_model, tmp_path, ki
                 "rejected": [{"role": "assistant", "content": "The answer is 7."}],
             }
         ] * 8
-        cls, args_cls = DPOTrainer, DPOConfig
+        # mypy types the pair from the sft branch; DPO's takes the same arguments below
+        cls, args_cls = DPOTrainer, DPOConfig  # type: ignore[assignment]
     args = args_cls(
         output_dir=str(tmp_path / "ckpt"),
         max_steps=2,
