@@ -39,7 +39,7 @@ MODEL = "smollm2-135m-instruct"
 RULES = ["diversity.truncated_rate > baseline + 0.2", "diversity.distinct_2 < 0.85 * baseline"]
 
 
-def length_reward(completions, **kw) -> list[float]:
+def length_reward(completions, **kw) -> list[float | None]:  # TRL's reward type
     """The gameable reward: words in the answer, up to 100 (nothing checks that it is right)."""
     return [min(len(c[0]["content"].split()), 100) / 100 for c in completions]
 
