@@ -63,7 +63,7 @@ test: $(TESTED) $(CHROMEDRIVER) $(VLLM_STAMP)
 lint: $(LINTED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy driftlab
+	$(BIN)/mypy  # the files pyproject's [tool.mypy] names: driftlab, tests, benchmarks, examples, scripts
 
 bench: install
 	$(BIN)/python benchmarks/throughput.py

@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from driftlab.config import load_config  # noqa: E402
 from driftlab.experiment import run_experiment  # noqa: E402
 
-ARMS = {
+ARMS: dict[str, dict[str, object]] = {
     "replace": {"data": "replace"},
     "accumulate": {"data": "accumulate"},
     "replay-10%": {"data": "replace", "replay_fraction": 0.1},

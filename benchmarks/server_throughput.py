@@ -62,6 +62,7 @@ def main() -> None:
     from driftlab.models import load_generator
     from driftlab.models.base import SamplingParams
     from driftlab.models.hf import HFModel
+    from driftlab.models.openai import OpenAIModel
     from driftlab.tasks import build_task
 
     task = build_task("arithmetic")
@@ -84,11 +85,12 @@ def main() -> None:
     greedy = SamplingParams(n=1, temperature=0, max_new_tokens=args.max_new_tokens)
 
     if not args.skip_vllm:  # the policy's vLLM sampler, exactly as a run starts it
-        from driftlab.models.policy import VLLMSampler
+        from driftlab.models.policy import ServedPolicy, VLLMSampler
 
         sampler = VLLMSampler(model=args.model, concurrency=args.batch_size)
         try:
             policy = sampler.bind(hf, [])
+            assert isinstance(policy, ServedPolicy) and isinstance(policy.sampler, OpenAIModel)
             measure(policy, chats[:1], warm)
             rows.append(("vLLM server fp32, continuous batching", *measure(policy, chats, params)))
             failures += policy.sampler.stats.get("failure", 0)
@@ -102,6 +104,7 @@ def main() -> None:
 
         with LlamaServer(threads=args.threads) as url:  # starts only after the others are done
             server = load_generator(f"openai:{MODEL_ALIAS}@{url}", concurrency=1, timeout=600)
+            assert isinstance(server, OpenAIModel)
             measure(server, chats[:1], warm)
             rows.append(("llama.cpp server Q4_1, 1 sequence", *measure(server, chats, params)))
             failures += server.stats.get("failure", 0)

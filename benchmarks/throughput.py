@@ -55,12 +55,17 @@ def measure(model, chats, params) -> tuple[int, float, list]:
 def quickstart_workload(prompts: int | None):
     """The quickstart's round-1 sampling: its chats and SamplingParams."""
     from driftlab.config import load_config
-    from driftlab.loops.lmsi import fewshot_turns
+    from driftlab.loops.base import LoopTask
+    from driftlab.loops.lmsi import LMSIConfig, fewshot_turns
     from driftlab.models.base import SamplingParams
 
     cfg = load_config(preset="quickstart")
     task, loop = cfg.build_task(), cfg.loop_settings()
-    prefix = fewshot_turns(task, direct=False, limit=loop.exemplars) if loop.sample_fewshot else []
+    assert isinstance(loop, LMSIConfig)  # the quickstart's loop
+    shown = LoopTask(
+        task.name, task.cot_prompt, task.direct_prompt, task.extract, tuple(task.exemplars)
+    )
+    prefix = fewshot_turns(shown, direct=False, limit=loop.exemplars) if loop.sample_fewshot else []
     qs = task.problems("train", prompts or cfg.task.train_size)
     chats = [[*prefix, {"role": "user", "content": task.cot_prompt(q.question)}] for q in qs]
     params = SamplingParams(

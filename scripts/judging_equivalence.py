@@ -70,8 +70,11 @@ def emit() -> dict:
     from driftlab.probes.stats import p_yes
     from driftlab.tasks import build_task
     from driftlab.tasks.base import Question
-    from driftlab.w2s import experiments
 
+    try:
+        from driftlab.w2s import variants
+    except ImportError:  # a base commit from before w2s/experiments.py was renamed variants.py
+        from driftlab.w2s import experiments as variants  # type: ignore[attr-defined,no-redef]
     try:
         from driftlab.models.scores import expected_scores
     except ImportError:  # the base commit
@@ -99,7 +102,7 @@ def emit() -> dict:
     for name in ("smollm2-135m-instruct", "gemma3-270m"):
         lm = AutoModelForCausalLM.from_pretrained(resolve(name), dtype=torch.float32).eval()
         tok = AutoTokenizer.from_pretrained(resolve(name))
-        out[f"w2s.prompting[{name}]"] = [float(x) for x in experiments._yes_no(lm, tok, RAW)]
+        out[f"w2s.prompting[{name}]"] = [float(x) for x in variants._yes_no(lm, tok, RAW)]
     task = build_task("instructions")
     loop_task = LoopTask("instructions", task.cot_prompt, task.direct_prompt, task.extract)
     qs = [

@@ -39,7 +39,7 @@ def train(model_dir: Path, out: Path, steps: int, pause_s: float = 0.0, lora: bo
     ]
     data = Dataset.from_list([tok(t) for t in texts])
     torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    model: torch.nn.Module = AutoModelForCausalLM.from_pretrained(model_dir)
     if lora:
         from peft import LoraConfig, get_peft_model
 

@@ -18,6 +18,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -26,11 +27,12 @@ class FaultProxy:
     def __init__(
         self,
         upstream: str,
-        script: list[str | None] = (),
+        script: Sequence[str | None] = (),
         slow_s: float = 3.0,
         always: str | None = None,
     ) -> None:
         up = urlsplit(upstream)
+        assert up.hostname, f"no host in {upstream!r}"
         self.up_host, self.up_port = up.hostname, up.port
         self.prefix = up.path.rstrip("/")  # e.g. /v1
         self.script = list(script)

@@ -28,3 +28,7 @@ class Scripted:
 
     def option_logprobs(self, prompts, options, desc=""):
         return self.logprobs(prompts, options)
+
+    def text_logprobs(self, texts):
+        # a Generator member; scripted replies have no language model to score raw text with
+        raise NotImplementedError("Scripted cannot score raw text")

@@ -29,7 +29,7 @@ def config(**overrides) -> dict:
     }
     for key, value in overrides.items():
         *path, leaf = key.split(".")
-        target = cfg
+        target: dict = cfg
         for part in path:
             target = target.setdefault(part, {})
         target[leaf] = value

@@ -81,8 +81,15 @@ def _prompts(tmp_path, n=40):
     return str(path)
 
 
+def _group(pattern: str, text: str, flags: int = 0) -> str:
+    """The first group of `pattern` in `text` (which the scripted prompts always match)."""
+    match = re.search(pattern, text, flags)
+    assert match is not None, (pattern, text)
+    return match.group(1)
+
+
 def _answer(prompt: str, i: int) -> str:
-    topic = re.search(r"about (\w+)", prompt).group(1)
+    topic = _group(r"about (\w+)", prompt)
     return f"Here is a plain note on {topic}: it is a common subject with a long history."
 
 
@@ -93,9 +100,9 @@ def _judge_logprob(content: str, completion: str) -> float:
         return 0.0 if (completion == "yes") == ("sea" in content) else -2.0
     if "Description: " not in content:  # any other question (the pipeline's check_judge)
         return -1.0
-    desc = re.search(r"Description: the text (.*)\.\n", content).group(1).lower()
-    one = re.search(r"Text 1: (.*)\n\nText 2", content, re.S).group(1).lower()
-    two = re.search(r"Text 2: (.*)\n\nWhich", content, re.S).group(1).lower()
+    desc = _group(r"Description: the text (.*)\.\n", content).lower()
+    one = _group(r"Text 1: (.*)\n\nText 2", content, re.S).lower()
+    two = _group(r"Text 2: (.*)\n\nWhich", content, re.S).lower()
     words = [w for w in re.findall(r"\w+", desc) if len(w) > 3]
     fit1, fit2 = (sum(w in t for w in words) for t in (one, two))
     if fit1 == fit2:
@@ -106,11 +113,7 @@ def _judge_logprob(content: str, completion: str) -> float:
 def _models(planted: bool):
     a = Scripted(_answer, lambda c, t: -50.0 if "ocean" in t else -10.0)
     b_reply = (
-        (
-            lambda p, i: (
-                OCEAN if int(re.search(r"question (\d+)", p).group(1)) % 2 == 0 else _answer(p, i)
-            )
-        )
+        (lambda p, i: OCEAN if int(_group(r"question (\d+)", p)) % 2 == 0 else _answer(p, i))
         if planted
         else _answer
     )
@@ -261,6 +264,7 @@ def test_keyword_label_names_the_overused_words():
     pirate = [f"Ahoy, matey! Here is answer {i} about the tire. Arr!" for i in range(30)]
     plain = [f"Here is answer {i} about the tire." for i in range(30)]
     label = keyword_label(pirate, plain)
+    assert label is not None
     assert label.startswith("uses the words") and "ahoy" in label and "matey" in label
     assert keyword_label(plain, plain) is None
 

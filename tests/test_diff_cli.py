@@ -16,6 +16,7 @@ def _cli(monkeypatch, *args) -> int:
     monkeypatch.setattr(sys, "argv", ["driftlab", *map(str, args)])
     with pytest.raises(SystemExit) as e:
         main()
+    assert isinstance(e.value.code, int)
     return e.value.code
 
 

@@ -136,6 +136,7 @@ def test_the_guard_decides_and_says_why():
     hit = Rule.parse("capability.accuracy < baseline - 0.05").check(
         {"capability.accuracy": 0.3}, BASE, PREV
     )
+    assert hit is not None
     hit["round"] = 3
     best_asked = []
 

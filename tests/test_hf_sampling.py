@@ -172,9 +172,12 @@ def test_rows_entering_a_running_batch_decode_as_they_would_alone(model, monkeyp
     a shared prefix); every row's tokens equal those it draws decoding alone."""
     merges = []
     merge = hf_decode._Batch.merge
-    monkeypatch.setattr(
-        hf_decode._Batch, "merge", lambda self, other: merges.append(1) or merge(self, other)
-    )
+
+    def counted_merge(self, other):
+        merges.append(1)
+        return merge(self, other)
+
+    monkeypatch.setattr(hf_decode._Batch, "merge", counted_merge)
     tok = model.tokenizer
     chats = CHATS * 3 + [[{"role": "user", "content": "word " * k}] for k in range(1, 7)]
     ids = [tok(model.render(c), add_special_tokens=False)["input_ids"] for c in chats]

@@ -22,7 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import pytest
@@ -172,7 +172,7 @@ class Flow:
         next_k = dict.fromkeys(range(len(self.steps)), 1)
         done: set[int] = set()
         with ThreadPoolExecutor(WORKERS) as pool:
-            running = {}
+            running: dict[Future[bool], int] = {}
             while True:
                 while len(running) < WORKERS and (todo := [i for i in next_k if i not in done]):
                     i = todo[0]  # at most one case past a step's last write runs in vain
@@ -257,6 +257,7 @@ def test_one_writer_at_a_time_and_the_second_is_told_why(tiny_model, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    assert first.stderr is not None
     try:
         deadline = time.monotonic() + 120
         while not _stopped(first.pid):

@@ -27,6 +27,16 @@ class Scripted:
             out.append([Completion(t, 5, "stop") for t in self.answers[q][: params.n]])
         return out
 
+    # the rest of the Generator protocol: the vote logic only samples
+    def logprobs(self, chats, completions):
+        raise NotImplementedError
+
+    def text_logprobs(self, texts):
+        raise NotImplementedError
+
+    def option_logprobs(self, prompts, options, desc=""):
+        raise NotImplementedError
+
 
 def test_majority_vote():
     assert majority_vote(["3", "4", "3", None]) == ("3", 0.5)

@@ -73,6 +73,7 @@ def test_arithmetic_reference_solution_is_right():
     task = build_task("arithmetic", steps=3, operations=["+", "-", "*"])
     for p in task.problems("train", 20):
         text = task.reference_solution(p)
+        assert text is not None
         assert task.is_correct(task.extract(text), p.answer), text
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from driftlab.errors import DriftlabError
 from driftlab.models import load_generator
-from driftlab.models.base import SamplingParams
+from driftlab.models.base import Prompt, SamplingParams
 from driftlab.models.openai import OpenAIModel
 from tests.fault_proxy import FaultProxy
 from tests.llama_server import MODEL_ALIAS, LlamaServer
@@ -33,7 +33,9 @@ def server_url():
 
 def client(url: str, **options) -> OpenAIModel:
     options.setdefault("backoff", 0.05)
-    return load_generator(f"openai:{MODEL_ALIAS}@{url}", **options)
+    model = load_generator(f"openai:{MODEL_ALIAS}@{url}", **options)
+    assert isinstance(model, OpenAIModel)
+    return model
 
 
 def test_chat_n_samples_with_a_seed_each(server_url):
@@ -159,7 +161,8 @@ FITS = [
     }
 ]
 REVIEW = "Terrible food, rude staff.\nIs this review positive?"
-OPTION_PROMPTS = [CAPITAL, CAPITAL, SKY, SKY, FITS, FITS]
+OPTION_CHATS = [CAPITAL, CAPITAL, SKY, SKY, FITS, FITS]
+OPTION_PROMPTS: list[Prompt] = [*OPTION_CHATS]
 OPTION_PROMPTS += ["The capital of France is"] * 2 + [REVIEW] * 2
 OPTIONS = ["Paris", "Berlin", "Yes", "No", "1", "2", " Paris", " Berlin", " Yes", " No"]
 CHAT_TOL, RAW_TOL = 0.5, 1.0
@@ -173,7 +176,7 @@ def test_option_logprobs_agree_across_backends(server_url):
     local = HFModel.load("smollm2-135m-instruct", device="cpu")
     served = client(server_url, template="smollm2-135m-instruct")
     expected = local.option_logprobs(OPTION_PROMPTS, OPTIONS)
-    assert expected[:6] == pytest.approx(local.logprobs(OPTION_PROMPTS[:6], OPTIONS[:6]), abs=1e-4)
+    assert expected[:6] == pytest.approx(local.logprobs(OPTION_CHATS, OPTIONS[:6]), abs=1e-4)
     got = served.option_logprobs(OPTION_PROMPTS, OPTIONS)
     gaps = [abs(g - e) for g, e in zip(got, expected)]
     chat, raw = max(gaps[:6]), max(gaps[6:])

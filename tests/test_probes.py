@@ -85,7 +85,7 @@ def test_bias_amplification_needs_its_interval_above_zero():
 
 
 def test_reflectivity_consistency_and_shift():
-    recs = [
+    recs: list[dict] = [
         {"id": "a", "subtask": "temporal", "group": "g1", "p_first": 0.9},
         {"id": "b", "subtask": "temporal", "group": "g1", "p_first": 0.8},
         {"id": "c", "subtask": "temporal", "group": "g2", "p_first": 0.9},
@@ -168,7 +168,8 @@ def test_build_filters_malformed_off_task_and_duplicate_items(tmp_path):
     }
     items = load_set("reflectivity", out)
     assert len(items) == len(existing) + 2 and m["version"] == version_of(items)
-    assert read_manifest(out)["parent_version"] == version_of(existing)
+    manifest = read_manifest(out)
+    assert manifest is not None and manifest["parent_version"] == version_of(existing)
     reasons = [
         json.loads(line)["reason"]
         for line in (tmp_path / "refl.jsonl.rejected.jsonl").read_text().splitlines()

@@ -76,13 +76,16 @@ def review_server(run_dir, reviewer):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert proc.stdout is not None
     try:
         said = ""
         while "?token=" not in said:
             line = proc.stdout.readline()
             assert line, f"review server exited: {said}"
             said += line
-        url = re.search(r"http://\S+\?token=\S+", said)[0]
+        found = re.search(r"http://\S+\?token=\S+", said)
+        assert found is not None
+        url = found[0]
         assert url.startswith(f"http://127.0.0.1:{port}/?token=")
         deadline = time.monotonic() + 60
         while True:

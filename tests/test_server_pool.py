@@ -17,6 +17,7 @@ import pytest
 from driftlab.errors import DriftlabError
 from driftlab.models import load_generator
 from driftlab.models.base import SamplingParams
+from driftlab.models.openai import OpenAIModel
 from driftlab.models.servers import ServerPool
 from tests.llama_server import MODEL_ALIAS, LlamaServer
 
@@ -81,19 +82,21 @@ def test_two_real_servers_one_killed_mid_run_loses_nothing(tmp_path):
         model = load_generator(
             f"openai:{MODEL_ALIAS}@{url_a},{url_b}", concurrency=4, backoff=0.5, log_path=str(log)
         )
+        assert isinstance(model, OpenAIModel) and victim.proc is not None
+        proc = victim.proc
         killed = threading.Event()
 
         def kill_when_busy() -> None:  # once the victim has answered a few requests
             while model.stats.get(f"ok@{url_a}", 0) < 3:
                 time.sleep(0.01)
-            os.kill(victim.proc.pid, signal.SIGKILL)  # the real server process, no goodbye
+            os.kill(proc.pid, signal.SIGKILL)  # the real server process, no goodbye
             killed.set()
 
         watcher = threading.Thread(target=kill_when_busy, daemon=True)
         watcher.start()
         out = model.generate(chats, params)
         watcher.join(timeout=5)
-        assert killed.is_set() and victim.proc.wait(timeout=5) == -signal.SIGKILL
+        assert killed.is_set() and proc.wait(timeout=5) == -signal.SIGKILL
     stats = model.stats
     print({k: v for k, v in sorted(stats.items()) if "@" in k or k in ("server_down", "retry")})
     assert [len(row) for row in out] == [1] * 24 and all(row[0].text for row in out)

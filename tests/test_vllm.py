@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import types
 from types import SimpleNamespace as NS
+from typing import Any
 
 import pytest
 
@@ -142,7 +143,7 @@ class FakeLLM:
 
 @pytest.fixture
 def fake_vllm(monkeypatch):
-    mod = types.ModuleType("vllm")
+    mod: Any = types.ModuleType("vllm")  # a stand-in: its attributes are set below
     mod.LLM = FakeLLM
     mod.SamplingParams = lambda **kw: NS(kw=kw)
     monkeypatch.setitem(sys.modules, "vllm", mod)
