@@ -95,12 +95,17 @@ def test_diff_step_keys_keep_their_names():
 
 
 def test_steps_reuse_and_rekey(tmp_path):
-    calls = []
+    calls: list[int] = []
+
+    def compute(v: int) -> dict:
+        calls.append(v)
+        return {"v": v}
+
     cache = Steps(tmp_path)
-    v1, k1 = cache.json("step", {"x": 1}, lambda: calls.append(1) or {"v": 1})
+    v1, k1 = cache.json("step", {"x": 1}, lambda: compute(1))
     again = Steps(tmp_path)
-    v2, k2 = again.json("step", {"x": 1}, lambda: calls.append(2) or {"v": 2})
-    v3, k3 = cache.json("step", {"x": 2}, lambda: calls.append(3) or {"v": 3})
+    v2, k2 = again.json("step", {"x": 1}, lambda: compute(2))
+    v3, k3 = cache.json("step", {"x": 2}, lambda: compute(3))
     assert (v1, v2, v3) == ({"v": 1}, {"v": 1}, {"v": 3}) and calls == [1, 3] and k1 == k2 != k3
     assert again.hits == ["step"] and again.timings == {"step": 0.0} and cache.hits == []
     a, _ = cache.array("emb", {"x": 1}, lambda: np.eye(2))

@@ -147,8 +147,7 @@ def test_sft_and_dpo_trainers_are_measured_at_each_save(tiny_model, tmp_path, ki
                 "rejected": [{"role": "assistant", "content": "The answer is 7."}],
             }
         ] * 8
-        # mypy types the pair from the sft branch; DPO's takes the same arguments below
-        cls, args_cls = DPOTrainer, DPOConfig  # type: ignore[assignment]
+        cls, args_cls = DPOTrainer, DPOConfig
     args = args_cls(
         output_dir=str(tmp_path / "ckpt"),
         max_steps=2,
