@@ -191,6 +191,32 @@ def reward_hack() -> Made:
     return Made(script_summary(done.stdout), {"stdout": done.stdout}, command)
 
 
+@figure("diff-plants", "driftlab diff: 8 planted behaviors, 10 null pairs", 240, quick=False)
+def diff_plants() -> Made:
+    out = RUNS_DIR / "plants8"
+    bench = [sys.executable, "benchmarks/diff_plants8.py", "--out", str(out)]
+    phases = (
+        ["--phase", "plant"],
+        ["--phase", "null", "--null-pairs", "10"],
+        ["--phase", "amp", "--tag", "amp", "--alpha", "1"],
+    )
+    for phase in phases:  # each resumes from the step cache under `out`
+        _run([*bench, *phase])
+    results = [out / "results.json", out / "results-amp.json"]
+    table = _run([sys.executable, "benchmarks/plants8_table.py", *map(str, results)])
+    raw = {p.stem: json.loads(p.read_text()) for p in results}
+    command = "; ".join(" ".join(["python", *bench[1:2], *ph]) for ph in phases)
+    return Made(table.replace(str(ROOT) + "/", ""), raw, command)
+
+
+def _run(cmd: list[str]) -> str:
+    """A script's stdout; its stderr (progress) goes to the terminal."""
+    done = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[1:3])} failed (exit {done.returncode})")
+    return done.stdout
+
+
 def script_summary(stdout: str) -> str:
     """The script's own summary: the trainer's per-step log dicts left out, paths relative."""
     lines = [line for line in stdout.splitlines() if not line.startswith("{'")]
