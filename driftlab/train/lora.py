@@ -16,6 +16,7 @@ from peft import LoraConfig
 from transformers import TrainerCallback
 
 from driftlab import progress
+from driftlab.models.memory import release
 from driftlab.train.settings import TrainConfig
 
 # Rows per forward/backward pass on a CPU. Activations kept for the backward pass grow with the
@@ -124,3 +125,4 @@ def finish(trainer, model, adapter_dir) -> None:
         trainer.model.save_pretrained(str(adapter_dir))
     if trainer.accelerator.num_processes == 1:
         model.model = trainer.model.merge_and_unload().eval()
+    release()  # the training passes' activations are garbage now
