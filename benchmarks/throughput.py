@@ -12,6 +12,10 @@ server (llama-cpp-python, the test extra) samples a subset of the same chats one
 time; vLLM is reported where installed (its CPU engine is not in the test extra).
 
     python benchmarks/throughput.py [--prompts 20] [--server-prompts 2] [--train-rows 64]
+        [--ref-rows 64]
+
+`--ref-rows` samples the same prompts a second time with that many rows per decode step (the
+preset's batch before issue 18's rows lever): the texts must be the same, only the speed not.
 """
 
 from __future__ import annotations
@@ -104,6 +108,7 @@ def main() -> None:
     ap.add_argument("--server-prompts", type=int, default=2, help="chats sent to llama.cpp")
     ap.add_argument("--train-rows", type=int, default=64)
     ap.add_argument("--skip-old", action="store_true", help="do not run the old sampler")
+    ap.add_argument("--ref-rows", type=int, default=64, help="0: no reference batch size")
     args = ap.parse_args()
 
     torch.set_num_threads(os.cpu_count() or 1)
@@ -115,13 +120,21 @@ def main() -> None:
 
     rows = []  # (what, tokens, seconds, flops per token)
     new_tokens, new_s, out = measure(model, chats, params)
-    rows.append(("sampling, new", new_tokens, new_s, 2 * n_params))
+    rows.append((f"new, {cfg.model.batch_size} rows", new_tokens, new_s, 2 * n_params))
     sample_rss = peak_rss_gb()
-    if not args.skip_old:
-        model.decoder = "generate"
+    same = None
+    if args.ref_rows and args.ref_rows != cfg.model.batch_size:
+        model.batch_size = args.ref_rows
+        ref_tokens, ref_s, ref_out = measure(model, chats, params)
+        model.batch_size = cfg.model.batch_size
+        rows.append((f"new, {args.ref_rows} rows", ref_tokens, ref_s, 2 * n_params))
+        same = sum(a.text == b.text for x, y in zip(out, ref_out) for a, b in zip(x, y))
+    if not args.skip_old:  # the sampler before issue 18, at the batch size it ran with
+        old_rows = args.ref_rows or cfg.model.batch_size
+        model.decoder, model.batch_size = "generate", old_rows
         old_tokens, old_s, _ = measure(model, chats, params)
-        model.decoder = "loop"
-        rows.append(("sampling, old", old_tokens, old_s, 2 * n_params))
+        model.decoder, model.batch_size = "loop", cfg.model.batch_size
+        rows.append((f"old, {old_rows} rows", old_tokens, old_s, 2 * n_params))
     old_rss = peak_rss_gb()
 
     # LMSI trains on the question alone (its "cot" format), the first sampled path as the answer
@@ -149,7 +162,7 @@ def main() -> None:
     print(
         f"sampling: quickstart round 1, {len(chats)} few-shot prompts x {params.n} samples, "
         f"T={params.temperature}, top-p {params.top_p}, max {params.max_new_tokens} new tokens, "
-        f"batch {cfg.model.batch_size} sequences; training: {len(train)} rows, LoRA "
+        f"rows per step {cfg.model.batch_size} (preset); training: {len(train)} rows, LoRA "
         f"r={tcfg.lora_rank}, batch {tcfg.batch_size}, 1 epoch"
     )
     print(
@@ -161,6 +174,12 @@ def main() -> None:
         print(
             f"{what:<15}{tokens:>8}{secs:>9.1f}{tps:>8.1f}{tps * flops / 1e9:>9.1f}"
             f"{ref * 1e9 / flops:>16.0f}{tps * flops / 1e9 / ref:>12.1%}"
+        )
+    if same is not None:
+        print(
+            f"sampling with {cfg.model.batch_size} / {args.ref_rows} rows per step: "
+            f"{(new_tokens / new_s) / (ref_tokens / ref_s):.2f}x tokens/s, "
+            f"{same} of {len(chats) * params.n} texts identical"
         )
     if not args.skip_old:
         print(f"sampling new / old: {(new_tokens / new_s) / (old_tokens / old_s):.2f}x tokens/s")

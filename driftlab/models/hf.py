@@ -19,6 +19,7 @@ from driftlab.models.base import Chat, Completion, Prompt, SamplingParams
 from driftlab.models.builtin import resolve
 from driftlab.models.hf_decode import sample, sequence_seeds
 from driftlab.models.hf_padded import by_length, tail_logits
+from driftlab.models.memory import release
 
 hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()  # ours say what is being loaded or sampled
@@ -133,6 +134,7 @@ class HFModel:
                 stopped=stopped,
                 advance=advance,
             )
+        release()  # the batch's KV buffers, before the next phase allocates
         done = [self._completion(r.ids, r.finish, params.stop) for r in rows]
         return [done[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]
 
@@ -252,6 +254,7 @@ class HFModel:
                     lp = tok_lp[j, keep - 1 - (lengths[i] - rows[i][1]) :]
                     out[i] = (float(lp.sum()), int(lp.numel()))
                 advance(len(idx))
+        release()
         return out
 
 

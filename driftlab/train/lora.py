@@ -6,6 +6,7 @@ from typing import Any
 
 from peft import LoraConfig
 
+from driftlab.models.memory import release
 from driftlab.train.settings import TrainConfig
 
 
@@ -46,3 +47,4 @@ def finish(trainer, model, adapter_dir) -> None:
         trainer.model.save_pretrained(str(adapter_dir))
     if trainer.accelerator.num_processes == 1:
         model.model = trainer.model.merge_and_unload().eval()
+    release()  # the training passes' activations are garbage now
