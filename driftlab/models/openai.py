@@ -246,9 +246,10 @@ class OpenAIModel:
     # out), but every one of them scores a prompt it echoes. llama-cpp-python also scores a
     # prompt one position off unless it starts with BOS, so raw texts get the BOS text of
     # `template`'s tokenizer in front, as the transformers backend does with the BOS id.
-    def render(self, chat: Chat) -> str:
+    def render(self, chat: Chat, add_generation_prompt: bool = True) -> str:
+        """The chat as `template`'s tokenizer renders it, as the transformers backend does."""
         return self._template().apply_chat_template(
-            chat, tokenize=False, add_generation_prompt=True
+            chat, tokenize=False, add_generation_prompt=add_generation_prompt
         )
 
     def _template(self):
