@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from plants import BY_NAME, PLANTS  # noqa: E402
+from plants import PLANTS  # noqa: E402
 
 
 def _first(row: dict) -> str:
@@ -90,13 +90,28 @@ def main() -> None:
             f"validated findings {[n['validated'] for n in nulls]}; labels "
             f"{[lab for n in nulls for lab in n['validated_labels']]}"
         )
-    secs = res.get("seconds", {})
-    for key in sorted(secs):
-        print(f"  {key}: {secs[key] / 60:.1f} min")
-    if amp:
-        for key, v in sorted(amp.get("seconds", {}).items()):
-            print(f"  (amp) {key}: {v / 60:.1f} min")
-    _ = BY_NAME
+    print("\n".join(cost_lines(res.get("seconds", {}), (amp or {}).get("seconds", {}))))
+
+
+def cost_lines(secs: dict[str, float], amp_secs: dict[str, float]) -> list[str]:
+    """Wall minutes per plant and step; `-`: under 5 s, i.e. read from the cache of an
+    earlier run that was stopped, so the step's cost was not timed."""
+
+    def mins(table: dict[str, float], keys: list[str]) -> str:
+        return " + ".join(f"{table[k] / 60:.1f}" if table.get(k, 0) >= 5 else "-" for k in keys)
+
+    lines = ["minutes, train + sample + diff" + (" (amplified: sample + diff)" if amp_secs else "")]
+    for p in PLANTS:
+        if f"diff-{p.name}" not in secs:
+            continue
+        line = f"  {p.name}: {mins(secs, [f'{s}-{p.name}' for s in ('train', 'sample', 'diff')])}"
+        if f"amp-diff-{p.name}" in amp_secs:
+            line += f" ({mins(amp_secs, [f'amp-{s}-{p.name}' for s in ('sample', 'diff')])})"
+        lines.append(line)
+    nulls = [v for k, v in secs.items() if k.startswith("null-")]
+    if nulls:
+        lines.append(f"  null pairs: {sum(nulls) / 60:.1f} in all, {len(nulls)} pairs")
+    return lines
 
 
 if __name__ == "__main__":
